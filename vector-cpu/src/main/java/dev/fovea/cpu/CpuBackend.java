@@ -1,0 +1,312 @@
+package dev.fovea.cpu;
+
+import dev.fovea.backend.Activation;
+import dev.fovea.backend.BackendOptions;
+import dev.fovea.backend.Conv2dSpec;
+import dev.fovea.backend.HeapBackend;
+import dev.fovea.backend.Pool2dSpec;
+import dev.fovea.backend.Precision;
+import dev.fovea.tensor.Tensor;
+
+import java.util.Arrays;
+
+/**
+ * The CPU backend: every op on Java float arrays with the JDK Vector API, parallel over a fixed pool of threads.
+ * Kernels live in package-private classes by family (Gemm, Conv, Pooling, Pointwise, RowOps, Attention, Layout).
+ */
+public final class CpuBackend extends HeapBackend {
+    /** Elements per task below which element-wise work stays on one thread. */
+    private static final int GRAIN = 1 << 15;
+    private static final Parallel SEQ = new Parallel(1);
+
+    private final Parallel par;
+
+    public CpuBackend(BackendOptions options) {
+        if (options.precision() != Precision.FP32)
+            throw new IllegalArgumentException("cpu backend computes in float32 only; precision " + options.precision() + " is for the cuda backend");
+        this.par = new Parallel(options.resolvedThreads());
+    }
+
+    public CpuBackend() { this(BackendOptions.defaults()); }
+
+    public int threads() { return par.threads(); }
+
+    @Override public String name() { return "cpu"; }
+
+    @Override public String describe() {
+        return "cpu: JDK Vector API, " + Gemm.S + " (" + Gemm.VL + " floats), " + par.threads() + " thread(s), float32\n"
+                + "  gemm: packed panels, " + Gemm.MR + "x" + Gemm.NR + " register tile, KC=" + Gemm.KC + " MC=" + Gemm.MC + " NC=" + Gemm.NC + "\n"
+                + "  conv2d: im2col + gemm (1x1/stride 1: gemm on the input); pooling: direct loops\n"
+                + "  attention: fused, one query row of scores at a time; softmax/layernorm/xent: per-row vector kernels";
+    }
+
+    @Override public void close() { par.close(); }
+
+    /** Runs body over [0, n) element ranges in parallel when n is large enough to pay for it. */
+    private void elements(int n, Parallel.Range body) { par.forRange(n, GRAIN, body); }
+
+    // ---------------------------------------------------------------- GEMM
+
+    @Override protected void gemmImpl(int batch, int m, int n, int k, Tensor a, boolean transA, long strideA,
+                                      Tensor b, boolean transB, long strideB, Tensor c, float alpha, float beta) {
+        float[] av = data(a), bv = data(b), cv = data(c);
+        int lda = transA ? m : k, ldb = transB ? k : n;
+        if (batch >= par.threads() && batch > 1) {
+            par.forChunks(batch, par.threads(), (b0, b1) -> {
+                for (int i = b0; i < b1; i++)
+                    Gemm.sgemm(SEQ, transA, transB, m, n, k, alpha, av, (int) (i * strideA), lda, bv, (int) (i * strideB), ldb,
+                            beta, cv, i * m * n, n);
+            });
+        } else {
+            for (int i = 0; i < batch; i++)
+                Gemm.sgemm(par, transA, transB, m, n, k, alpha, av, (int) (i * strideA), lda, bv, (int) (i * strideB), ldb,
+                        beta, cv, i * m * n, n);
+        }
+    }
+
+    // ---------------------------------------------------------------- convolution
+
+    /** Runs per-image work: images split across threads (each with its own column buffer) or one image at a time with a parallel GEMM. */
+    private interface ImageWork { void run(Parallel gemmPar, int n0, int n1, float[] col); }
+
+    private void perImage(Conv.Geo g, ImageWork work) {
+        int colSize = g.direct() ? 0 : g.colRows() * g.spatial();
+        if (g.n() >= par.threads() && par.threads() > 1) {
+            par.forChunks(g.n(), par.threads(), (n0, n1) -> work.run(SEQ, n0, n1, new float[colSize]));
+        } else {
+            work.run(par, 0, g.n(), new float[colSize]);
+        }
+    }
+
+    @Override protected void conv2dForwardImpl(Tensor x, Tensor w, Tensor bias, Tensor y, Conv2dSpec s) {
+        Conv.Geo g = Conv.Geo.of(x.shape(), w.shape(), y.shape(), s);
+        float[] xv = data(x), wv = data(w), bv = bias == null ? null : data(bias), yv = data(y);
+        perImage(g, (gp, n0, n1, col) -> Conv.forward(gp, xv, wv, bv, yv, g, n0, n1, col));
+    }
+
+    @Override protected void conv2dBackwardDataImpl(Tensor dy, Tensor w, Tensor dx, Conv2dSpec s) {
+        Conv.Geo g = Conv.Geo.of(dx.shape(), w.shape(), dy.shape(), s);
+        float[] dyv = data(dy), wv = data(w), dxv = data(dx);
+        perImage(g, (gp, n0, n1, col) -> Conv.backwardData(gp, dyv, wv, dxv, g, n0, n1, col));
+    }
+
+    @Override protected void conv2dBackwardFilterImpl(Tensor x, Tensor dy, Tensor dw, Conv2dSpec s) {
+        Conv.Geo g = Conv.Geo.of(x.shape(), dw.shape(), dy.shape(), s);
+        float[] xv = data(x), dyv = data(dy), dwv = data(dw);
+        int colSize = g.direct() ? 0 : g.colRows() * g.spatial();
+        if (g.n() >= par.threads() && par.threads() > 1) {
+            // each thread sums its images into a private buffer; the buffers are added at the end
+            int t = par.threads();
+            float[][] partial = new float[t][];
+            par.forChunks(g.n(), t, (n0, n1) -> {
+                float[] acc = new float[dwv.length];
+                Conv.backwardFilter(SEQ, xv, dyv, acc, g, n0, n1, new float[colSize]);
+                synchronized (partial) {
+                    for (int i = 0; i < t; i++) if (partial[i] == null) { partial[i] = acc; break; }
+                }
+            });
+            Arrays.fill(dwv, 0f);
+            for (float[] p : partial) if (p != null) Pointwise.axpy(1f, p, 0, dwv, 0, dwv.length);
+        } else {
+            Arrays.fill(dwv, 0f);
+            Conv.backwardFilter(par, xv, dyv, dwv, g, 0, g.n(), new float[colSize]);
+        }
+    }
+
+    @Override protected void conv2dBackwardBiasImpl(Tensor dy, Tensor db) {
+        float[] dyv = data(dy), dbv = data(db);
+        int n = dy.dim(0), o = dy.dim(1), sp = dy.dim(2) * dy.dim(3);
+        par.forRange(o, 1, (c0, c1) -> {
+            for (int c = c0; c < c1; c++) {
+                double s = 0;
+                for (int i = 0; i < n; i++) s += Pointwise.sum(dyv, (i * o + c) * sp, (i * o + c + 1) * sp);
+                dbv[c] = (float) s;
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- pooling
+
+    @Override protected void pool2dForwardImpl(Pool2dSpec s, Tensor x, Tensor y) {
+        float[] xv = data(x), yv = data(y);
+        int h = x.dim(2), w = x.dim(3), oh = y.dim(2), ow = y.dim(3);
+        par.forRange(x.dim(0) * x.dim(1), Math.max(1, GRAIN / Math.max(1, h * w)),
+                (p0, p1) -> Pooling.forward(s, xv, h, w, yv, oh, ow, p0, p1));
+    }
+
+    @Override protected void pool2dBackwardImpl(Pool2dSpec s, Tensor x, Tensor y, Tensor dy, Tensor dx) {
+        float[] xv = data(x), dyv = data(dy), dxv = data(dx);
+        int h = x.dim(2), w = x.dim(3), oh = y.dim(2), ow = y.dim(3);
+        par.forRange(x.dim(0) * x.dim(1), Math.max(1, GRAIN / Math.max(1, h * w)),
+                (p0, p1) -> Pooling.backward(s, xv, h, w, dyv, oh, ow, dxv, p0, p1));
+    }
+
+    // ---------------------------------------------------------------- activations
+
+    @Override protected void activationForwardImpl(Activation f, Tensor x, Tensor y) {
+        float[] xv = data(x), yv = data(y);
+        elements(x.numel(), (i0, i1) -> Pointwise.forward(f, xv, yv, i0, i1));
+    }
+
+    @Override protected void activationBackwardImpl(Activation f, Tensor x, Tensor y, Tensor dy, Tensor dx) {
+        float[] xv = data(x), yv = data(y), dyv = data(dy), dxv = data(dx);
+        elements(x.numel(), (i0, i1) -> Pointwise.backward(f, xv, yv, dyv, dxv, i0, i1));
+    }
+
+    // ---------------------------------------------------------------- softmax, cross-entropy
+
+    private void rows(int rows, int len, Parallel.Range body) {
+        par.forRange(rows, Math.max(1, GRAIN / Math.max(1, len)), body);
+    }
+
+    @Override protected void softmaxForwardImpl(Tensor x, Tensor y, boolean causal) {
+        float[] xv = data(x), yv = data(y);
+        int n = x.dim(-1), t = causal ? x.dim(-2) : 1;
+        rows(x.numel() / Math.max(1, n), n, (r0, r1) -> RowOps.softmax(xv, yv, n, t, causal, r0, r1));
+    }
+
+    @Override protected void softmaxBackwardImpl(Tensor y, Tensor dy, Tensor dx) {
+        float[] yv = data(y), dyv = data(dy), dxv = data(dx);
+        int n = y.dim(-1);
+        rows(y.numel() / Math.max(1, n), n, (r0, r1) -> RowOps.softmaxBackward(yv, dyv, dxv, n, r0, r1));
+    }
+
+    @Override protected void crossEntropyForwardImpl(Tensor logits, Tensor labels, Tensor probs, Tensor loss, float smoothing) {
+        int n = logits.dim(0), c = logits.dim(1);
+        // rows are summed in double on one thread: the batch is small next to the rest of a step
+        double total = RowOps.crossEntropy(data(logits), data(labels), data(probs), c, smoothing, 0, n);
+        data(loss)[0] = n == 0 ? 0f : (float) (total / n);
+    }
+
+    @Override protected void crossEntropyBackwardImpl(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits, float smoothing) {
+        int n = probs.dim(0), c = probs.dim(1);
+        float scale = n == 0 ? 0f : data(dloss)[0] / n;
+        float[] pv = data(probs), lv = data(labels), dv = data(dlogits);
+        rows(n, c, (r0, r1) -> RowOps.crossEntropyBackward(pv, lv, scale, dv, c, smoothing, r0, r1));
+    }
+
+    // ---------------------------------------------------------------- layer norm
+
+    @Override protected void layerNormForwardImpl(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean, Tensor rstd, int d) {
+        float[] xv = data(x), gv = data(gamma), bv = data(beta), yv = data(y), mv = data(mean), rv = data(rstd);
+        rows(mean.numel(), d, (r0, r1) -> RowOps.layerNorm(xv, gv, bv, eps, yv, mv, rv, d, r0, r1));
+    }
+
+    @Override protected void layerNormBackwardImpl(Tensor dy, Tensor x, Tensor gamma, Tensor mean, Tensor rstd,
+                                                   Tensor dx, Tensor dgamma, Tensor dbeta, int d) {
+        float[] dyv = data(dy), xv = data(x), gv = data(gamma), mv = data(mean), rv = data(rstd), dxv = data(dx);
+        float[] dg = data(dgamma), db = data(dbeta);
+        int rows = mean.numel();
+        int t = Math.min(par.threads(), Math.max(1, rows * d / GRAIN));
+        float[][] pg = new float[t][d], pb = new float[t][d];
+        par.forChunks(rows, t, (r0, r1) -> {
+            int slot = (int) ((long) r0 * t / rows);
+            RowOps.layerNormBackward(dyv, xv, gv, mv, rv, dxv, pg[slot], pb[slot], d, r0, r1);
+        });
+        Arrays.fill(dg, 0f);
+        Arrays.fill(db, 0f);
+        for (int i = 0; i < t; i++) {
+            Pointwise.axpy(1f, pg[i], 0, dg, 0, d);
+            Pointwise.axpy(1f, pb[i], 0, db, 0, d);
+        }
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    @Override protected void attentionForwardImpl(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, float scale, boolean causal) {
+        int bh = q.dim(0) * q.dim(1), t = q.dim(2), d = q.dim(3), s = k.dim(2), dv = v.dim(3);
+        float[] qv = data(q), kv = data(k), vv = data(v), ov = data(out), lv = data(lse);
+        par.forRange(bh, 1, (i0, i1) -> {
+            float[] scores = new float[Math.max(1, s)];
+            for (int i = i0; i < i1; i++)
+                Attention.forward(qv, i * t * d, kv, i * s * d, vv, i * s * dv, ov, i * t * dv, lv, i * t, t, s, d, dv, scale, causal, scores);
+        });
+    }
+
+    @Override protected void attentionBackwardImpl(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dout,
+                                                   Tensor dq, Tensor dk, Tensor dv, float scale, boolean causal) {
+        int bh = q.dim(0) * q.dim(1), t = q.dim(2), d = q.dim(3), s = k.dim(2), dvn = v.dim(3);
+        float[] qv = data(q), kv = data(k), vv = data(v), ov = data(out), lv = data(lse), dov = data(dout);
+        float[] dqv = data(dq), dkv = data(dk), dvv = data(dv);
+        par.forRange(bh, 1, (i0, i1) -> {
+            float[] p = new float[Math.max(1, s)];
+            for (int i = i0; i < i1; i++)
+                Attention.backward(qv, i * t * d, kv, i * s * d, vv, i * s * dvn, ov, i * t * dvn, lv, i * t,
+                        dov, dqv, dkv, dvv, t, s, d, dvn, scale, causal, p);
+        });
+    }
+
+    // ---------------------------------------------------------------- element-wise
+
+    @Override protected void binaryImpl(Binary kind, Tensor a, Tensor b, Tensor out) {
+        float[] av = data(a), bv = data(b), ov = data(out);
+        int nb = b.numel(), blocks = nb == 0 ? 0 : a.numel() / nb;
+        boolean mul = kind == Binary.MUL;
+        par.forRange(blocks, Math.max(1, GRAIN / Math.max(1, nb)), (b0, b1) -> Pointwise.binary(mul, av, bv, nb, ov, b0 * nb, b1 * nb));
+    }
+
+    @Override protected void scaleImpl(Tensor x, float alpha, Tensor out) {
+        float[] xv = data(x), ov = data(out);
+        elements(x.numel(), (i0, i1) -> Pointwise.scale(xv, alpha, ov, i0, i1));
+    }
+
+    @Override protected void axpyImpl(float alpha, Tensor x, Tensor y) {
+        float[] xv = data(x), yv = data(y);
+        elements(x.numel(), (i0, i1) -> Pointwise.axpy(alpha, xv, yv, i0, i1));
+    }
+
+    @Override protected void sumImpl(Tensor x, boolean[] reduce, Tensor out) {
+        Layout.sum(data(x), x.shape(), reduce, data(out));
+    }
+
+    // ---------------------------------------------------------------- layout
+
+    @Override protected void permuteImpl(Tensor x, Tensor out, int[] perm) {
+        if (x.rank() == 0 || x.numel() == 0) { copyImpl(x, out); return; }
+        float[] xv = data(x), ov = data(out);
+        int inner = out.dim(-1);
+        par.forRange(x.numel() / inner, Math.max(1, GRAIN / inner),
+                (r0, r1) -> Layout.permute(xv, x.shape(), ov, perm, r0 * inner, r1 * inner));
+    }
+
+    @Override protected void sliceImpl(Tensor x, int axis, int start, Tensor out) {
+        Layout.sliceCopy(data(x), x.shape(), data(out), axis, start, out.dim(axis), false);
+    }
+
+    @Override protected void insertSliceImpl(Tensor src, int axis, int start, Tensor dst) {
+        Layout.sliceCopy(data(dst), dst.shape(), data(src), axis, start, src.dim(axis), true);
+    }
+
+    @Override protected void gatherImpl(Tensor table, Tensor idx, Tensor out) {
+        float[] tv = data(table), iv = data(idx), ov = data(out);
+        int rows = table.dim(0), d = table.dim(1);
+        for (int i = 0; i < iv.length; i++) System.arraycopy(tv, Layout.index(iv, i, rows, "gather") * d, ov, i * d, d);
+    }
+
+    @Override protected void scatterAddImpl(Tensor src, Tensor idx, Tensor table) {
+        float[] sv = data(src), iv = data(idx), tv = data(table);
+        int rows = table.dim(0), d = table.dim(1);
+        for (int i = 0; i < iv.length; i++) Layout.index(iv, i, rows, "scatterAdd"); // validate before touching table
+        for (int i = 0; i < iv.length; i++) Pointwise.axpy(1f, sv, i * d, tv, (int) iv[i] * d, d);
+    }
+
+    // ---------------------------------------------------------------- optimizers
+
+    @Override protected void sgdStepImpl(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay, boolean nesterov) {
+        float[] p = data(param), g = data(grad), buf = momentum == 0 ? null : data(velocity);
+        elements(param.numel(), (i0, i1) -> Pointwise.sgd(p, g, buf, lr, momentum, weightDecay, nesterov, i0, i1));
+    }
+
+    @Override protected void adamWStepImpl(Tensor param, Tensor grad, Tensor m, Tensor v, int step,
+                                           float lr, float beta1, float beta2, float eps, float weightDecay) {
+        float[] p = data(param), g = data(grad), mv = data(m), vv = data(v);
+        float c1 = (float) (1 / (1 - Math.pow(beta1, step))), c2 = (float) (1 / (1 - Math.pow(beta2, step)));
+        elements(param.numel(), (i0, i1) -> Pointwise.adamW(p, g, mv, vv, lr, beta1, beta2, eps, weightDecay, c1, c2, i0, i1));
+    }
+
+    /** Package access for benchmarks and tests of the GEMM kernel on raw arrays. */
+    void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int lda, float[] b, int ldb, float beta, float[] c, int ldc) {
+        Gemm.sgemm(par, ta, tb, m, n, k, alpha, a, 0, lda, b, 0, ldb, beta, c, 0, ldc);
+    }
+
+}

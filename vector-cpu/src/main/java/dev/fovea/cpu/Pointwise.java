@@ -1,0 +1,227 @@
+package dev.fovea.cpu;
+
+import dev.fovea.backend.Activation;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Element-wise kernels over ranges [from, to) of flat arrays: activations and their derivatives, broadcast
+ * add/mul, scale, axpy and the fused optimizer steps. Each loop is a Vector API body plus a scalar tail that
+ * computes the same expression.
+ */
+final class Pointwise {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final float SQRT_HALF = (float) Math.sqrt(0.5);
+    private static final float INV_SQRT_2PI = (float) (1 / Math.sqrt(2 * Math.PI));
+    private static final float GELU_K = (float) Math.sqrt(2 / Math.PI);
+    private static final float GELU_C = 0.044715f;
+
+    private Pointwise() {}
+
+    static void forward(Activation f, float[] x, float[] y, int from, int to) {
+        int i = from, bound = from + S.loopBound(to - from);
+        switch (f) {
+            case RELU -> {
+                for (; i < bound; i += S.length()) FloatVector.fromArray(S, x, i).max(0f).intoArray(y, i);
+                for (; i < to; i++) y[i] = Math.max(x[i], 0f);
+            }
+            case SIGMOID -> {
+                for (; i < bound; i += S.length()) {
+                    FloatVector v = FloatVector.fromArray(S, x, i);
+                    FloatVector.broadcast(S, 1f).div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(y, i);
+                }
+                for (; i < to; i++) y[i] = 1f / (1f + (float) Math.exp(-x[i]));
+            }
+            case TANH -> {
+                for (; i < bound; i += S.length()) FloatVector.fromArray(S, x, i).lanewise(VectorOperators.TANH).intoArray(y, i);
+                for (; i < to; i++) y[i] = (float) Math.tanh(x[i]);
+            }
+            case GELU -> {
+                for (; i < bound; i += S.length()) {
+                    FloatVector v = FloatVector.fromArray(S, x, i);
+                    VMath.erf(v.mul(SQRT_HALF)).add(1f).mul(v).mul(0.5f).intoArray(y, i);
+                }
+                for (; i < to; i++) y[i] = 0.5f * x[i] * (1f + VMath.erf(x[i] * SQRT_HALF));
+            }
+            case GELU_TANH -> {
+                for (; i < bound; i += S.length()) {
+                    FloatVector v = FloatVector.fromArray(S, x, i);
+                    FloatVector in = v.mul(v).mul(v).mul(GELU_C).add(v).mul(GELU_K);
+                    in.lanewise(VectorOperators.TANH).add(1f).mul(v).mul(0.5f).intoArray(y, i);
+                }
+                for (; i < to; i++) {
+                    float v = x[i];
+                    y[i] = 0.5f * v * (1f + (float) Math.tanh(GELU_K * (v + GELU_C * v * v * v)));
+                }
+            }
+        }
+    }
+
+    static void backward(Activation f, float[] x, float[] y, float[] dy, float[] dx, int from, int to) {
+        int i = from, bound = from + S.loopBound(to - from);
+        switch (f) {
+            case RELU -> {
+                for (; i < bound; i += S.length()) {
+                    FloatVector g = FloatVector.fromArray(S, dy, i);
+                    g.blend(0f, FloatVector.fromArray(S, x, i).compare(VectorOperators.LE, 0f)).intoArray(dx, i);
+                }
+                for (; i < to; i++) dx[i] = x[i] > 0f ? dy[i] : 0f;
+            }
+            case SIGMOID -> {
+                for (; i < bound; i += S.length()) {
+                    FloatVector s = FloatVector.fromArray(S, y, i);
+                    FloatVector.fromArray(S, dy, i).mul(s).mul(s.neg().add(1f)).intoArray(dx, i);
+                }
+                for (; i < to; i++) dx[i] = dy[i] * y[i] * (1f - y[i]);
+            }
+            case TANH -> {
+                for (; i < bound; i += S.length()) {
+                    FloatVector t = FloatVector.fromArray(S, y, i);
+                    FloatVector.fromArray(S, dy, i).mul(t.mul(t).neg().add(1f)).intoArray(dx, i);
+                }
+                for (; i < to; i++) dx[i] = dy[i] * (1f - y[i] * y[i]);
+            }
+            case GELU -> {
+                // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+                for (; i < bound; i += S.length()) {
+                    FloatVector v = FloatVector.fromArray(S, x, i);
+                    FloatVector cdf = VMath.erf(v.mul(SQRT_HALF)).add(1f).mul(0.5f);
+                    FloatVector pdf = v.mul(v).mul(-0.5f).lanewise(VectorOperators.EXP).mul(INV_SQRT_2PI);
+                    FloatVector.fromArray(S, dy, i).mul(v.fma(pdf, cdf)).intoArray(dx, i);
+                }
+                for (; i < to; i++) {
+                    float v = x[i];
+                    float cdf = 0.5f * (1f + VMath.erf(v * SQRT_HALF));
+                    float pdf = (float) Math.exp(-0.5f * v * v) * INV_SQRT_2PI;
+                    dx[i] = dy[i] * Math.fma(v, pdf, cdf);
+                }
+            }
+            case GELU_TANH -> {
+                for (; i < bound; i += S.length()) {
+                    FloatVector v = FloatVector.fromArray(S, x, i);
+                    FloatVector v2 = v.mul(v);
+                    FloatVector t = v2.mul(v).mul(GELU_C).add(v).mul(GELU_K).lanewise(VectorOperators.TANH);
+                    FloatVector dInner = v2.mul(3 * GELU_C).add(1f).mul(GELU_K);
+                    FloatVector d = t.add(1f).mul(0.5f).add(v.mul(0.5f).mul(t.mul(t).neg().add(1f)).mul(dInner));
+                    FloatVector.fromArray(S, dy, i).mul(d).intoArray(dx, i);
+                }
+                for (; i < to; i++) {
+                    float v = x[i], v2 = v * v;
+                    float t = (float) Math.tanh(GELU_K * (v + GELU_C * v2 * v));
+                    float dInner = GELU_K * (1f + 3 * GELU_C * v2);
+                    dx[i] = dy[i] * (0.5f * (1f + t) + 0.5f * v * (1f - t * t) * dInner);
+                }
+            }
+        }
+    }
+
+    /** out[i] = a[i] + b[i mod nb] (or ·) for i in [from, to), where from is a multiple of nb. */
+    static void binary(boolean mul, float[] a, float[] b, int nb, float[] out, int from, int to) {
+        for (int base = from; base < to; base += nb) {
+            int j = 0, bound = S.loopBound(nb);
+            for (; j < bound; j += S.length()) {
+                FloatVector va = FloatVector.fromArray(S, a, base + j), vb = FloatVector.fromArray(S, b, j);
+                (mul ? va.mul(vb) : va.add(vb)).intoArray(out, base + j);
+            }
+            for (; j < nb; j++) out[base + j] = mul ? a[base + j] * b[j] : a[base + j] + b[j];
+        }
+    }
+
+    static void scale(float[] x, float alpha, float[] out, int from, int to) {
+        int i = from, bound = from + S.loopBound(to - from);
+        for (; i < bound; i += S.length()) FloatVector.fromArray(S, x, i).mul(alpha).intoArray(out, i);
+        for (; i < to; i++) out[i] = alpha * x[i];
+    }
+
+    static void axpy(float alpha, float[] x, float[] y, int from, int to) {
+        int i = from, bound = from + S.loopBound(to - from);
+        for (; i < bound; i += S.length())
+            FloatVector.fromArray(S, x, i).fma(FloatVector.broadcast(S, alpha), FloatVector.fromArray(S, y, i)).intoArray(y, i);
+        for (; i < to; i++) y[i] = Math.fma(alpha, x[i], y[i]);
+    }
+
+    static void sgd(float[] p, float[] g, float[] buf, float lr, float mu, float wd, boolean nesterov, int from, int to) {
+        int i = from, bound = from + S.loopBound(to - from);
+        for (; i < bound; i += S.length()) {
+            FloatVector d = FloatVector.fromArray(S, g, i);
+            FloatVector w = FloatVector.fromArray(S, p, i);
+            if (wd != 0f) d = w.fma(FloatVector.broadcast(S, wd), d);
+            if (mu != 0f) {
+                FloatVector b = FloatVector.fromArray(S, buf, i).fma(FloatVector.broadcast(S, mu), d);
+                b.intoArray(buf, i);
+                d = nesterov ? b.fma(FloatVector.broadcast(S, mu), d) : b;
+            }
+            d.fma(FloatVector.broadcast(S, -lr), w).intoArray(p, i);
+        }
+        for (; i < to; i++) {
+            float d = g[i], w = p[i];
+            if (wd != 0f) d = Math.fma(w, wd, d);
+            if (mu != 0f) {
+                float b = Math.fma(buf[i], mu, d);
+                buf[i] = b;
+                d = nesterov ? Math.fma(b, mu, d) : b;
+            }
+            p[i] = Math.fma(d, -lr, w);
+        }
+    }
+
+    /** AdamW; c1 = 1/(1−β1^t), c2 = 1/(1−β2^t). */
+    static void adamW(float[] p, float[] g, float[] m, float[] v, float lr, float b1, float b2, float eps, float wd,
+                      float c1, float c2, int from, int to) {
+        float decay = 1f - lr * wd;
+        int i = from, bound = from + S.loopBound(to - from);
+        for (; i < bound; i += S.length()) {
+            FloatVector gv = FloatVector.fromArray(S, g, i);
+            FloatVector mv = FloatVector.fromArray(S, m, i).mul(b1).add(gv.mul(1f - b1));
+            FloatVector vv = FloatVector.fromArray(S, v, i).mul(b2).add(gv.mul(gv).mul(1f - b2));
+            mv.intoArray(m, i);
+            vv.intoArray(v, i);
+            FloatVector den = vv.mul(c2).sqrt().add(eps);
+            FloatVector.fromArray(S, p, i).mul(decay).sub(mv.mul(c1 * lr).div(den)).intoArray(p, i);
+        }
+        for (; i < to; i++) {
+            float gi = g[i];
+            float mi = m[i] * b1 + gi * (1f - b1);
+            float vi = v[i] * b2 + gi * gi * (1f - b2);
+            m[i] = mi;
+            v[i] = vi;
+            p[i] = p[i] * decay - mi * (c1 * lr) / ((float) Math.sqrt(vi * c2) + eps);
+        }
+    }
+
+    /** Σ x[from..to) with vector partial sums. */
+    static float sum(float[] x, int from, int to) {
+        int i = from, bound = from + S.loopBound(to - from);
+        FloatVector acc = FloatVector.zero(S);
+        for (; i < bound; i += S.length()) acc = acc.add(FloatVector.fromArray(S, x, i));
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < to; i++) s += x[i];
+        return s;
+    }
+
+    /** Σ x[a+i]·y[b+i] for i in [0, n). */
+    static float dot(float[] x, int a, float[] y, int b, int n) {
+        int i = 0, bound = S.loopBound(n);
+        FloatVector acc = FloatVector.zero(S);
+        for (; i < bound; i += S.length()) acc = FloatVector.fromArray(S, x, a + i).fma(FloatVector.fromArray(S, y, b + i), acc);
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s = Math.fma(x[a + i], y[b + i], s);
+        return s;
+    }
+
+    /** y[b+i] += alpha·x[a+i] for i in [0, n). */
+    static void axpy(float alpha, float[] x, int a, float[] y, int b, int n) {
+        int i = 0, bound = S.loopBound(n);
+        for (; i < bound; i += S.length())
+            FloatVector.fromArray(S, x, a + i).fma(FloatVector.broadcast(S, alpha), FloatVector.fromArray(S, y, b + i)).intoArray(y, b + i);
+        for (; i < n; i++) y[b + i] = Math.fma(alpha, x[a + i], y[b + i]);
+    }
+
+    /** y[b+i] *= alpha for i in [0, n). */
+    static void scaleInPlace(float[] y, int b, int n, float alpha) {
+        int i = 0, bound = S.loopBound(n);
+        for (; i < bound; i += S.length()) FloatVector.fromArray(S, y, b + i).mul(alpha).intoArray(y, b + i);
+        for (; i < n; i++) y[b + i] *= alpha;
+    }
+}
