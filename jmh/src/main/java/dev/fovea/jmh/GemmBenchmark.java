@@ -1,0 +1,82 @@
+package dev.fovea.jmh;
+
+import dev.fovea.backend.BackendOptions;
+import dev.fovea.backend.Precision;
+import dev.fovea.bench.OpenBlas;
+import dev.fovea.cpu.CpuBackend;
+import dev.fovea.tensor.Tensor;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * GEMM, Fovea against OpenBLAS on the same operands. Shapes: squares 256–2048 and the products a ViT-Ti/16 forward
+ * pass makes at batch 1 (197 tokens, width 192, MLP 768): "MxNxK". Run with, e.g.,
+ * {@code java -jar jmh/target/benchmarks.jar Gemm -p threads=2}. Score: ms per call (lower is better).
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+public class GemmBenchmark {
+    @Param({"256x256x256", "512x512x512", "1024x1024x1024", "2048x2048x2048", "197x576x192", "197x192x192", "197x768x192", "197x192x768"})
+    public String shape;
+    @Param({"1", "2"}) public int threads;
+
+    int m, n, k;
+    CpuBackend cpu;
+    Tensor a, b, c;
+    Arena arena;
+    MemorySegment sa, sb, sc;
+    OpenBlas blas;
+
+    @Setup(Level.Trial) public void setUp() {
+        String[] p = shape.split("x");
+        m = Integer.parseInt(p[0]); n = Integer.parseInt(p[1]); k = Integer.parseInt(p[2]);
+        SplittableRandom r = new SplittableRandom(1);
+        float[] av = new float[m * k], bv = new float[k * n];
+        for (int i = 0; i < av.length; i++) av[i] = (float) r.nextDouble();
+        for (int i = 0; i < bv.length; i++) bv[i] = (float) r.nextDouble();
+        cpu = new CpuBackend(new BackendOptions(threads, Precision.FP32));
+        a = cpu.upload(av, m, k); b = cpu.upload(bv, k, n); c = cpu.zeros(m, n);
+        OpenBlas.preferAvx512Kernels("auto");
+        blas = OpenBlas.load().orElseThrow(() -> new IllegalStateException(OpenBlas.unavailableReason()));
+        blas.setThreads(threads);
+        arena = Arena.ofShared();
+        sa = arena.allocate(4L * m * k, 64); sb = arena.allocate(4L * k * n, 64); sc = arena.allocate(4L * m * n, 64);
+        MemorySegment.copy(av, 0, sa, ValueLayout.JAVA_FLOAT, 0, av.length);
+        MemorySegment.copy(bv, 0, sb, ValueLayout.JAVA_FLOAT, 0, bv.length);
+    }
+
+    @TearDown(Level.Trial) public void tearDown() {
+        a.close(); b.close(); c.close(); cpu.close(); arena.close();
+    }
+
+    @Benchmark public Tensor fovea() {
+        cpu.gemm(a, false, b, false, c, 1f, 0f);
+        return c;
+    }
+
+    @Benchmark public MemorySegment openblas() {
+        blas.sgemm(false, false, m, n, k, 1f, sa, k, sb, n, 0f, sc, n);
+        return sc;
+    }
+}
