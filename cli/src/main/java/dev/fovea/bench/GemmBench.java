@@ -18,6 +18,10 @@ import java.util.SplittableRandom;
  * Square SGEMM, ours against OpenBLAS on the same data, same thread count, in the same process: a time-based
  * warm-up of each, then repeats that alternate which runs first; medians of the repeats. The two results are
  * compared so that both sides provably computed the same product.
+ *
+ * <p>Each timed side starts after a pause: OpenBLAS's worker threads keep spinning for about a quarter of a second
+ * after a call returns (measured here: 0.25 s of CPU in the second after; Fovea's pool: 0.02 s), and on a small
+ * machine that spinning takes a core from whatever runs next. Both sides get the same pause.
  */
 public final class GemmBench {
     public record Result(int n, int threads, double fovea, double openblas, String openblasCore, double relErr) {
@@ -32,7 +36,7 @@ public final class GemmBench {
 
     private GemmBench() {}
 
-    public static Result run(int n, int threads, int repeats, double warmupSeconds, double repeatSeconds, PrintStream log) {
+    public static Result run(int n, int threads, int repeats, double warmupSeconds, double repeatSeconds, double settleSeconds, PrintStream log) {
         if (n < 1) throw new IllegalArgumentException("--n must be >= 1, got " + n);
         if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
         double flop = 2.0 * n * n * n;
@@ -50,14 +54,20 @@ public final class GemmBench {
             if (blas != null) blas.setThreads(threads);
             Runnable ours = () -> cpu.gemm(ta, false, tb, false, tc, 1f, 0f);
             Runnable theirs = blas == null ? null : () -> blas.sgemm(false, false, n, n, n, 1f, sa, n, sb, n, 0f, sc, n);
-            log.printf("warming up (%.1f s each)...%n", warmupSeconds);
+            log.printf("warming up (%.1f s each); %.2f s pause before each timed side so that neither measures against the other's idle threads%n", warmupSeconds, settleSeconds);
             rate(ours, flop, warmupSeconds);
             if (theirs != null) rate(theirs, flop, warmupSeconds);
+            long settle = (long) (settleSeconds * 1000);
             List<Double> f = new ArrayList<>(), o = new ArrayList<>();
             for (int i = 0; i < repeats; i++) {
                 double x, y = Double.NaN;
-                if (theirs != null && i % 2 == 1) { y = rate(theirs, flop, repeatSeconds); x = rate(ours, flop, repeatSeconds); }
-                else { x = rate(ours, flop, repeatSeconds); if (theirs != null) y = rate(theirs, flop, repeatSeconds); }
+                if (theirs != null && i % 2 == 1) {
+                    pause(settle); y = rate(theirs, flop, repeatSeconds);
+                    pause(settle); x = rate(ours, flop, repeatSeconds);
+                } else {
+                    pause(settle); x = rate(ours, flop, repeatSeconds);
+                    if (theirs != null) { pause(settle); y = rate(theirs, flop, repeatSeconds); }
+                }
                 f.add(x);
                 if (theirs != null) o.add(y);
                 log.printf("  repeat %d/%d: fovea %.1f GFLOP/s%s%n", i + 1, repeats, x, theirs == null ? "" : String.format(", openblas %.1f GFLOP/s", y));
@@ -71,6 +81,15 @@ public final class GemmBench {
                 if (!(err < 1e-4)) throw new IllegalStateException("Fovea and OpenBLAS disagree: relative error " + err);
             }
             return new Result(n, threads, median(f), blas == null ? Double.NaN : median(o), blas == null ? null : blas.coreName(), err);
+        }
+    }
+
+    static void pause(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
         }
     }
 

@@ -19,6 +19,7 @@ final class BenchCommand {
         @Option(names = "--repeats", description = "timed repeats, median reported (default: ${DEFAULT-VALUE})") int repeats = 7;
         @Option(names = "--warmup", description = "warm-up seconds per side (default: ${DEFAULT-VALUE})") double warmup = 2.0;
         @Option(names = "--seconds", description = "seconds per timed repeat per side (default: ${DEFAULT-VALUE})") double seconds = 0.5;
+        @Option(names = "--settle", description = "seconds of pause before each timed side (default: ${DEFAULT-VALUE}; OpenBLAS threads spin ~0.25 s after a call)") double settle = 0.5;
         @Option(names = "--openblas-core", description = "OpenBLAS kernel family (OPENBLAS_CORETYPE): auto, native, SkylakeX, Haswell, ... (default: ${DEFAULT-VALUE})")
         String core = "auto";
 
@@ -30,7 +31,8 @@ final class BenchCommand {
             if (note != null) System.out.println("note: " + note);
             OpenBlas.load().ifPresent(o -> System.out.println("openblas: " + o.path() + ", core " + o.coreName() + " (" + o.config() + ")"));
             System.out.printf("gemm: C[%d×%d] = A·B, float32, %d thread(s)%n", n, n, t);
-            GemmBench.Result r = GemmBench.run(n, t, repeats, warmup, seconds, System.out);
+            if (settle < 0) throw new IllegalArgumentException("--settle must be >= 0, got " + settle);
+            GemmBench.Result r = GemmBench.run(n, t, repeats, warmup, seconds, settle, System.out);
             if (!Double.isNaN(r.relErr())) System.out.printf("results agree: relative error %.2e%n", r.relErr());
             System.out.println(r.line());
             return 0;

@@ -45,7 +45,7 @@ class CliTest {
     }
 
     @Test void benchGemmEndsWithTheSummaryLine() {
-        Run r = run("bench", "gemm", "--n", "96", "--threads", "2", "--repeats", "3", "--warmup", "0.05", "--seconds", "0.02");
+        Run r = run("bench", "gemm", "--n", "96", "--threads", "2", "--repeats", "3", "--warmup", "0.05", "--seconds", "0.02", "--settle", "0");
         assertEquals(0, r.code(), r.err());
         String num = "[0-9]+\\.[0-9]+";
         if (OpenBlas.unavailableReason() == null) {

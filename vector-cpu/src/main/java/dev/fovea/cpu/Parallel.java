@@ -1,29 +1,95 @@
 package dev.fovea.cpu;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
-/** A fixed number of worker threads and a parallel for-loop over index ranges, split into contiguous chunks. */
+/**
+ * A fixed set of worker threads and a parallel for-loop over index ranges, split into contiguous chunks that the
+ * caller and the workers claim. Workers spin briefly between jobs before parking (as OpenMP runtimes do): a
+ * training step issues thousands of short parallel ops, and waking a parked thread for each costs more than the
+ * op. A loop started from inside a running loop, or while another thread owns the pool, runs on the caller alone.
+ */
 final class Parallel implements AutoCloseable {
     /** The body of a parallel loop: handles indices [from, to). */
     @FunctionalInterface
     interface Range { void run(int from, int to); }
 
+    /** How long an idle worker spins for the next job before parking. */
+    private static final long SPIN_NANOS = 50_000;
+
+    /** One call's work: chunk i covers [n·i/chunks, n·(i+1)/chunks). */
+    private static final class Job {
+        final Range body;
+        final int n, chunks;
+        final AtomicInteger next = new AtomicInteger(), pending;
+        final AtomicReference<Throwable> error = new AtomicReference<>();
+
+        Job(Range body, int n, int chunks) {
+            this.body = body;
+            this.n = n;
+            this.chunks = chunks;
+            this.pending = new AtomicInteger(chunks);
+        }
+
+        /** Claims and runs chunks until none are left. */
+        void work() {
+            int i;
+            while ((i = next.getAndIncrement()) < chunks) {
+                try {
+                    body.run((int) ((long) n * i / chunks), (int) ((long) n * (i + 1) / chunks));
+                } catch (Throwable t) {
+                    error.compareAndSet(null, t);
+                } finally {
+                    pending.decrementAndGet();
+                }
+            }
+        }
+    }
+
+    private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> false);
+
     private final int threads;
-    private final ForkJoinPool pool;
+    private final Thread[] workers;
+    private final boolean[] parked;
+    private final ReentrantLock owner = new ReentrantLock();
+    private volatile Job job;
+    private volatile boolean closed;
 
     Parallel(int threads) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         this.threads = threads;
-        this.pool = threads > 1 ? new ForkJoinPool(threads, p -> {
-            ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(p);
-            t.setName("fovea-cpu-" + t.getPoolIndex());
-            t.setDaemon(true);
-            return t;
-        }, null, false) : null;
+        this.workers = new Thread[threads - 1];
+        this.parked = new boolean[threads - 1];
+        for (int w = 0; w < workers.length; w++) {
+            final int id = w;
+            workers[w] = Thread.ofPlatform().daemon().name("fovea-cpu-" + (w + 1)).unstarted(() -> loop(id));
+            workers[w].start();
+        }
     }
 
     int threads() { return threads; }
+
+    private void loop(int id) {
+        INSIDE.set(true);
+        Job seen = null;
+        while (!closed) {
+            Job j = job;
+            if (j != null && j != seen) {
+                seen = j;
+                j.work();
+                continue;
+            }
+            long until = System.nanoTime() + SPIN_NANOS;
+            while (job == seen && !closed && System.nanoTime() < until) Thread.onSpinWait();
+            if (job == seen && !closed) {
+                synchronized (parked) { parked[id] = true; }
+                if (job == seen && !closed) LockSupport.park(this);
+                synchronized (parked) { parked[id] = false; }
+            }
+        }
+    }
 
     /**
      * Runs body over [0, n) in at most {@code threads} chunks of at least {@code grain} indices; small loops run
@@ -31,50 +97,40 @@ final class Parallel implements AutoCloseable {
      */
     void forRange(int n, int grain, Range body) {
         int chunks = Math.min(threads, Math.max(1, n / Math.max(1, grain)));
-        if (chunks <= 1 || pool == null) {
-            if (n > 0) body.run(0, n);
-            return;
-        }
         forChunks(n, chunks, body);
     }
 
-    /** Runs body over [0, n) split into exactly {@code chunks} near-equal parts (fewer if n is smaller). */
+    /** Runs body over [0, n) split into {@code chunks} near-equal parts (fewer if n is smaller). */
     void forChunks(int n, int chunks, Range body) {
         chunks = Math.min(chunks, n);
-        if (chunks <= 1 || pool == null) {
+        if (chunks <= 1 || workers.length == 0 || INSIDE.get() || !owner.tryLock()) {
             if (n > 0) body.run(0, n);
             return;
         }
-        final int c = chunks;
-        if (ForkJoinTask.inForkJoinPool()) {
-            // already on a worker (nested parallelism): stay sequential rather than oversubscribe
-            body.run(0, n);
-            return;
-        }
-        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[c - 1];
-        for (int i = 1; i < c; i++) {
-            final int from = (int) ((long) n * i / c), to = (int) ((long) n * (i + 1) / c);
-            tasks[i - 1] = pool.submit(() -> body.run(from, to));
-        }
-        Throwable failure = null;
         try {
-            body.run(0, (int) ((long) n / c));
-        } catch (Throwable t) {
-            failure = t;
-        }
-        for (ForkJoinTask<?> t : tasks) {
-            try {
-                t.join();
-            } catch (Throwable e) {
-                if (failure == null) failure = e;
+            INSIDE.set(true);
+            Job j = new Job(body, n, chunks);
+            job = j;
+            synchronized (parked) {
+                for (int w = 0; w < workers.length; w++) if (parked[w]) LockSupport.unpark(workers[w]);
             }
+            j.work();
+            for (int spins = 0; j.pending.get() > 0; spins++) {
+                if (spins < 1 << 16) Thread.onSpinWait();
+                else Thread.yield();
+            }
+            Throwable t = j.error.get();
+            if (t instanceof RuntimeException re) throw re;
+            if (t instanceof Error er) throw er;
+            if (t != null) throw new RuntimeException(t);
+        } finally {
+            INSIDE.set(false);
+            owner.unlock();
         }
-        if (failure instanceof RuntimeException re) throw re;
-        if (failure instanceof Error er) throw er;
-        if (failure != null) throw new RuntimeException(failure);
     }
 
     @Override public void close() {
-        if (pool != null) pool.shutdown();
+        closed = true;
+        for (Thread w : workers) LockSupport.unpark(w);
     }
 }
