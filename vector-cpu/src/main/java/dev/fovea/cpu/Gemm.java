@@ -22,7 +22,7 @@ final class Gemm {
     static final int MR = 12;
     static final int NR = 2 * VL;
     static final int KC = 256;
-    static final int MC = 120;
+    static final int MC = 240;
     static final int NC = 512;
 
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[0]);
