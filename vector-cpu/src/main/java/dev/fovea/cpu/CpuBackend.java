@@ -304,9 +304,4 @@ public final class CpuBackend extends HeapBackend {
         elements(param.numel(), (i0, i1) -> Pointwise.adamW(p, g, mv, vv, lr, beta1, beta2, eps, weightDecay, c1, c2, i0, i1));
     }
 
-    /** Package access for benchmarks and tests of the GEMM kernel on raw arrays. */
-    void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int lda, float[] b, int ldb, float beta, float[] c, int ldc) {
-        Gemm.sgemm(par, ta, tb, m, n, k, alpha, a, 0, lda, b, 0, ldb, beta, c, 0, ldc);
-    }
-
 }

@@ -1,0 +1,61 @@
+package dev.fovea.jmh;
+
+import dev.fovea.backend.BackendOptions;
+import dev.fovea.backend.Conv2dSpec;
+import dev.fovea.backend.Precision;
+import dev.fovea.cpu.CpuBackend;
+import dev.fovea.tensor.Tensor;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Convolution forward, backward-data and backward-filter at the sizes models use: LeNet-5's C1 and C3 at batch 64
+ * and a ResNet-style 3×3, 64→64 channels at 56×56, batch 8. Score: ms per call.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+public class ConvBenchmark {
+    @Param({"2"}) public int threads;
+    /** "N,C,H,W,O,K,pad,stride". */
+    @Param({"64,1,28,28,6,5,2,1", "64,6,14,14,16,5,0,1", "8,64,56,56,64,3,1,1"}) public String conv;
+
+    CpuBackend cpu;
+    Tensor x, w, bias, y, dx, dw;
+    Conv2dSpec spec;
+
+    @Setup(Level.Trial) public void setUp() {
+        cpu = new CpuBackend(new BackendOptions(threads, Precision.FP32));
+        SplittableRandom r = new SplittableRandom(7);
+        String[] p = conv.split(",");
+        int n = Integer.parseInt(p[0]), c = Integer.parseInt(p[1]), h = Integer.parseInt(p[2]), wd = Integer.parseInt(p[3]);
+        int oc = Integer.parseInt(p[4]), kk = Integer.parseInt(p[5]), pad = Integer.parseInt(p[6]), st = Integer.parseInt(p[7]);
+        spec = Conv2dSpec.of(pad, st);
+        x = Random.tensor(cpu, r, n, c, h, wd); w = Random.tensor(cpu, r, oc, c, kk, kk); bias = Random.tensor(cpu, r, oc);
+        y = Random.tensor(cpu, r, spec.outputShape(x.shape(), w.shape()));
+        dx = cpu.zeros(x.shape()); dw = cpu.zeros(w.shape());
+    }
+
+    @TearDown(Level.Trial) public void tearDown() { cpu.close(); }
+
+    @Benchmark public Tensor forward() { cpu.conv2dForward(x, w, bias, y, spec); return y; }
+    @Benchmark public Tensor backwardData() { cpu.conv2dBackwardData(y, w, dx, spec); return dx; }
+    @Benchmark public Tensor backwardFilter() { cpu.conv2dBackwardFilter(x, y, dw, spec); return dw; }
+}
