@@ -32,7 +32,8 @@ final class InfoCommand implements Callable<Integer> {
                 System.out.println("backend " + b.describe().replace("\n", "\n  "));
             }
         }
-        System.out.println("openblas (benchmark peer): " + OpenBlas.load().map(o -> o.path() + ", core " + o.coreName()).orElse(OpenBlas.unavailableReason()));
+        System.out.println("openblas (benchmark peer): " + OpenBlas.load().map(o -> o.path() + ", its own kernel choice here: " + o.coreName()
+                + " (bench gemm selects AVX-512 SkylakeX when OPENBLAS_CORETYPE is unset on an AVX-512 CPU)").orElse(OpenBlas.unavailableReason()));
         return 0;
     }
 }

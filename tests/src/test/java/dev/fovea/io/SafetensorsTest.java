@@ -80,6 +80,8 @@ class SafetensorsTest {
         Path p = dir.resolve("tiny.safetensors");
         Files.write(p, new byte[3]);
         assertBad(p, "tiny.safetensors", "3 bytes", "8-byte header length");
+        Files.write(p, new byte[0]);
+        assertBad(p, "tiny.safetensors", "0 bytes", "8-byte header length");
     }
 
     @Test void headerLengthBeyondTheFile() throws IOException {
