@@ -9,9 +9,10 @@ import java.util.Arrays;
  * Single-precision GEMM on row-major arrays, C ← alpha·op(A)·op(B) + beta·C. Threads take ranges of C's columns
  * (and rows, when N is narrow); each walks its NC-wide blocks: B for the block (all of K) is packed into NR-wide
  * panels, then every MC-row block runs the KC-deep slices innermost, packing that small slice of A (alpha folded
- * in) into MR-row panels, while an MR×NR register-tiled micro-kernel runs over the panels. Packed A, packed B and
- * the MC×NC block of C all stay in the core's own cache; threads never wait for each other. {@link #scalar} is the
- * plain twin.
+ * in) into MR-row panels, while an MR×NR register-tiled micro-kernel runs over the panels. Packed A and the
+ * MC×NC block of C stay in the core's L2 from the first K slice to the last; the packed B block (K×NC) outgrows L2
+ * at large K, so its next panel is read ahead while the kernels work on the current one. Threads never wait for
+ * each other. {@link #scalar} is the plain twin.
  *
  * <p>The micro-kernel is generated (vector-cpu/gen-kernel.py): C2 keeps FloatVectors in registers only as
  * named locals of one method, so the MR·NR/VL accumulators are spelled out.
@@ -59,7 +60,7 @@ final class Gemm {
     /**
      * Row panels [ip0, ip1) × column panels [jp0, jp1) of C on this thread: for each NC-wide block, B (all of K) is
      * packed once; then each MC-row block runs the K slices innermost, packing its small A slice each time, so that
-     * packed A, packed B and the MC×NC block of C all stay in this core's cache.
+     * packed A and the MC×NC block of C stay in this core's cache.
      */
     private static void block(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao, int lda,
                               float[] b, int bo, int ldb, float[] c, int co, int ldc, int ip0, int ip1, int jp0, int jp1) {
