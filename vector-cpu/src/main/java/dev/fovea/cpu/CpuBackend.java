@@ -37,7 +37,7 @@ public final class CpuBackend extends HeapBackend {
         return "cpu: JDK Vector API, " + Gemm.S + " (" + Gemm.VL + " floats), " + par.threads() + " thread(s), float32\n"
                 + "  gemm: packed panels, " + Gemm.MR + "x" + Gemm.NR + " register tile, KC=" + Gemm.KC + " MC=" + Gemm.MC + " NC=" + Gemm.NC + "\n"
                 + "  conv2d: im2col + gemm (1x1/stride 1: gemm on the input); pooling: direct loops\n"
-                + "  attention: fused, one query row of scores at a time; softmax/layernorm/xent: per-row vector kernels";
+                + "  attention: fused, blocks of " + Attention.BQ + " queries through the GEMM (scores never materialised whole); softmax/layernorm/xent: per-row vector kernels";
     }
 
     @Override public void close() { par.close(); }
@@ -217,9 +217,9 @@ public final class CpuBackend extends HeapBackend {
         int bh = q.dim(0) * q.dim(1), t = q.dim(2), d = q.dim(3), s = k.dim(2), dv = v.dim(3);
         float[] qv = data(q), kv = data(k), vv = data(v), ov = data(out), lv = data(lse);
         par.forRange(bh, 1, (i0, i1) -> {
-            float[] scores = new float[Math.max(1, s)];
+            float[] scratch = new float[Attention.scratchSize(s)];
             for (int i = i0; i < i1; i++)
-                Attention.forward(qv, i * t * d, kv, i * s * d, vv, i * s * dv, ov, i * t * dv, lv, i * t, t, s, d, dv, scale, causal, scores);
+                Attention.forward(qv, i * t * d, kv, i * s * d, vv, i * s * dv, ov, i * t * dv, lv, i * t, t, s, d, dv, scale, causal, scratch);
         });
     }
 
@@ -229,10 +229,10 @@ public final class CpuBackend extends HeapBackend {
         float[] qv = data(q), kv = data(k), vv = data(v), ov = data(out), lv = data(lse), dov = data(dout);
         float[] dqv = data(dq), dkv = data(dk), dvv = data(dv);
         par.forRange(bh, 1, (i0, i1) -> {
-            float[] p = new float[Math.max(1, s)];
+            float[] scratch = new float[Attention.scratchSize(s)];
             for (int i = i0; i < i1; i++)
                 Attention.backward(qv, i * t * d, kv, i * s * d, vv, i * s * dvn, ov, i * t * dvn, lv, i * t,
-                        dov, dqv, dkv, dvv, t, s, d, dvn, scale, causal, p);
+                        dov, dqv, dkv, dvv, t, s, d, dvn, scale, causal, scratch);
         });
     }
 
