@@ -19,9 +19,9 @@ import java.util.SplittableRandom;
  * warm-up of each, then repeats that alternate which runs first; medians of the repeats. The two results are
  * compared so that both sides provably computed the same product.
  *
- * <p>Each timed side starts after a pause: OpenBLAS's worker threads keep spinning for about a quarter of a second
- * after a call returns (measured here: 0.25 s of CPU in the second after; Fovea's pool: 0.02 s), and on a small
- * machine that spinning takes a core from whatever runs next. Both sides get the same pause.
+ * <p>Each timed side starts after a pause: OpenBLAS's worker threads keep spinning for a while after a call returns
+ * (the run prints how much CPU each side uses in the half second after a call), and on a small machine that
+ * spinning takes a core from whatever runs next. Both sides get the same pause.
  */
 public final class GemmBench {
     public record Result(int n, int threads, double fovea, double openblas, String openblasCore, double relErr) {
@@ -58,6 +58,10 @@ public final class GemmBench {
             rate(ours, flop, warmupSeconds);
             if (theirs != null) rate(theirs, flop, warmupSeconds);
             long settle = (long) (settleSeconds * 1000);
+            // how much CPU each side's threads burn while nothing is asked of them (justifies the pause)
+            double idleOurs = cpuWhileIdle(ours, 500), idleTheirs = theirs == null ? Double.NaN : cpuWhileIdle(theirs, 500);
+            log.printf("CPU used by the process in the 0.5 s after a call: fovea %.2f s%s%n", idleOurs,
+                    theirs == null ? "" : String.format(", openblas %.2f s", idleTheirs));
             List<Double> f = new ArrayList<>(), o = new ArrayList<>();
             for (int i = 0; i < repeats; i++) {
                 double x, y = Double.NaN;
@@ -82,6 +86,18 @@ public final class GemmBench {
             }
             return new Result(n, threads, median(f), blas == null ? Double.NaN : median(o), blas == null ? null : blas.coreName(), err);
         }
+    }
+
+    /** Seconds of process CPU time in the {@code ms} after a few calls of op (JIT and GC threads included). */
+    static double cpuWhileIdle(Runnable op, long ms) {
+        for (int i = 0; i < 3; i++) op.run();
+        long t0 = cpuNanos();
+        pause(ms);
+        return (cpuNanos() - t0) / 1e9;
+    }
+
+    private static long cpuNanos() {
+        return ProcessHandle.current().info().totalCpuDuration().map(java.time.Duration::toNanos).orElse(0L);
     }
 
     static void pause(long ms) {

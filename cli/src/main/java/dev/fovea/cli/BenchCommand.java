@@ -19,7 +19,7 @@ final class BenchCommand {
         @Option(names = "--repeats", description = "timed repeats, median reported (default: ${DEFAULT-VALUE})") int repeats = 7;
         @Option(names = "--warmup", description = "warm-up seconds per side (default: ${DEFAULT-VALUE})") double warmup = 2.0;
         @Option(names = "--seconds", description = "seconds per timed repeat per side (default: ${DEFAULT-VALUE})") double seconds = 0.5;
-        @Option(names = "--settle", description = "seconds of pause before each timed side (default: ${DEFAULT-VALUE}; OpenBLAS threads spin ~0.25 s after a call)") double settle = 0.5;
+        @Option(names = "--settle", description = "seconds of pause before each timed side (default: ${DEFAULT-VALUE}; OpenBLAS's threads keep spinning for a while after a call)") double settle = 0.5;
         @Option(names = "--openblas-core", description = "OpenBLAS kernel family (OPENBLAS_CORETYPE): auto, native, SkylakeX, Haswell, ... (default: ${DEFAULT-VALUE})")
         String core = "auto";
 

@@ -74,7 +74,7 @@ final class Gemm {
                 int mc = Math.min(MC, Math.min(m, ip1 * MR) - ic);
                 for (int pc = 0; pc < k; pc += KC) {
                     int kc = Math.min(KC, k - pc);
-                    packA(ta, alpha, a, ao, lda, ic, mc, pc, kc, ap);
+                    packA(ta, alpha, a, ao, lda, ic, mc, pc, kc, ap, 0);
                     macro(mc, kc, nc, ap, bp, pc * ncp, c, co + ic * ldc + jc, ldc);
                 }
             }
@@ -102,8 +102,7 @@ final class Gemm {
             for (int i = 0; i < mc; i += MR) {
                 if (next >= 0) {
                     // Java has no prefetch instruction: read one float per cache line of the next B panel, a slice
-                    // per kernel call, so that it is on its way from L3 before the kernels need it (measured: the
-                    // ratio to OpenBLAS at n=1024 on 2 threads rose from about 0.80 to 0.84-0.90)
+                    // per kernel call, so that it is on its way from L3 before the kernels need it (BENCHMARKS.md)
                     int ip = i / MR, l0 = lines * ip / aPanels, l1 = lines * (ip + 1) / aPanels;
                     for (int l = l0; l < l1; l++) touch += bp[next + l * 16];
                 }
@@ -129,10 +128,10 @@ final class Gemm {
     /** Written once per macro call so that the JIT cannot drop the reads of the next B panel. */
     static float sink;
 
-    /** Packs alpha·op(A)[ic : ic+mc, pc : pc+kc] into MR-row panels (panel-major, p-major inside), zero-padded. */
-    static void packA(boolean ta, float alpha, float[] a, int ao, int lda, int ic, int mc, int pc, int kc, float[] ap) {
+    /** Packs alpha·op(A)[ic : ic+mc, pc : pc+kc] at ap[dst] into MR-row panels (panel-major, p-major inside), zero-padded. */
+    static void packA(boolean ta, float alpha, float[] a, int ao, int lda, int ic, int mc, int pc, int kc, float[] ap, int dst) {
         for (int i = 0; i < mc; i += MR) {
-            int mr = Math.min(MR, mc - i), base = i * kc;
+            int mr = Math.min(MR, mc - i), base = dst + i * kc;
             if (ta) {
                 for (int p = 0; p < kc; p++) {
                     int src = ao + (pc + p) * lda + ic + i, d = base + p * MR;
