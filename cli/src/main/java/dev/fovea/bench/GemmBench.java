@@ -24,7 +24,7 @@ import java.util.SplittableRandom;
  * spinning takes a core from whatever runs next. Both sides get the same pause.
  */
 public final class GemmBench {
-    public record Result(int n, int threads, double fovea, double openblas, String openblasCore, double relErr) {
+    public record Result(int n, int threads, double fovea, double openblas, double relErr) {
         public double ratio() { return fovea / openblas; }
 
         /** The summary line: {@code gemm n=N threads=T fovea=X openblas=Y GFLOP/s ratio=Z}. */
@@ -84,7 +84,7 @@ public final class GemmBench {
                 err = Math.sqrt(num / den);
                 if (!(err < 1e-4)) throw new IllegalStateException("Fovea and OpenBLAS disagree: relative error " + err);
             }
-            return new Result(n, threads, median(f), blas == null ? Double.NaN : median(o), blas == null ? null : blas.coreName(), err);
+            return new Result(n, threads, median(f), blas == null ? Double.NaN : median(o), err);
         }
     }
 

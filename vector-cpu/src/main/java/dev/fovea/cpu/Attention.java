@@ -11,7 +11,6 @@ import java.util.Arrays;
 final class Attention {
     /** Queries per block. */
     static final int BQ = 64;
-    private static final Parallel SEQ = new Parallel(1);
 
     private Attention() {}
 
@@ -23,7 +22,7 @@ final class Attention {
 
     /** scores[r, 0:cols] ← scale·q[t0+r]·k[0:cols]ᵀ for the block's rows. */
     private static void scores(float[] q, int qo, float[] k, int ko, int t0, int bq, int cols, int d, float scale, float[] sc) {
-        Gemm.sgemm(SEQ, false, true, bq, cols, d, scale, q, qo + t0 * d, d, k, ko, d, 0f, sc, 0, cols);
+        Gemm.sgemm(Parallel.SEQUENTIAL, false, true, bq, cols, d, scale, q, qo + t0 * d, d, k, ko, d, 0f, sc, 0, cols);
     }
 
     /**
@@ -42,7 +41,7 @@ final class Attention {
                 Arrays.fill(scratch, row + n, row + cols, 0f);
                 lse[lo + t0 + r] = m + (float) Math.log(l);
             }
-            Gemm.sgemm(SEQ, false, false, bq, dv, cols, 1f, scratch, 0, cols, v, vo, dv, 0f, out, oo + t0 * dv, dv);
+            Gemm.sgemm(Parallel.SEQUENTIAL, false, false, bq, dv, cols, 1f, scratch, 0, cols, v, vo, dv, 0f, out, oo + t0 * dv, dv);
         }
     }
 
@@ -64,8 +63,8 @@ final class Attention {
                 Arrays.fill(scratch, row + n, row + cols, 0f);
             }
             // dV += Pᵀ·dO; dP = dO·Vᵀ
-            Gemm.sgemm(SEQ, true, false, cols, dv, bq, 1f, scratch, 0, cols, dout, oo + t0 * dv, dv, 1f, dvv, vo, dv);
-            Gemm.sgemm(SEQ, false, true, bq, cols, dv, 1f, dout, oo + t0 * dv, dv, v, vo, dv, 0f, scratch, half, cols);
+            Gemm.sgemm(Parallel.SEQUENTIAL, true, false, cols, dv, bq, 1f, scratch, 0, cols, dout, oo + t0 * dv, dv, 1f, dvv, vo, dv);
+            Gemm.sgemm(Parallel.SEQUENTIAL, false, true, bq, cols, dv, 1f, dout, oo + t0 * dv, dv, v, vo, dv, 0f, scratch, half, cols);
             // dS = P ⊙ (dP − rowsum(dO ⊙ O)), into P's place
             for (int r = 0; r < bq; r++) {
                 int row = r * cols, oi = oo + (t0 + r) * dv;
@@ -73,8 +72,8 @@ final class Attention {
                 for (int j = 0; j < cols; j++) scratch[row + j] *= scratch[half + row + j] - di;
             }
             // dQ = scale·dS·K; dK += scale·dSᵀ·Q
-            Gemm.sgemm(SEQ, false, false, bq, d, cols, scale, scratch, 0, cols, k, ko, d, 0f, dq, qo + t0 * d, d);
-            Gemm.sgemm(SEQ, true, false, cols, d, bq, scale, scratch, 0, cols, q, qo + t0 * d, d, 1f, dk, ko, d);
+            Gemm.sgemm(Parallel.SEQUENTIAL, false, false, bq, d, cols, scale, scratch, 0, cols, k, ko, d, 0f, dq, qo + t0 * d, d);
+            Gemm.sgemm(Parallel.SEQUENTIAL, true, false, cols, d, bq, scale, scratch, 0, cols, q, qo + t0 * d, d, 1f, dk, ko, d);
         }
     }
 }

@@ -17,7 +17,6 @@ import java.util.Arrays;
 public final class CpuBackend extends HeapBackend {
     /** Elements per task below which element-wise work stays on one thread. */
     private static final int GRAIN = 1 << 15;
-    private static final Parallel SEQ = new Parallel(1);
 
     private final Parallel par;
 
@@ -54,7 +53,7 @@ public final class CpuBackend extends HeapBackend {
         if (batch >= par.threads() && batch > 1) {
             par.forChunks(batch, par.threads(), (b0, b1) -> {
                 for (int i = b0; i < b1; i++)
-                    Gemm.sgemm(SEQ, transA, transB, m, n, k, alpha, av, (int) (i * strideA), lda, bv, (int) (i * strideB), ldb,
+                    Gemm.sgemm(Parallel.SEQUENTIAL, transA, transB, m, n, k, alpha, av, (int) (i * strideA), lda, bv, (int) (i * strideB), ldb,
                             beta, cv, i * m * n, n);
             });
         } else {
@@ -72,7 +71,7 @@ public final class CpuBackend extends HeapBackend {
     private void perImage(Conv.Geo g, ImageWork work) {
         int colSize = g.direct() ? 0 : g.colRows() * g.spatial();
         if (g.n() >= par.threads() && par.threads() > 1) {
-            par.forChunks(g.n(), par.threads(), (n0, n1) -> work.run(SEQ, n0, n1, new float[colSize]));
+            par.forChunks(g.n(), par.threads(), (n0, n1) -> work.run(Parallel.SEQUENTIAL, n0, n1, new float[colSize]));
         } else {
             work.run(par, 0, g.n(), new float[colSize]);
         }
@@ -100,7 +99,7 @@ public final class CpuBackend extends HeapBackend {
             float[][] partial = new float[t][];
             par.forChunks(g.n(), t, (n0, n1) -> {
                 float[] acc = new float[dwv.length];
-                Conv.backwardFilter(SEQ, xv, dyv, acc, g, n0, n1, new float[colSize]);
+                Conv.backwardFilter(Parallel.SEQUENTIAL, xv, dyv, acc, g, n0, n1, new float[colSize]);
                 synchronized (partial) {
                     for (int i = 0; i < t; i++) if (partial[i] == null) { partial[i] = acc; break; }
                 }

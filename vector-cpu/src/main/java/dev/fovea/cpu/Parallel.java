@@ -48,6 +48,9 @@ final class Parallel implements AutoCloseable {
         }
     }
 
+    /** No workers: every loop runs on the caller (for GEMMs inside an already parallel loop). */
+    static final Parallel SEQUENTIAL = new Parallel(1);
+
     private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> false);
 
     private final int threads;
