@@ -1,14 +1,23 @@
 package dev.fovea.cli;
 
+import dev.fovea.backend.Backend;
 import dev.fovea.bench.GemmBench;
+import dev.fovea.bench.TrainBench;
+import dev.fovea.data.ImageDataset;
+import dev.fovea.models.Models;
 import dev.fovea.bench.OpenBlas;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Locale;
 
 import java.util.concurrent.Callable;
 
 /** {@code fovea bench ...}: throughput side by side with a named peer. */
-@Command(name = "bench", description = "Benchmarks, side by side with a peer.", subcommands = {BenchCommand.Gemm.class})
+@Command(name = "bench", description = "Benchmarks, side by side with a peer.", subcommands = {BenchCommand.Gemm.class, BenchCommand.Train.class})
 final class BenchCommand {
 
     @Command(name = "gemm", description = {"Square SGEMM: Fovea's CPU kernel against OpenBLAS cblas_sgemm on the same data.",
@@ -36,6 +45,33 @@ final class BenchCommand {
             if (!Double.isNaN(r.relErr())) System.out.printf("results agree: relative error %.2e%n", r.relErr());
             System.out.println(r.line());
             return 0;
+        }
+    }
+
+    @Command(name = "train", description = {"Training throughput: whole SGD steps on real batches after a warm-up, median of repeats.",
+            "Last line: train model=M batch=B threads=T images_per_s=X"})
+    static final class Train implements Callable<Integer> {
+        @Option(names = "--model", description = "lenet5 or lenet5-full (default: ${DEFAULT-VALUE})") String model = "lenet5-full";
+        @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 64;
+        @Option(names = "--data", description = "directory of MNIST-format IDX files (default: Fashion-MNIST as train uses it)") Path data;
+        @Option(names = "--repeats", description = "timed repeats, median reported (default: ${DEFAULT-VALUE})") int repeats = 5;
+        @Option(names = "--warmup", description = "warm-up seconds (default: ${DEFAULT-VALUE})") double warmup = 3;
+        @Option(names = "--seconds", description = "seconds per timed repeat (default: ${DEFAULT-VALUE})") double seconds = 2;
+        @Mixin EngineOptions engine;
+
+        @Override public Integer call() throws IOException {
+            Models.validate(model, null);
+            if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+            if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
+            ImageDataset.Splits splits = ImageDataset.resolve(data);
+            System.out.println("data: " + splits.description());
+            try (Backend be = engine.open()) {
+                System.out.printf(Locale.ROOT, "bench train: %s, batch %d, %d thread(s), %s; warm-up %.0f s, %d x %.0f s%n", model, batch,
+                        engine.resolvedThreads(), be.name(), warmup, repeats, seconds);
+                double rate = TrainBench.run(be, model, batch, splits.train(), warmup, repeats, seconds, System.out);
+                System.out.printf(Locale.ROOT, "train model=%s batch=%d threads=%d images_per_s=%.0f%n", model, batch, engine.resolvedThreads(), rate);
+                return 0;
+            }
         }
     }
 }

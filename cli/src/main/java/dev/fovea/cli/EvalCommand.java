@@ -1,0 +1,37 @@
+package dev.fovea.cli;
+
+import dev.fovea.backend.Backend;
+import dev.fovea.data.ImageDataset;
+import dev.fovea.train.Evaluation;
+import dev.fovea.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code fovea eval}: test accuracy and the confusion matrix of a checkpoint. */
+@Command(name = "eval", description = "Accuracy, loss and confusion matrix of a trained checkpoint on the test split.")
+final class EvalCommand implements Callable<Integer> {
+    @Option(names = "--weights", required = true, description = "a checkpoint written by fovea train") Path weights;
+    @Option(names = "--data", description = "directory of MNIST-format IDX files (default: /usr/share/datasets/fashion-mnist if present, else the embedded sample)")
+    Path data;
+    @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 500;
+    @Mixin EngineOptions engine;
+
+    @Override public Integer call() throws IOException {
+        if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        ImageDataset.Splits splits = ImageDataset.resolve(data);
+        System.out.println("data: " + splits.description());
+        try (Backend be = engine.open(); Weights.Loaded w = Weights.load(be, weights)) {
+            System.out.println("model: " + w.config().model() + " from " + weights + " (" + w.epochs() + " epochs)");
+            Evaluation ev = Trainer.evaluate(be, w.model(), splits.test(), batch);
+            System.out.print(ev.confusionTable(ImageDataset.FASHION_CLASSES));
+            System.out.printf(Locale.ROOT, "eval model=%s images=%d loss=%.4f accuracy=%.4f%n", w.config().model(), splits.test().count(), ev.loss(), ev.accuracy());
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,79 @@
+package dev.fovea.cli;
+
+import javax.imageio.ImageIO;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/** Reading and writing images as planar float channels [C, H, W] in 0..255. */
+final class ImageFiles {
+    private ImageFiles() {}
+
+    record Planes(int channels, int height, int width, float[] data) {}
+
+    static BufferedImage read(Path p) throws IOException {
+        if (!Files.isRegularFile(p)) throw new NoSuchFileException(p + " (no such image file)");
+        BufferedImage img;
+        try {
+            img = ImageIO.read(p.toFile());
+        } catch (IOException | RuntimeException e) {
+            throw new IOException(p + ": unreadable image: " + e.getMessage(), e);
+        }
+        if (img == null) throw new IOException(p + ": unreadable image (not a PNG, JPEG, GIF or BMP this JVM can decode)");
+        return img;
+    }
+
+    static boolean isGrey(BufferedImage img) {
+        if (img.getColorModel().getNumColorComponents() == 1) return true;
+        for (int y = 0; y < img.getHeight(); y++)
+            for (int x = 0; x < img.getWidth(); x++) {
+                int rgb = img.getRGB(x, y), r = rgb >> 16 & 0xff, g = rgb >> 8 & 0xff, b = rgb & 0xff;
+                if (r != g || g != b) return false;
+            }
+        return true;
+    }
+
+    /** One plane of luminance (ITU-R BT.601 weights) or three planes R, G, B. */
+    static Planes planes(BufferedImage img, boolean grey) {
+        int h = img.getHeight(), w = img.getWidth(), c = grey ? 1 : 3;
+        float[] d = new float[c * h * w];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int rgb = img.getRGB(x, y), r = rgb >> 16 & 0xff, g = rgb >> 8 & 0xff, b = rgb & 0xff, i = y * w + x;
+                if (grey) d[i] = 0.299f * r + 0.587f * g + 0.114f * b;
+                else { d[i] = r; d[h * w + i] = g; d[2 * h * w + i] = b; }
+            }
+        return new Planes(c, h, w, d);
+    }
+
+    /** Scales to width×height with bilinear interpolation. */
+    static BufferedImage resize(BufferedImage img, int width, int height) {
+        BufferedImage out = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = out.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+        g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
+        g.drawImage(img, 0, 0, width, height, null);
+        g.dispose();
+        return out;
+    }
+
+    /** Writes planes (clamped to 0..255) as a grey or RGB PNG. */
+    static void writePng(Planes p, Path file) throws IOException {
+        int h = p.height(), w = p.width();
+        BufferedImage img = new BufferedImage(w, h, p.channels() == 1 ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int i = y * w + x;
+                int r = clamp(p.data()[i]);
+                int g = p.channels() == 1 ? r : clamp(p.data()[h * w + i]), b = p.channels() == 1 ? r : clamp(p.data()[2 * h * w + i]);
+                img.setRGB(x, y, r << 16 | g << 8 | b);
+            }
+        if (!ImageIO.write(img, "png", file.toFile())) throw new IOException(file + ": no PNG writer in this JVM");
+    }
+
+    private static int clamp(float v) { return Math.max(0, Math.min(255, Math.round(v))); }
+}

@@ -1,0 +1,88 @@
+package dev.fovea.cli;
+
+import dev.fovea.autograd.Tape;
+import dev.fovea.backend.Backend;
+import dev.fovea.data.ImageDataset;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code fovea predict}: top-k Fashion-MNIST classes for image files. */
+@Command(name = "predict", description = {"Classify image files (PNG, JPEG, GIF, BMP) with a trained checkpoint.",
+        "Images are converted to what the model saw in training: 28x28 grey, light object on a dark background."})
+final class PredictCommand implements Callable<Integer> {
+    @Option(names = "--weights", required = true, description = "a checkpoint written by fovea train") Path weights;
+    @Option(names = "--top", description = "classes to show per image (default: ${DEFAULT-VALUE})") int top = 3;
+    @Option(names = "--invert", description = "invert: auto (when the border is light, as in photos of dark objects), yes or no (default: ${DEFAULT-VALUE})")
+    String invert = "auto";
+    @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "image files") List<Path> images;
+    @Mixin EngineOptions engine;
+
+    @Override public Integer call() throws IOException {
+        if (top < 1 || top > 10) throw new IllegalArgumentException("--top must be 1..10, got " + top);
+        if (!List.of("auto", "yes", "no").contains(invert)) throw new IllegalArgumentException("--invert must be auto, yes or no, got '" + invert + "'");
+        List<float[]> inputs = new ArrayList<>();
+        for (Path p : images) inputs.add(load(p));
+        try (Backend be = engine.open(); Weights.Loaded w = Weights.load(be, weights)) {
+            w.model().train(false);
+            float[] x = new float[inputs.size() * 784];
+            for (int i = 0; i < inputs.size(); i++) System.arraycopy(inputs.get(i), 0, x, i * 784, 784);
+            float[] probs;
+            try (Tape t = Tape.inference(be)) {
+                var logits = w.model().forward(t, t.constant(be.upload(x, inputs.size(), 1, 28, 28)));
+                var p = t.alloc(logits.shape());
+                be.softmaxForward(logits.value(), p, false);
+                probs = p.toArray();
+            }
+            for (int i = 0; i < images.size(); i++) {
+                StringBuilder sb = new StringBuilder(images.get(i) + ":");
+                Integer[] order = new Integer[10];
+                for (int j = 0; j < 10; j++) order[j] = j;
+                final int row = i;
+                java.util.Arrays.sort(order, (a, b) -> Float.compare(probs[row * 10 + b], probs[row * 10 + a]));
+                for (int k = 0; k < top; k++)
+                    sb.append(String.format(Locale.ROOT, "  %d. %s %.3f", k + 1, ImageDataset.FASHION_CLASSES[order[k]], probs[i * 10 + order[k]]));
+                System.out.println(sb);
+            }
+            return 0;
+        }
+    }
+
+    /** 28×28 grey, normalised as in training; says what it converted. */
+    private float[] load(Path p) throws IOException {
+        BufferedImage img = ImageFiles.read(p);
+        List<String> notes = new ArrayList<>();
+        boolean grey = ImageFiles.isGrey(img);
+        if (!grey) notes.add("colour to grey");
+        if (img.getWidth() != 28 || img.getHeight() != 28) {
+            notes.add("resized " + img.getWidth() + "x" + img.getHeight() + " to 28x28");
+            img = ImageFiles.resize(img, 28, 28);
+        }
+        float[] v = ImageFiles.planes(img, true).data();
+        boolean inv = invert.equals("yes") || invert.equals("auto") && borderMean(v) > 127;
+        if (inv) notes.add("inverted (light background)");
+        if (!notes.isEmpty()) System.out.println("note: " + p + ": converted: " + String.join(", ", notes));
+        float[] x = new float[784];
+        for (int i = 0; i < 784; i++) {
+            float px = inv ? 255 - v[i] : v[i];
+            x[i] = (px / 255f - ImageDataset.MEAN) / ImageDataset.STD;
+        }
+        return x;
+    }
+
+    private static float borderMean(float[] v) {
+        double s = 0;
+        int n = 0;
+        for (int i = 0; i < 28; i++) { s += v[i] + v[27 * 28 + i] + v[i * 28] + v[i * 28 + 27]; n += 4; }
+        return (float) (s / n);
+    }
+}

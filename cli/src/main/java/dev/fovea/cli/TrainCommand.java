@@ -1,0 +1,143 @@
+package dev.fovea.cli;
+
+import dev.fovea.backend.Backend;
+import dev.fovea.data.ImageDataset;
+import dev.fovea.io.SafetensorsFile;
+import dev.fovea.models.Models;
+import dev.fovea.nn.Module;
+import dev.fovea.optim.Optimizer;
+import dev.fovea.train.Checkpoint;
+import dev.fovea.train.EpochMetrics;
+import dev.fovea.train.Evaluation;
+import dev.fovea.train.NonFiniteLossException;
+import dev.fovea.train.TrainConfig;
+import dev.fovea.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code fovea train}: trains an image classifier, checkpointing after every epoch. */
+@Command(name = "train", description = {"Train LeNet-5 on Fashion-MNIST (or any MNIST-format data set).",
+        "Writes OUT/checkpoint.safetensors after every epoch (atomically), OUT/metrics.csv and OUT/metrics.png.",
+        "Last line: trained model=M epochs=E test_accuracy=A images_per_s=X checkpoint=PATH"})
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--model", description = "lenet5 (the 1998 paper's, C3 connection table, scaled tanh) or lenet5-full (C3 fully connected, tanh) (default: ${DEFAULT-VALUE})")
+    String model = "lenet5";
+    @Option(names = "--activation", description = "override the model's activation: tanh, scaled_tanh, relu, sigmoid, gelu")
+    String activation;
+    @Option(names = "--epochs", description = "epochs in total (with --resume: up to this many) (default: ${DEFAULT-VALUE})") int epochs = 10;
+    @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 64;
+    @Option(names = "--optimizer", description = "sgd or adamw (default: ${DEFAULT-VALUE})") String optimizer = "sgd";
+    @Option(names = "--lr", description = "peak learning rate (default: 0.05 for sgd, 0.002 for adamw)") Float lr;
+    @Option(names = "--momentum", description = "SGD momentum (default: ${DEFAULT-VALUE})") float momentum = 0.9f;
+    @Option(names = "--nesterov", description = "Nesterov momentum for SGD") boolean nesterov;
+    @Option(names = "--weight-decay", description = "SGD L2 / AdamW decoupled weight decay (default: 0 for sgd, 0.01 for adamw)") Float weightDecay;
+    @Option(names = "--schedule", description = "constant, step or cosine (default: ${DEFAULT-VALUE})") String schedule = "cosine";
+    @Option(names = "--warmup", description = "warm-up steps of the cosine schedule (default: ${DEFAULT-VALUE})") int warmup = 200;
+    @Option(names = "--seed", description = "seed for initialisation and data order (default: ${DEFAULT-VALUE})") long seed = 1;
+    @Option(names = "--data", description = "directory of MNIST-format IDX files (default: /usr/share/datasets/fashion-mnist if present, else the embedded sample)")
+    Path data;
+    @Option(names = "--limit", description = "train on the first N training images only (default: all)") int limit;
+    @Option(names = "--out", description = "output directory (default: runs/MODEL)") Path out;
+    @Option(names = "--resume", description = "continue the run saved in this checkpoint (its settings win over the options above, except --epochs)")
+    Path resume;
+    @Mixin EngineOptions engine;
+
+    @Override public Integer call() throws IOException {
+        TrainConfig cfg;
+        Checkpoint.Info info = null;
+        if (resume != null) {
+            try (SafetensorsFile f = SafetensorsFile.open(resume)) { info = Checkpoint.info(f); }
+            cfg = info.config();
+            if (epochs != cfg.epochs()) {
+                System.out.println("note: --epochs " + epochs + " differs from the checkpoint's " + cfg.epochs() + "; the schedule is stretched to " + epochs + " epochs");
+                cfg = cfg.withEpochs(epochs);
+            }
+            if (info.epochsDone() >= cfg.epochs())
+                throw new IllegalArgumentException(resume + " has already done " + info.epochsDone() + " of " + cfg.epochs() + " epochs; pass a larger --epochs to continue");
+        } else {
+            boolean sgd = optimizer.equals("sgd");
+            Models.validate(model, activation);
+            cfg = new TrainConfig(model, activation == null ? "" : activation, epochs, batch, lr != null ? lr : sgd ? 0.05f : 0.002f, optimizer,
+                    momentum, weightDecay != null ? weightDecay : sgd ? 0f : 0.01f, nesterov, schedule, warmup, seed);
+        }
+        Path dir = out != null ? out : Path.of("runs", cfg.model());
+        Files.createDirectories(dir);
+        Path ckpt = dir.resolve("checkpoint.safetensors");
+
+        ImageDataset.Splits splits = ImageDataset.resolve(data);
+        System.out.println("data: " + splits.description());
+        ImageDataset train = limit > 0 && limit < splits.train().count() ? head(splits.train(), limit) : splits.train();
+        if (train != splits.train()) System.out.println("data: training on the first " + limit + " images (--limit)");
+        try (Backend be = engine.open();
+             Module net = Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed());
+             Optimizer opt = cfg.newOptimizer(be, net.namedParameters())) {
+            List<EpochMetrics> history = new ArrayList<>();
+            int first = 1;
+            long steps = 0;
+            if (info != null) {
+                try (SafetensorsFile f = SafetensorsFile.open(resume)) { Checkpoint.load(f, net, opt, be); }
+                history.addAll(info.history());
+                first = info.epochsDone() + 1;
+                steps = info.steps();
+                System.out.println("resumed: " + resume + " after epoch " + info.epochsDone() + " (step " + steps + ")");
+            }
+            System.out.println("model: " + cfg.model() + ", " + String.format(Locale.ROOT, "%,d", net.parameterCount()) + " parameters; " + opt.describe());
+            System.out.println("train: " + cfg + " on " + be.describe().lines().findFirst().orElse(be.name()));
+            Trainer trainer = new Trainer(be, net, opt, cfg, train, steps);
+            Progress bar = new Progress(System.err);
+            double trainSeconds = 0;
+            long trainImages = 0;
+            EpochMetrics last = null;
+            for (int e = first; e <= cfg.epochs(); e++) {
+                String label = "epoch " + e + "/" + cfg.epochs();
+                EpochMetrics m;
+                try {
+                    m = trainer.trainEpoch(e, (ep, i, n, images, secs, loss) -> bar.update(label, i, n, images, secs, loss));
+                } catch (NonFiniteLossException ex) {
+                    bar.finish();
+                    System.err.println("fovea: error: " + ex.getMessage() + (Files.exists(ckpt) ? "; the last good checkpoint is " + ckpt + " (epoch " + (e - 1) + ")" : "; no checkpoint was written"));
+                    return 3;
+                }
+                bar.finish();
+                Evaluation ev = Trainer.evaluate(be, net, splits.test(), 500);
+                m = new EpochMetrics(m.epoch(), m.trainLoss(), m.trainAccuracy(), ev.loss(), ev.accuracy(), m.imagesPerSecond(), m.seconds(), m.lr());
+                history.add(m);
+                trainSeconds += m.seconds();
+                trainImages += train.count();
+                last = m;
+                System.out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.0f img/s, %.1f s, lr %.3g%n",
+                        e, cfg.epochs(), m.trainLoss(), m.trainAccuracy(), m.testLoss(), m.testAccuracy(), m.imagesPerSecond(), m.seconds(), m.lr());
+                Checkpoint.save(ckpt, net, opt, cfg, e, trainer.steps(), history);
+                writeMetrics(dir, history, cfg.model());
+            }
+            System.out.printf(Locale.ROOT, "metrics: %s, %s%n", dir.resolve("metrics.csv"), dir.resolve("metrics.png"));
+            System.out.printf(Locale.ROOT, "trained model=%s epochs=%d test_accuracy=%.4f images_per_s=%.0f checkpoint=%s%n",
+                    cfg.model(), cfg.epochs(), last.testAccuracy(), trainImages / trainSeconds, ckpt);
+            return 0;
+        }
+    }
+
+    static ImageDataset head(ImageDataset d, int n) {
+        return new ImageDataset(d.source() + " (first " + n + ")", n, d.height(), d.width(),
+                java.util.Arrays.copyOf(d.pixels(), n * d.imageSize()), java.util.Arrays.copyOf(d.labels(), n), d.classes());
+    }
+
+    static void writeMetrics(Path dir, List<EpochMetrics> history, String title) throws IOException {
+        StringBuilder csv = new StringBuilder(EpochMetrics.CSV_HEADER).append('\n');
+        for (EpochMetrics m : history) csv.append(m.csv()).append('\n');
+        Path tmp = dir.resolve("metrics.csv.tmp");
+        Files.writeString(tmp, csv);
+        Files.move(tmp, dir.resolve("metrics.csv"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Chart.write(dir.resolve("metrics.png"), history, title + ": loss and accuracy");
+    }
+}

@@ -1,0 +1,35 @@
+package dev.fovea.cli;
+
+import dev.fovea.backend.Backend;
+import dev.fovea.io.SafetensorsFile;
+import dev.fovea.models.Models;
+import dev.fovea.nn.Module;
+import dev.fovea.train.Checkpoint;
+import dev.fovea.train.TrainConfig;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/** Builds the model a training checkpoint describes and loads its parameters. */
+final class Weights {
+    private Weights() {}
+
+    record Loaded(Module model, TrainConfig config, int epochs) implements AutoCloseable {
+        @Override public void close() { model.close(); }
+    }
+
+    static Loaded load(Backend be, Path file) throws IOException {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            Checkpoint.Info info = Checkpoint.info(f);
+            TrainConfig cfg = info.config();
+            Module m = Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed());
+            try {
+                Checkpoint.load(f, m, null, be);
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
+            }
+            return new Loaded(m, cfg, info.epochsDone());
+        }
+    }
+}

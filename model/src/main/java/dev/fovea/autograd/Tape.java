@@ -1,0 +1,288 @@
+package dev.fovea.autograd;
+
+import dev.fovea.backend.Activation;
+import dev.fovea.backend.Backend;
+import dev.fovea.backend.Conv2dSpec;
+import dev.fovea.backend.Pool2dSpec;
+import dev.fovea.tensor.Shape;
+import dev.fovea.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Records ops for reverse-mode autodiff and owns every temporary they make. Each op computes its forward with the
+ * backend now and pushes its backward (a closure over what it saved) for {@link #backward}; closing the tape frees
+ * all values, saved tensors and non-parameter gradients at once. Use one tape per step, in try-with-resources.
+ *
+ * <p>Every op is a forward/backward pair written against {@link Backend}; a gradient is overwritten by its first
+ * contribution in a step and added to by the next ones, so nothing is zero-filled needlessly.
+ */
+public final class Tape implements AutoCloseable {
+    private final Backend be;
+    private final boolean recording;
+    private final List<Runnable> backwards = new ArrayList<>();
+    private final List<Tensor> owned = new ArrayList<>();
+    private boolean closed;
+
+    private Tape(Backend be, boolean recording) {
+        this.be = be;
+        this.recording = recording;
+    }
+
+    /** A tape that records for backward. */
+    public static Tape training(Backend be) { return new Tape(be, true); }
+
+    /** A tape that records nothing: forward only, no gradients (evaluation, prediction). */
+    public static Tape inference(Backend be) { return new Tape(be, false); }
+
+    public Backend backend() { return be; }
+    public boolean recording() { return recording; }
+
+    /** A new zero tensor freed with the tape. */
+    public Tensor alloc(int... shape) {
+        if (closed) throw new IllegalStateException("tape is closed");
+        Tensor t = be.zeros(shape);
+        owned.add(t);
+        return t;
+    }
+
+    /** Wraps a tensor (input data, labels) that needs no gradient; the tape takes ownership of it. */
+    public Var constant(Tensor t) {
+        owned.add(t);
+        return new Var(t, false, false, this);
+    }
+
+    /** Wraps a tensor that someone else owns (a fixed mask, a buffer) and that needs no gradient. */
+    public Var constantView(Tensor t) {
+        return new Var(t, false, false, this);
+    }
+
+    /** Wraps a tensor whose gradient the caller wants (an input image, say); the tape takes ownership of it. */
+    public Var leaf(Tensor t) {
+        owned.add(t);
+        return new Var(t, recording, false, this);
+    }
+
+    private Var result(Tensor value, Var... inputs) {
+        boolean rg = false;
+        if (recording) for (Var v : inputs) rg |= v != null && v.requiresGrad();
+        return new Var(value, rg, false, this);
+    }
+
+    private void onBackward(Var out, Runnable body) {
+        if (out.requiresGrad()) backwards.add(() -> { if (out.gradValid) body.run(); });
+    }
+
+    /** Writes a gradient contribution into v: directly into its buffer the first time in a step, else through a temporary. */
+    private void accumulate(Var v, GradWriter w) {
+        if (v == null || !v.requiresGrad()) return;
+        if (v.grad == null) {
+            if (v.isParameter()) v.grad = be.zeros(v.shape());
+            else v.grad = alloc(v.shape());
+        }
+        if (!v.gradValid) {
+            w.write(v.grad, false);
+            v.gradValid = true;
+        } else if (w.canAdd()) {
+            w.write(v.grad, true);
+        } else {
+            try (Tensor t = be.zeros(v.shape())) {
+                w.write(t, false);
+                be.axpy(1f, t, v.grad);
+            }
+        }
+    }
+
+    /** Writes a gradient into dst, overwriting it, or adding to it when {@link #canAdd} says it can. */
+    @FunctionalInterface
+    private interface GradWriter {
+        void write(Tensor dst, boolean add);
+        default boolean canAdd() { return false; }
+    }
+
+    private static GradWriter gemmWriter(GradWriter w) {
+        return new GradWriter() {
+            @Override public void write(Tensor dst, boolean add) { w.write(dst, add); }
+            @Override public boolean canAdd() { return true; }
+        };
+    }
+
+    /** Runs the recorded backwards in reverse from a one-element loss, whose gradient is 1. */
+    void backward(Var loss) {
+        if (!recording) throw new IllegalStateException("backward: this tape was opened for inference");
+        if (loss.value().numel() != 1)
+            throw new IllegalArgumentException("backward: the loss must have one element, got " + Shape.str(loss.shape()));
+        if (!loss.requiresGrad()) throw new IllegalStateException("backward: the loss does not depend on anything that needs a gradient");
+        accumulate(loss, (dst, add) -> be.fill(dst, 1f));
+        for (int i = backwards.size() - 1; i >= 0; i--) backwards.get(i).run();
+        backwards.clear();
+    }
+
+    // ---------------------------------------------------------------- ops
+
+    /** y [N,O,OH,OW] = conv(x [N,C,H,W], w [O,C/g,KH,KW]) + b [O] (b may be null). */
+    public Var conv2d(Var x, Var w, Var b, Conv2dSpec s) {
+        Tensor y = alloc(s.outputShape(x.shape(), w.shape()));
+        be.conv2dForward(x.value(), w.value(), b == null ? null : b.value(), y, s);
+        Var out = result(y, x, w, b);
+        onBackward(out, () -> {
+            accumulate(x, (dx, add) -> be.conv2dBackwardData(out.grad, w.value(), dx, s));
+            accumulate(w, (dw, add) -> be.conv2dBackwardFilter(x.value(), out.grad, dw, s));
+            accumulate(b, (db, add) -> be.conv2dBackwardBias(out.grad, db));
+        });
+        return out;
+    }
+
+    public Var pool2d(Pool2dSpec s, Var x) {
+        Tensor y = alloc(s.outputShape(x.shape()));
+        be.pool2dForward(s, x.value(), y);
+        Var out = result(y, x);
+        onBackward(out, () -> accumulate(x, (dx, add) -> be.pool2dBackward(s, x.value(), y, out.grad, dx)));
+        return out;
+    }
+
+    public Var activation(Activation f, Var x) {
+        Tensor y = alloc(x.shape());
+        be.activationForward(f, x.value(), y);
+        Var out = result(y, x);
+        onBackward(out, () -> accumulate(x, (dx, add) -> be.activationBackward(f, x.value(), y, out.grad, dx)));
+        return out;
+    }
+
+    /** alpha·x. */
+    public Var scale(Var x, float alpha) {
+        Tensor y = alloc(x.shape());
+        be.scale(x.value(), alpha, y);
+        Var out = result(y, x);
+        onBackward(out, () -> accumulate(x, (dx, add) -> be.scale(out.grad, alpha, dx)));
+        return out;
+    }
+
+    /**
+     * y [.., out] = x [.., in] · wᵀ + b, with w [out, in] as PyTorch stores it and b [out] (or null).
+     * Leading dimensions of x are flattened into rows for the GEMM.
+     */
+    public Var linear(Var x, Var w, Var b) {
+        int in = w.dim(1), outF = w.dim(0);
+        if (x.dim(-1) != in)
+            throw new IllegalArgumentException("linear: x " + Shape.str(x.shape()) + " has " + x.dim(-1) + " features, weight " + Shape.str(w.shape()) + " expects " + in);
+        int rows = x.value().numel() / in;
+        int[] ys = x.shape();
+        ys[ys.length - 1] = outF;
+        Tensor y = alloc(ys);
+        Tensor x2 = x.value().reshape(rows, in), y2 = y.reshape(rows, outF);
+        be.gemm(x2, false, w.value(), true, y2, 1f, 0f);
+        if (b != null) be.add(y2, b.value(), y2);
+        Var out = result(y, x, w, b);
+        onBackward(out, () -> {
+            Tensor dy = out.grad.reshape(rows, outF);
+            accumulate(x, (dx, add) -> be.gemm(dy, false, w.value(), false, dx.reshape(rows, in), 1f, 0f));
+            accumulate(w, gemmWriter((dw, add) -> be.gemm(dy, true, x2, false, dw, 1f, add ? 1f : 0f)));
+            accumulate(b, (db, add) -> be.sum(dy, db, 0));
+        });
+        return out;
+    }
+
+    /** A view of x with another shape; the gradient flows back reshaped. */
+    public Var reshape(Var x, int... shape) {
+        Var out = result(x.value().reshape(shape), x);
+        onBackward(out, () -> accumulate(x, (dx, add) -> be.copy(out.grad, dx)));
+        return out;
+    }
+
+    /** [N, ...] → [N, rest] in C,H,W order. */
+    public Var flatten(Var x) {
+        return reshape(x, x.dim(0), x.value().numel() / x.dim(0));
+    }
+
+    /** a + b, where b has a's shape or a trailing part of it (broadcast over a's leading axes). */
+    public Var add(Var a, Var b) {
+        Tensor y = alloc(a.shape());
+        be.add(a.value(), b.value(), y);
+        Var out = result(y, a, b);
+        onBackward(out, () -> {
+            accumulate(a, (da, add) -> be.copy(out.grad, da));
+            accumulate(b, (db, add) -> reduceTo(out.grad, db));
+        });
+        return out;
+    }
+
+    /** a ⊙ b, with b broadcast as in {@link #add}. */
+    public Var mul(Var a, Var b) {
+        Tensor y = alloc(a.shape());
+        be.mul(a.value(), b.value(), y);
+        Var out = result(y, a, b);
+        onBackward(out, () -> {
+            accumulate(a, (da, add) -> be.mul(out.grad, b.value(), da));
+            accumulate(b, (db, add) -> {
+                try (Tensor t = be.zeros(a.shape())) {
+                    be.mul(out.grad, a.value(), t);
+                    reduceTo(t, db);
+                }
+            });
+        });
+        return out;
+    }
+
+    /** dst ← src summed over the leading axes that dst (a trailing part of src's shape) lacks. */
+    private void reduceTo(Tensor src, Tensor dst) {
+        int lead = src.rank() - dst.rank();
+        if (lead == 0) { be.copy(src, dst); return; }
+        be.sum(src.reshape(src.numel() / dst.numel(), dst.numel()), dst.reshape(dst.numel()), 0);
+    }
+
+    /**
+     * Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p), drawing the mask from
+     * {@code rng}; the identity on an inference tape or when p is 0.
+     */
+    public Var dropout(Var x, float p, SplittableRandom rng) {
+        if (!(p >= 0 && p < 1)) throw new IllegalArgumentException("dropout: p must be in [0, 1), got " + p);
+        if (!recording || p == 0) return x;
+        float[] mask = new float[x.value().numel()];
+        float keep = 1f / (1f - p);
+        for (int i = 0; i < mask.length; i++) mask[i] = rng.nextFloat() < p ? 0f : keep;
+        Tensor m = be.upload(mask, x.shape());
+        owned.add(m);
+        return mul(x, new Var(m, false, false, this));
+    }
+
+    /** LayerNorm over the last axis with gain g and bias b [D]. */
+    public Var layerNorm(Var x, Var g, Var b, float eps) {
+        int d = x.dim(-1), rows = x.value().numel() / d;
+        Tensor y = alloc(x.shape()), mean = alloc(rows), rstd = alloc(rows);
+        be.layerNormForward(x.value(), g.value(), b.value(), eps, y, mean, rstd);
+        Var out = result(y, x, g, b);
+        onBackward(out, () -> {
+            boolean needX = x.requiresGrad(), needG = g.requiresGrad(), needB = b.requiresGrad();
+            Tensor dx = alloc(x.shape()), dg = alloc(d), db = alloc(d);
+            be.layerNormBackward(out.grad, x.value(), g.value(), mean, rstd, dx, dg, db);
+            if (needX) accumulate(x, (t, add) -> be.copy(dx, t));
+            if (needG) accumulate(g, (t, add) -> be.copy(dg, t));
+            if (needB) accumulate(b, (t, add) -> be.copy(db, t));
+        });
+        return out;
+    }
+
+    /**
+     * Mean cross-entropy of log-softmax(logits [N, C]) against class indices {@code labels} [N] (as floats), with
+     * optional label smoothing; a one-element Var.
+     */
+    public Var crossEntropy(Var logits, Var labels, float smoothing) {
+        Tensor probs = alloc(logits.shape()), loss = alloc(1);
+        be.crossEntropyForward(logits.value(), labels.value(), probs, loss, smoothing);
+        Var out = result(loss, logits);
+        onBackward(out, () -> accumulate(logits, (dl, add) -> be.crossEntropyBackward(probs, labels.value(), out.grad, dl, smoothing)));
+        return out;
+    }
+
+    /** Frees every tensor this tape made or was given; parameter gradients stay with their parameters. */
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        for (Tensor t : owned) t.close();
+        owned.clear();
+        backwards.clear();
+    }
+}

@@ -1,0 +1,94 @@
+package dev.fovea.data;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/**
+ * Labelled grey images as unsigned bytes: [count, height, width] pixels and [count] labels, as MNIST and
+ * Fashion-MNIST ship them. Normalisation to floats happens per batch.
+ */
+public record ImageDataset(String source, int count, int height, int width, byte[] pixels, byte[] labels, int classes) {
+    /** Fashion-MNIST's class names in label order. */
+    public static final String[] FASHION_CLASSES = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+            "Sneaker", "Bag", "Ankle boot"};
+    /** Debian's dataset-fashion-mnist installs here. */
+    public static final Path DEFAULT_DIR = Path.of("/usr/share/datasets/fashion-mnist");
+    /** Mean and standard deviation of Fashion-MNIST's training pixels (scaled to [0, 1]). */
+    public static final float MEAN = 0.2860f, STD = 0.3530f;
+
+    public int imageSize() { return height * width; }
+
+    public int label(int i) { return labels[i] & 0xff; }
+
+    /** Pixel values of image i normalised as (p/255 − MEAN)/STD into dst at offset. */
+    public void normalized(int i, float[] dst, int offset) {
+        int n = imageSize(), base = i * n;
+        for (int j = 0; j < n; j++) dst[offset + j] = ((pixels[base + j] & 0xff) / 255f - MEAN) / STD;
+    }
+
+    /** The training and test splits of an MNIST-format directory. */
+    public record Splits(ImageDataset train, ImageDataset test, String description) {}
+
+    /** Reads {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] from a directory. */
+    public static Splits load(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir + " (no such data directory)");
+        ImageDataset train = read(dir, "train"), test = read(dir, "t10k");
+        return new Splits(train, test, dir + " (" + train.count + " training, " + test.count + " test images)");
+    }
+
+    /** The 4,000 + 1,000 image Fashion-MNIST sample inside the jar. */
+    public static Splits embeddedSample() throws IOException {
+        ImageDataset train = readResource("train"), test = readResource("t10k");
+        return new Splits(train, test, "embedded Fashion-MNIST sample (" + train.count + " training, " + test.count
+                + " test images; install dataset-fashion-mnist or pass --data for the full set)");
+    }
+
+    /** {@code dir} if given; else the default directory when it exists; else the embedded sample. */
+    public static Splits resolve(Path dir) throws IOException {
+        if (dir != null) return load(dir);
+        if (Files.isDirectory(DEFAULT_DIR)) return load(DEFAULT_DIR);
+        return embeddedSample();
+    }
+
+    private static ImageDataset read(Path dir, String split) throws IOException {
+        Path im = find(dir, split + "-images-idx3-ubyte"), lb = find(dir, split + "-labels-idx1-ubyte");
+        Idx.Array images, labels;
+        try (InputStream a = Files.newInputStream(im)) { images = Idx.read(im.toString(), a, 3); }
+        try (InputStream b = Files.newInputStream(lb)) { labels = Idx.read(lb.toString(), b, 1); }
+        return of(im + " + " + lb.getFileName(), images, labels);
+    }
+
+    private static Path find(Path dir, String stem) throws NoSuchFileException {
+        for (String ext : new String[]{".gz", ""}) {
+            Path p = dir.resolve(stem + ext);
+            if (Files.isRegularFile(p)) return p;
+        }
+        throw new NoSuchFileException(dir.resolve(stem) + "[.gz] (expected MNIST-format IDX files in " + dir + ")");
+    }
+
+    private static ImageDataset readResource(String split) throws IOException {
+        String base = "/dev/fovea/data/fashion-mnist-sample/" + split;
+        try (InputStream a = open(base + "-images-idx3-ubyte.gz"); InputStream b = open(base + "-labels-idx1-ubyte.gz")) {
+            return of("embedded:" + split, Idx.read(base + "-images", a, 3), Idx.read(base + "-labels", b, 1));
+        }
+    }
+
+    private static InputStream open(String res) throws IOException {
+        InputStream s = ImageDataset.class.getResourceAsStream(res);
+        if (s == null) throw new IOException("resource " + res + " is missing from the jar");
+        return s;
+    }
+
+    /** Pairs images with labels, checking that the counts agree and every label is a class index. */
+    public static ImageDataset of(String source, Idx.Array images, Idx.Array labels) throws IOException {
+        if (images.dims().length != 3) throw new IOException(source + ": images must be [count, height, width]");
+        if (images.count() != labels.count())
+            throw new IOException(source + ": count mismatch: " + images.count() + " images but " + labels.count() + " labels");
+        int classes = 0;
+        for (byte l : labels.data()) classes = Math.max(classes, (l & 0xff) + 1);
+        return new ImageDataset(source, images.count(), images.dims()[1], images.dims()[2], images.data(), labels.data(), Math.max(classes, 10));
+    }
+}

@@ -1,0 +1,45 @@
+package dev.fovea.nn;
+
+import dev.fovea.autograd.Tape;
+import dev.fovea.autograd.Var;
+import dev.fovea.backend.Activation;
+
+/** An element-wise nonlinearity: ReLU, sigmoid, tanh, GELU (exact or tanh), or LeCun's scaled tanh. */
+public final class Act extends Module {
+    /** LeCun et al. 1998, appendix A: f(x) = A·tanh(S·x) with A = 1.7159, S = 2/3, so that f(±1) = ±1. */
+    public static final float LECUN_A = 1.7159f, LECUN_S = 2f / 3f;
+
+    public enum Kind {
+        RELU, SIGMOID, TANH, GELU, GELU_TANH, SCALED_TANH;
+
+        /** Parses "relu", "tanh", "scaled_tanh", "gelu", ... */
+        public static Kind parse(String s) {
+            try {
+                return valueOf(s.trim().toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("unknown activation '" + s + "', expected one of relu, sigmoid, tanh, gelu, gelu_tanh, scaled_tanh");
+            }
+        }
+
+        public String id() { return name().toLowerCase(java.util.Locale.ROOT); }
+    }
+
+    private final Kind kind;
+
+    public Act(Kind kind) { this.kind = kind; }
+
+    public Kind kind() { return kind; }
+
+    @Override public Var forward(Tape t, Var x) { return apply(t, kind, x); }
+
+    public static Var apply(Tape t, Kind kind, Var x) {
+        return switch (kind) {
+            case RELU -> t.activation(Activation.RELU, x);
+            case SIGMOID -> t.activation(Activation.SIGMOID, x);
+            case TANH -> t.activation(Activation.TANH, x);
+            case GELU -> t.activation(Activation.GELU, x);
+            case GELU_TANH -> t.activation(Activation.GELU_TANH, x);
+            case SCALED_TANH -> t.scale(t.activation(Activation.TANH, t.scale(x, LECUN_S)), LECUN_A);
+        };
+    }
+}

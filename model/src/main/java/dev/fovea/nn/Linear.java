@@ -1,0 +1,19 @@
+package dev.fovea.nn;
+
+import dev.fovea.autograd.Tape;
+import dev.fovea.autograd.Var;
+import dev.fovea.backend.Backend;
+
+/** y = x·Wᵀ + b with weight [out, in] and bias [out], as torch.nn.Linear. */
+public final class Linear extends Module {
+    public final Var weight, bias;
+
+    public Linear(Backend be, Init init, int in, int out) { this(be, init, in, out, true); }
+
+    public Linear(Backend be, Init init, int in, int out, boolean withBias) {
+        weight = param("weight", init.pytorchDefault(be, in, out, in));
+        bias = withBias ? param("bias", init.pytorchDefault(be, in, out)) : null;
+    }
+
+    @Override public Var forward(Tape t, Var x) { return t.linear(x, weight, bias); }
+}

@@ -1,0 +1,90 @@
+package dev.fovea.train;
+
+import dev.fovea.autograd.Var;
+import dev.fovea.backend.Backend;
+import dev.fovea.optim.AdamW;
+import dev.fovea.optim.LrSchedule;
+import dev.fovea.optim.Optimizer;
+import dev.fovea.optim.Sgd;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * What a training run is: model, data order, optimizer and schedule. Recorded in checkpoint metadata so that
+ * {@code --resume} continues the same run.
+ *
+ * @param schedule "constant", "step" (×0.1 at 50% and 75% of the steps) or "cosine" (warm-up, then cosine to 0)
+ */
+public record TrainConfig(String model, String activation, int epochs, int batch, float lr, String optimizer,
+                          float momentum, float weightDecay, boolean nesterov, String schedule, int warmupSteps, long seed) {
+    public TrainConfig {
+        if (epochs < 1) throw new IllegalArgumentException("--epochs must be >= 1, got " + epochs);
+        if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        if (!(lr > 0) || Float.isInfinite(lr)) throw new IllegalArgumentException("--lr must be a positive number, got " + lr);
+        if (!optimizer.equals("sgd") && !optimizer.equals("adamw"))
+            throw new IllegalArgumentException("--optimizer must be sgd or adamw, got '" + optimizer + "'");
+        if (!schedule.equals("constant") && !schedule.equals("step") && !schedule.equals("cosine"))
+            throw new IllegalArgumentException("--schedule must be constant, step or cosine, got '" + schedule + "'");
+        if (warmupSteps < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmupSteps);
+    }
+
+    public Optimizer newOptimizer(Backend be, Map<String, Var> params) {
+        return optimizer.equals("sgd") ? new Sgd(be, params, momentum, weightDecay, nesterov)
+                : new AdamW(be, params, 0.9f, 0.999f, 1e-8f, weightDecay);
+    }
+
+    public LrSchedule newSchedule(long stepsPerEpoch) {
+        long total = stepsPerEpoch * epochs;
+        return switch (schedule) {
+            case "constant" -> LrSchedule.constant(lr);
+            case "step" -> t -> lr * (t < total / 2 ? 1f : t < total * 3 / 4 ? 0.1f : 0.01f);
+            default -> LrSchedule.cosine(lr, Math.min(warmupSteps, total), total, 0f);
+        };
+    }
+
+    public Map<String, String> toMetadata() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("model", model);
+        m.put("activation", activation);
+        m.put("epochs", Integer.toString(epochs));
+        m.put("batch", Integer.toString(batch));
+        m.put("lr", Float.toString(lr));
+        m.put("optimizer", optimizer);
+        m.put("momentum", Float.toString(momentum));
+        m.put("weight_decay", Float.toString(weightDecay));
+        m.put("nesterov", Boolean.toString(nesterov));
+        m.put("schedule", schedule);
+        m.put("warmup_steps", Integer.toString(warmupSteps));
+        m.put("seed", Long.toString(seed));
+        return m;
+    }
+
+    public static TrainConfig fromMetadata(String source, Map<String, String> m) {
+        try {
+            return new TrainConfig(req(source, m, "model"), req(source, m, "activation"), Integer.parseInt(req(source, m, "epochs")),
+                    Integer.parseInt(req(source, m, "batch")), Float.parseFloat(req(source, m, "lr")), req(source, m, "optimizer"),
+                    Float.parseFloat(req(source, m, "momentum")), Float.parseFloat(req(source, m, "weight_decay")),
+                    Boolean.parseBoolean(req(source, m, "nesterov")), req(source, m, "schedule"),
+                    Integer.parseInt(req(source, m, "warmup_steps")), Long.parseLong(req(source, m, "seed")));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(source + ": bad number in checkpoint metadata: " + e.getMessage());
+        }
+    }
+
+    private static String req(String source, Map<String, String> m, String key) {
+        String v = m.get(key);
+        if (v == null) throw new IllegalArgumentException(source + ": checkpoint metadata lacks \"" + key + "\" (not a fovea training checkpoint?)");
+        return v;
+    }
+
+    public TrainConfig withEpochs(int e) {
+        return new TrainConfig(model, activation, e, batch, lr, optimizer, momentum, weightDecay, nesterov, schedule, warmupSteps, seed);
+    }
+
+    @Override public String toString() {
+        return String.format(Locale.ROOT, "model=%s activation=%s epochs=%d batch=%d optimizer=%s lr=%g schedule=%s seed=%d",
+                model, activation, epochs, batch, optimizer, lr, schedule, seed);
+    }
+}
