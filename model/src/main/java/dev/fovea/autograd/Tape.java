@@ -226,6 +226,18 @@ public final class Tape implements AutoCloseable {
         return out;
     }
 
+    /** The sum of all elements, a one-element Var of shape [1]. */
+    public Var sum(Var x) {
+        Tensor y = alloc(1);
+        be.sum(x.value().reshape(x.value().numel()), y.reshape(), 0);
+        Var out = result(y, x);
+        onBackward(out, () -> accumulate(x, (dx, add) -> {
+            be.fill(dx, 0f);
+            be.add(dx, out.grad.reshape(), dx);
+        }));
+        return out;
+    }
+
     /** dst ← src summed over the leading axes that dst (a trailing part of src's shape) lacks. */
     private void reduceTo(Tensor src, Tensor dst) {
         int lead = src.rank() - dst.rank();

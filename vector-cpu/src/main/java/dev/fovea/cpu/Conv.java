@@ -19,7 +19,7 @@ final class Conv {
         int og() { return o / g(); }
         int colRows() { return cg() * kh * kw; }
         int spatial() { return oh * ow; }
-        boolean direct() { return kh == 1 && kw == 1 && s.strideH() == 1 && s.strideW() == 1 && s.padH() == 0 && s.padW() == 0; }
+        boolean inputIsColumns() { return kh == 1 && kw == 1 && s.strideH() == 1 && s.strideW() == 1 && s.padH() == 0 && s.padW() == 0; }
 
         static Geo of(int[] x, int[] wt, int[] y, Conv2dSpec s) {
             return new Geo(x[0], x[1], x[2], x[3], wt[0], wt[2], wt[3], y[2], y[3], s);
@@ -97,7 +97,7 @@ final class Conv {
             for (int gi = 0; gi < g.g(); gi++) {
                 float[] src = col;
                 int so = 0;
-                if (g.direct()) { src = x; so = xo + gi * g.cg() * sp; }
+                if (g.inputIsColumns()) { src = x; so = xo + gi * g.cg() * sp; }
                 else im2col(x, xo, g, gi * g.cg(), col);
                 Gemm.sgemm(gemmPar, false, false, g.og(), sp, kdim, 1f, wt, gi * g.og() * kdim, kdim,
                         src, so, sp, 0f, y, yo + gi * g.og() * sp, sp);
@@ -116,9 +116,9 @@ final class Conv {
         int kdim = g.colRows(), sp = g.spatial(), xsz = g.c() * g.h() * g.w();
         for (int n = n0; n < n1; n++) {
             int xo = n * xsz, yo = n * g.o() * sp;
-            if (!g.direct()) Arrays.fill(dx, xo, xo + xsz, 0f);
+            if (!g.inputIsColumns()) Arrays.fill(dx, xo, xo + xsz, 0f);
             for (int gi = 0; gi < g.g(); gi++) {
-                if (g.direct()) {
+                if (g.inputIsColumns()) {
                     Gemm.sgemm(gemmPar, true, false, kdim, sp, g.og(), 1f, wt, gi * g.og() * kdim, kdim,
                             dy, yo + gi * g.og() * sp, sp, 0f, dx, xo + gi * g.cg() * sp, sp);
                 } else {
@@ -138,7 +138,7 @@ final class Conv {
             for (int gi = 0; gi < g.g(); gi++) {
                 float[] src = col;
                 int so = 0;
-                if (g.direct()) { src = x; so = xo + gi * g.cg() * sp; }
+                if (g.inputIsColumns()) { src = x; so = xo + gi * g.cg() * sp; }
                 else im2col(x, xo, g, gi * g.cg(), col);
                 Gemm.sgemm(gemmPar, false, true, g.og(), kdim, sp, 1f, dy, yo + gi * g.og() * sp, sp,
                         src, so, sp, 1f, dw, gi * g.og() * kdim, kdim);

@@ -69,7 +69,7 @@ public final class CpuBackend extends HeapBackend {
     private interface ImageWork { void run(Parallel gemmPar, int n0, int n1, float[] col); }
 
     private void perImage(Conv.Geo g, ImageWork work) {
-        int colSize = g.direct() ? 0 : g.colRows() * g.spatial();
+        int colSize = g.inputIsColumns() ? 0 : g.colRows() * g.spatial();
         if (g.n() >= par.threads() && par.threads() > 1) {
             par.forChunks(g.n(), par.threads(), (n0, n1) -> work.run(Parallel.SEQUENTIAL, n0, n1, new float[colSize]));
         } else {
@@ -80,36 +80,99 @@ public final class CpuBackend extends HeapBackend {
     @Override protected void conv2dForwardImpl(Tensor x, Tensor w, Tensor bias, Tensor y, Conv2dSpec s) {
         Conv.Geo g = Conv.Geo.of(x.shape(), w.shape(), y.shape(), s);
         float[] xv = data(x), wv = data(w), bv = bias == null ? null : data(bias), yv = data(y);
+        if (DirectConv.applies(g)) { directForward(g, xv, wv, bv, yv); return; }
         perImage(g, (gp, n0, n1, col) -> Conv.forward(gp, xv, wv, bv, yv, g, n0, n1, col));
     }
 
     @Override protected void conv2dBackwardDataImpl(Tensor dy, Tensor w, Tensor dx, Conv2dSpec s) {
         Conv.Geo g = Conv.Geo.of(dx.shape(), w.shape(), dy.shape(), s);
         float[] dyv = data(dy), wv = data(w), dxv = data(dx);
+        if (DirectConv.applies(g)) { directBackwardData(g, dyv, wv, dxv); return; }
         perImage(g, (gp, n0, n1, col) -> Conv.backwardData(gp, dyv, wv, dxv, g, n0, n1, col));
     }
 
     @Override protected void conv2dBackwardFilterImpl(Tensor x, Tensor dy, Tensor dw, Conv2dSpec s) {
         Conv.Geo g = Conv.Geo.of(x.shape(), dw.shape(), dy.shape(), s);
         float[] xv = data(x), dyv = data(dy), dwv = data(dw);
-        int colSize = g.direct() ? 0 : g.colRows() * g.spatial();
+        int colSize = g.inputIsColumns() ? 0 : g.colRows() * g.spatial();
+        boolean directConv = DirectConv.applies(g);
         if (g.n() >= par.threads() && par.threads() > 1) {
-            // each thread sums its images into a private buffer; the buffers are added at the end
+            // each thread sums its images into a private buffer; the buffers are added in chunk order at the end
             int t = par.threads();
-            float[][] partial = new float[t][];
+            float[][] partial = new float[g.n()][];     // indexed by each chunk's first image: unique, ordered
             par.forChunks(g.n(), t, (n0, n1) -> {
                 float[] acc = new float[dwv.length];
-                Conv.backwardFilter(Parallel.SEQUENTIAL, xv, dyv, acc, g, n0, n1, new float[colSize]);
-                synchronized (partial) {
-                    for (int i = 0; i < t; i++) if (partial[i] == null) { partial[i] = acc; break; }
-                }
+                if (directConv) DirectConv.reduceLanes(directBackwardFilter(g, xv, dyv, n0, n1), acc);
+                else Conv.backwardFilter(Parallel.SEQUENTIAL, xv, dyv, acc, g, n0, n1, new float[colSize]);
+                partial[n0] = acc;
             });
             Arrays.fill(dwv, 0f);
             for (float[] p : partial) if (p != null) Pointwise.axpy(1f, p, 0, dwv, 0, dwv.length);
+        } else if (directConv) {
+            DirectConv.reduceLanes(directBackwardFilter(g, xv, dyv, 0, g.n()), dwv);
         } else {
             Arrays.fill(dwv, 0f);
             Conv.backwardFilter(par, xv, dyv, dwv, g, 0, g.n(), new float[colSize]);
         }
+    }
+
+    // Direct convolution: images split across threads, one padded-input buffer per thread, weights packed once.
+
+    private DirectConv.Plan forwardPlan(Conv.Geo g) {
+        return new DirectConv.Plan(g.cg(), g.h() + 2 * g.s().padH(), g.w() + 2 * g.s().padW(), g.og(), g.oh(), g.ow(), g.kh(), g.kw());
+    }
+
+    private void directForward(Conv.Geo g, float[] x, float[] w, float[] bias, float[] y) {
+        DirectConv.Plan p = forwardPlan(g);
+        int kk = g.kh() * g.kw();
+        float[][] packed = new float[g.g()][p.packedSize()];
+        for (int gi = 0; gi < g.g(); gi++) DirectConv.pack(w, gi * g.og() * g.cg() * kk, p, false, g.cg() * kk, kk, packed[gi]);
+        int xs = g.c() * g.h() * g.w(), ys = g.o() * g.spatial();
+        par.forChunks(g.n(), Math.min(g.n(), par.threads()), (n0, n1) -> {
+            float[] xp = new float[p.bufSize()];
+            for (int n = n0; n < n1; n++)
+                for (int gi = 0; gi < g.g(); gi++) {
+                    DirectConv.pad(x, n * xs + gi * g.cg() * g.h() * g.w(), g.cg(), g.h(), g.w(), g.s().padH(), g.s().padW(), p, xp, 0);
+                    DirectConv.forward(xp, p, packed[gi], bias, gi * g.og(), y, n * ys + gi * g.og() * g.spatial());
+                }
+        });
+    }
+
+    /** dx = full correlation of dy (padded by k−1−pad) with the 180°-rotated, channel-transposed weights. */
+    private void directBackwardData(Conv.Geo g, float[] dy, float[] w, float[] dx) {
+        int qh = g.kh() - 1 - g.s().padH(), qw = g.kw() - 1 - g.s().padW(), kk = g.kh() * g.kw();
+        DirectConv.Plan p = new DirectConv.Plan(g.og(), g.oh() + 2 * qh, g.ow() + 2 * qw, g.cg(), g.h(), g.w(), g.kh(), g.kw());
+        float[][] packed = new float[g.g()][p.packedSize()];
+        for (int gi = 0; gi < g.g(); gi++) DirectConv.pack(w, gi * g.og() * g.cg() * kk, p, true, kk, g.cg() * kk, packed[gi]);
+        int xs = g.c() * g.h() * g.w(), ys = g.o() * g.spatial();
+        par.forChunks(g.n(), Math.min(g.n(), par.threads()), (n0, n1) -> {
+            float[] buf = new float[p.bufSize()];
+            for (int n = n0; n < n1; n++)
+                for (int gi = 0; gi < g.g(); gi++) {
+                    DirectConv.pad(dy, n * ys + gi * g.og() * g.spatial(), g.og(), g.oh(), g.ow(), qh, qw, p, buf, 0);
+                    DirectConv.forward(buf, p, packed[gi], null, 0, dx, n * xs + gi * g.cg() * g.h() * g.w());
+                }
+        });
+    }
+
+    /** Σ over images [n0, n1) of the filter gradient, as per-lane partial sums (see DirectConv.backwardFilter). */
+    private float[] directBackwardFilter(Conv.Geo g, float[] x, float[] dy, int n0, int n1) {
+        float[] dwl = new float[g.o() * g.cg() * g.kh() * g.kw() * DirectConv.VL];
+        DirectConv.Plan p = forwardPlan(g);
+        int ib = DirectConv.IMAGE_BLOCK, xImage = p.bufSize(), dyImage = g.og() * g.oh() * DirectConv.rowStride(g.ow());
+        float[] xp = new float[ib * xImage], dyp = new float[ib * dyImage];
+        int xs = g.c() * g.h() * g.w(), ys = g.o() * g.spatial(), wsO = g.cg() * g.kh() * g.kw();
+        for (int b0 = n0; b0 < n1; b0 += ib)
+            for (int gi = 0; gi < g.g(); gi++) {
+                int cnt = Math.min(ib, n1 - b0);
+                for (int i = 0; i < cnt; i++) {
+                    int n = b0 + i;
+                    DirectConv.pad(x, n * xs + gi * g.cg() * g.h() * g.w(), g.cg(), g.h(), g.w(), g.s().padH(), g.s().padW(), p, xp, i * xImage);
+                    DirectConv.padRows(dy, n * ys + gi * g.og() * g.spatial(), g.og(), g.oh(), g.ow(), dyp, i * dyImage);
+                }
+                DirectConv.backwardFilter(xp, xImage, dyp, dyImage, cnt, p, dwl, gi * g.og() * wsO, wsO);
+            }
+        return dwl;
     }
 
     @Override protected void conv2dBackwardBiasImpl(Tensor dy, Tensor db) {
