@@ -40,10 +40,10 @@ public final class Tape implements AutoCloseable {
     public Backend backend() { return be; }
     public boolean recording() { return recording; }
 
-    /** A new zero tensor freed with the tape. */
+    /** A new tensor freed with the tape; its contents are unspecified (ops overwrite their outputs). */
     public Tensor alloc(int... shape) {
         if (closed) throw new IllegalStateException("tape is closed");
-        Tensor t = be.zeros(shape);
+        Tensor t = be.empty(shape);
         owned.add(t);
         return t;
     }
@@ -65,14 +65,56 @@ public final class Tape implements AutoCloseable {
         return new Var(t, recording, false, this);
     }
 
-    private Var result(Tensor value, Var... inputs) {
+    private Var result(String op, Tensor value, Var... inputs) {
+        if (profile != null) profile.lap(op + " " + Shape.str(value.shape()) + " forward");
         boolean rg = false;
         if (recording) for (Var v : inputs) rg |= v != null && v.requiresGrad();
         return new Var(value, rg, false, this);
     }
 
-    private void onBackward(Var out, Runnable body) {
-        if (out.requiresGrad()) backwards.add(() -> { if (out.gradValid) body.run(); });
+    private void onBackward(String op, Var out, Runnable body) {
+        if (!out.requiresGrad()) return;
+        if (profile == null) backwards.add(() -> { if (out.gradValid) body.run(); });
+        else {
+            String key = op + " " + Shape.str(out.shape()) + " backward";
+            backwards.add(() -> {
+                if (!out.gradValid) return;
+                profile.lap(null);
+                body.run();
+                profile.lap(key);
+            });
+        }
+    }
+
+    /**
+     * Wall time per op and direction, summed over every tape that shares it (a profile of training steps). Forward
+     * time is measured from the previous op's end, so it includes the output's allocation.
+     */
+    public static final class Profile {
+        private final java.util.Map<String, long[]> totals = new java.util.LinkedHashMap<>();
+        private long mark = System.nanoTime();
+
+        void lap(String key) {
+            long now = System.nanoTime();
+            if (key != null) totals.computeIfAbsent(key, k -> new long[2])[0] += now - mark;
+            if (key != null) totals.get(key)[1]++;
+            mark = now;
+        }
+
+        /** Restarts the forward clock (call before a step's first op). */
+        public void start() { mark = System.nanoTime(); }
+
+        /** op → {total ns, calls}. */
+        public java.util.Map<String, long[]> totals() { return totals; }
+    }
+
+    private Profile profile;
+
+    /** Records per-op timings into p from now on. */
+    public Tape profile(Profile p) {
+        this.profile = p;
+        if (p != null) p.start();
+        return this;
     }
 
     /** Writes a gradient contribution into v: directly into its buffer the first time in a step, else through a temporary. */
@@ -88,7 +130,7 @@ public final class Tape implements AutoCloseable {
         } else if (w.canAdd()) {
             w.write(v.grad, true);
         } else {
-            try (Tensor t = be.zeros(v.shape())) {
+            try (Tensor t = be.empty(v.shape())) {
                 w.write(t, false);
                 be.axpy(1f, t, v.grad);
             }
@@ -126,8 +168,8 @@ public final class Tape implements AutoCloseable {
     public Var conv2d(Var x, Var w, Var b, Conv2dSpec s) {
         Tensor y = alloc(s.outputShape(x.shape(), w.shape()));
         be.conv2dForward(x.value(), w.value(), b == null ? null : b.value(), y, s);
-        Var out = result(y, x, w, b);
-        onBackward(out, () -> {
+        Var out = result("conv2d", y, x, w, b);
+        onBackward("conv2d", out, () -> {
             accumulate(x, (dx, add) -> be.conv2dBackwardData(out.grad, w.value(), dx, s));
             accumulate(w, (dw, add) -> be.conv2dBackwardFilter(x.value(), out.grad, dw, s));
             accumulate(b, (db, add) -> be.conv2dBackwardBias(out.grad, db));
@@ -138,16 +180,16 @@ public final class Tape implements AutoCloseable {
     public Var pool2d(Pool2dSpec s, Var x) {
         Tensor y = alloc(s.outputShape(x.shape()));
         be.pool2dForward(s, x.value(), y);
-        Var out = result(y, x);
-        onBackward(out, () -> accumulate(x, (dx, add) -> be.pool2dBackward(s, x.value(), y, out.grad, dx)));
+        Var out = result("pool2d", y, x);
+        onBackward("pool2d", out, () -> accumulate(x, (dx, add) -> be.pool2dBackward(s, x.value(), y, out.grad, dx)));
         return out;
     }
 
     public Var activation(Activation f, Var x) {
         Tensor y = alloc(x.shape());
         be.activationForward(f, x.value(), y);
-        Var out = result(y, x);
-        onBackward(out, () -> accumulate(x, (dx, add) -> be.activationBackward(f, x.value(), y, out.grad, dx)));
+        Var out = result("activation", y, x);
+        onBackward("activation", out, () -> accumulate(x, (dx, add) -> be.activationBackward(f, x.value(), y, out.grad, dx)));
         return out;
     }
 
@@ -155,8 +197,8 @@ public final class Tape implements AutoCloseable {
     public Var scale(Var x, float alpha) {
         Tensor y = alloc(x.shape());
         be.scale(x.value(), alpha, y);
-        Var out = result(y, x);
-        onBackward(out, () -> accumulate(x, (dx, add) -> be.scale(out.grad, alpha, dx)));
+        Var out = result("scale", y, x);
+        onBackward("scale", out, () -> accumulate(x, (dx, add) -> be.scale(out.grad, alpha, dx)));
         return out;
     }
 
@@ -175,8 +217,8 @@ public final class Tape implements AutoCloseable {
         Tensor x2 = x.value().reshape(rows, in), y2 = y.reshape(rows, outF);
         be.gemm(x2, false, w.value(), true, y2, 1f, 0f);
         if (b != null) be.add(y2, b.value(), y2);
-        Var out = result(y, x, w, b);
-        onBackward(out, () -> {
+        Var out = result("linear", y, x, w, b);
+        onBackward("linear", out, () -> {
             Tensor dy = out.grad.reshape(rows, outF);
             accumulate(x, (dx, add) -> be.gemm(dy, false, w.value(), false, dx.reshape(rows, in), 1f, 0f));
             accumulate(w, gemmWriter((dw, add) -> be.gemm(dy, true, x2, false, dw, 1f, add ? 1f : 0f)));
@@ -187,8 +229,8 @@ public final class Tape implements AutoCloseable {
 
     /** A view of x with another shape; the gradient flows back reshaped. */
     public Var reshape(Var x, int... shape) {
-        Var out = result(x.value().reshape(shape), x);
-        onBackward(out, () -> accumulate(x, (dx, add) -> be.copy(out.grad, dx)));
+        Var out = result("reshape", x.value().reshape(shape), x);
+        onBackward("reshape", out, () -> accumulate(x, (dx, add) -> be.copy(out.grad, dx)));
         return out;
     }
 
@@ -201,8 +243,8 @@ public final class Tape implements AutoCloseable {
     public Var add(Var a, Var b) {
         Tensor y = alloc(a.shape());
         be.add(a.value(), b.value(), y);
-        Var out = result(y, a, b);
-        onBackward(out, () -> {
+        Var out = result("add", y, a, b);
+        onBackward("add", out, () -> {
             accumulate(a, (da, add) -> be.copy(out.grad, da));
             accumulate(b, (db, add) -> reduceTo(out.grad, db));
         });
@@ -213,11 +255,11 @@ public final class Tape implements AutoCloseable {
     public Var mul(Var a, Var b) {
         Tensor y = alloc(a.shape());
         be.mul(a.value(), b.value(), y);
-        Var out = result(y, a, b);
-        onBackward(out, () -> {
+        Var out = result("mul", y, a, b);
+        onBackward("mul", out, () -> {
             accumulate(a, (da, add) -> be.mul(out.grad, b.value(), da));
             accumulate(b, (db, add) -> {
-                try (Tensor t = be.zeros(a.shape())) {
+                try (Tensor t = be.empty(a.shape())) {
                     be.mul(out.grad, a.value(), t);
                     reduceTo(t, db);
                 }
@@ -230,8 +272,8 @@ public final class Tape implements AutoCloseable {
     public Var sum(Var x) {
         Tensor y = alloc(1);
         be.sum(x.value().reshape(x.value().numel()), y.reshape(), 0);
-        Var out = result(y, x);
-        onBackward(out, () -> accumulate(x, (dx, add) -> {
+        Var out = result("sum", y, x);
+        onBackward("sum", out, () -> accumulate(x, (dx, add) -> {
             be.fill(dx, 0f);
             be.add(dx, out.grad.reshape(), dx);
         }));
@@ -265,8 +307,8 @@ public final class Tape implements AutoCloseable {
         int d = x.dim(-1), rows = x.value().numel() / d;
         Tensor y = alloc(x.shape()), mean = alloc(rows), rstd = alloc(rows);
         be.layerNormForward(x.value(), g.value(), b.value(), eps, y, mean, rstd);
-        Var out = result(y, x, g, b);
-        onBackward(out, () -> {
+        Var out = result("layerNorm", y, x, g, b);
+        onBackward("layerNorm", out, () -> {
             boolean needX = x.requiresGrad(), needG = g.requiresGrad(), needB = b.requiresGrad();
             Tensor dx = alloc(x.shape()), dg = alloc(d), db = alloc(d);
             be.layerNormBackward(out.grad, x.value(), g.value(), mean, rstd, dx, dg, db);
@@ -284,8 +326,8 @@ public final class Tape implements AutoCloseable {
     public Var crossEntropy(Var logits, Var labels, float smoothing) {
         Tensor probs = alloc(logits.shape()), loss = alloc(1);
         be.crossEntropyForward(logits.value(), labels.value(), probs, loss, smoothing);
-        Var out = result(loss, logits);
-        onBackward(out, () -> accumulate(logits, (dl, add) -> be.crossEntropyBackward(probs, labels.value(), out.grad, dl, smoothing)));
+        Var out = result("crossEntropy", loss, logits);
+        onBackward("crossEntropy", out, () -> accumulate(logits, (dl, add) -> be.crossEntropyBackward(probs, labels.value(), out.grad, dl, smoothing)));
         return out;
     }
 

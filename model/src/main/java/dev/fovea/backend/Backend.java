@@ -40,11 +40,22 @@ public abstract class Backend implements AutoCloseable {
         return new Tensor(this, allocate((int) n), shape, true);
     }
 
+    /**
+     * A new tensor whose contents are unspecified, for an output that an op overwrites entirely (every op's output
+     * argument is overwritten unless its documentation says it accumulates). Cheaper than {@link #zeros} when the
+     * backend recycles memory.
+     */
+    public final Tensor empty(int... shape) {
+        long n = Shape.numel(shape);
+        if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("empty: shape " + Shape.str(shape) + " has more than 2^31-1 elements");
+        return new Tensor(this, allocateUninitialized((int) n), shape, true);
+    }
+
     /** A new tensor holding a copy of {@code data}. */
     public final Tensor upload(float[] data, int... shape) {
         if (data.length != Shape.numel(shape))
             throw new IllegalArgumentException("upload: shape " + Shape.str(shape) + " needs " + Shape.numel(shape) + " floats, got " + data.length);
-        Tensor t = zeros(shape);
+        Tensor t = empty(shape);
         uploadImpl(data, t);
         return t;
     }
@@ -53,7 +64,7 @@ public abstract class Backend implements AutoCloseable {
     public final Tensor upload(MemorySegment src, int... shape) {
         if (src.byteSize() != 4 * Shape.numel(shape))
             throw new IllegalArgumentException("upload: shape " + Shape.str(shape) + " needs " + 4 * Shape.numel(shape) + " bytes, segment has " + src.byteSize());
-        Tensor t = zeros(shape);
+        Tensor t = empty(shape);
         uploadImpl(src, t);
         return t;
     }
@@ -84,7 +95,11 @@ public abstract class Backend implements AutoCloseable {
         fillImpl(t, value);
     }
 
+    /** Zero-filled storage. */
     protected abstract Storage allocate(int elements);
+
+    /** Storage with unspecified contents; zero-filled unless the backend recycles memory. */
+    protected Storage allocateUninitialized(int elements) { return allocate(elements); }
     protected abstract void uploadImpl(float[] src, Tensor dst);
     protected abstract void uploadImpl(MemorySegment src, Tensor dst);
     protected abstract void downloadImpl(Tensor src, float[] dst);

@@ -8,6 +8,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** Memory ops for backends whose tensors live in Java float arrays on the host. */
@@ -22,7 +24,39 @@ public abstract class HeapBackend extends Backend {
 
     @Override public long bytesInUse() { return liveBytes.get(); }
 
-    @Override protected Storage allocate(int elements) { return new HeapStorage(new float[elements], liveBytes); }
+    /**
+     * Released arrays of at least {@link #RECYCLE_MIN} floats wait here for an allocation of the same length: a
+     * training step allocates the same shapes every time, and a recycled array spares the JVM zeroing megabytes
+     * and collecting them. At most {@link #RECYCLE_PER_SIZE} arrays per length are kept.
+     */
+    private final ConcurrentHashMap<Integer, ConcurrentLinkedDeque<float[]>> recycled = new ConcurrentHashMap<>();
+    private static final int RECYCLE_MIN = 4096, RECYCLE_PER_SIZE = 8;
+
+    private void recycle(float[] a) {
+        ConcurrentLinkedDeque<float[]> q = recycled.computeIfAbsent(a.length, k -> new ConcurrentLinkedDeque<>());
+        if (q.size() < RECYCLE_PER_SIZE) q.push(a);
+    }
+
+    private float[] reuse(int elements) {
+        if (elements < RECYCLE_MIN) return null;
+        ConcurrentLinkedDeque<float[]> q = recycled.get(elements);
+        return q == null ? null : q.poll();
+    }
+
+    private Storage wrap(float[] a) {
+        return a.length >= RECYCLE_MIN ? new HeapStorage(a, liveBytes, this::recycle) : new HeapStorage(a, liveBytes);
+    }
+
+    @Override protected Storage allocate(int elements) {
+        float[] a = reuse(elements);
+        if (a != null) Arrays.fill(a, 0f);
+        return wrap(a != null ? a : new float[elements]);
+    }
+
+    @Override protected Storage allocateUninitialized(int elements) {
+        float[] a = reuse(elements);
+        return wrap(a != null ? a : new float[elements]);
+    }
 
     @Override protected void uploadImpl(float[] src, Tensor dst) { System.arraycopy(src, 0, data(dst), 0, src.length); }
 

@@ -1,0 +1,29 @@
+package dev.fovea.backend;
+
+import dev.fovea.reference.ReferenceBackend;
+import dev.fovea.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** Recycled host arrays: zeros() stays zero, a closed tensor stays closed, accounting stays exact. */
+class HeapBackendTest {
+    @Test void recycledArraysAreZeroedForZerosAndReusedByEmpty() {
+        HeapBackend be = new ReferenceBackend();
+        Tensor a = be.zeros(5000);
+        float[] arr = ((dev.fovea.tensor.HeapStorage) a.storage()).data();
+        be.fill(a, 7f);
+        a.close();
+        Tensor b = be.empty(5000);
+        assertSame(arr, ((dev.fovea.tensor.HeapStorage) b.storage()).data(), "empty() reuses a released array of the same length");
+        b.close();
+        Tensor c = be.zeros(5000);
+        for (float v : c.toArray()) assertEquals(0f, v);
+        assertThrows(IllegalArgumentException.class, () -> be.fill(a, 1f), "a closed tensor stays closed after its array is reused");
+        assertEquals(4 * 5000, be.bytesInUse());
+        c.close();
+        assertEquals(0, be.bytesInUse());
+    }
+}
