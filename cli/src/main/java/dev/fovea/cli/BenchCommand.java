@@ -55,7 +55,7 @@ final class BenchCommand {
         @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 64;
         @Option(names = "--data", description = "directory of MNIST-format IDX files (default: Fashion-MNIST as train uses it)") Path data;
         @Option(names = "--repeats", description = "timed repeats, median reported (default: ${DEFAULT-VALUE})") int repeats = 5;
-        @Option(names = "--warmup", description = "warm-up seconds (default: ${DEFAULT-VALUE})") double warmup = 3;
+        @Option(names = "--warmup", description = "warm-up seconds (default: ${DEFAULT-VALUE}; the Vector API kernels need C2)") double warmup = 6;
         @Option(names = "--seconds", description = "seconds per timed repeat (default: ${DEFAULT-VALUE})") double seconds = 2;
         @Mixin EngineOptions engine;
 

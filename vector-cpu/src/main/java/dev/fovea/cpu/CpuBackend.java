@@ -129,11 +129,11 @@ public final class CpuBackend extends HeapBackend {
         for (int gi = 0; gi < g.g(); gi++) DirectConv.pack(w, gi * g.og() * g.cg() * kk, p, false, g.cg() * kk, kk, packed[gi]);
         int xs = g.c() * g.h() * g.w(), ys = g.o() * g.spatial();
         par.forChunks(g.n(), Math.min(g.n(), par.threads()), (n0, n1) -> {
-            float[] xp = new float[p.bufSize()];
+            float[] xp = new float[p.bufSize()], flat = new float[DirectConv.flatSize(p)];
             for (int n = n0; n < n1; n++)
                 for (int gi = 0; gi < g.g(); gi++) {
                     DirectConv.pad(x, n * xs + gi * g.cg() * g.h() * g.w(), g.cg(), g.h(), g.w(), g.s().padH(), g.s().padW(), p, xp, 0);
-                    DirectConv.forward(xp, p, packed[gi], bias, gi * g.og(), y, n * ys + gi * g.og() * g.spatial());
+                    DirectConv.forward(xp, p, packed[gi], bias, gi * g.og(), y, n * ys + gi * g.og() * g.spatial(), flat);
                 }
         });
     }
@@ -146,11 +146,11 @@ public final class CpuBackend extends HeapBackend {
         for (int gi = 0; gi < g.g(); gi++) DirectConv.pack(w, gi * g.og() * g.cg() * kk, p, true, kk, g.cg() * kk, packed[gi]);
         int xs = g.c() * g.h() * g.w(), ys = g.o() * g.spatial();
         par.forChunks(g.n(), Math.min(g.n(), par.threads()), (n0, n1) -> {
-            float[] buf = new float[p.bufSize()];
+            float[] buf = new float[p.bufSize()], flat = new float[DirectConv.flatSize(p)];
             for (int n = n0; n < n1; n++)
                 for (int gi = 0; gi < g.g(); gi++) {
                     DirectConv.pad(dy, n * ys + gi * g.og() * g.spatial(), g.og(), g.oh(), g.ow(), qh, qw, p, buf, 0);
-                    DirectConv.forward(buf, p, packed[gi], null, 0, dx, n * xs + gi * g.cg() * g.h() * g.w());
+                    DirectConv.forward(buf, p, packed[gi], null, 0, dx, n * xs + gi * g.cg() * g.h() * g.w(), flat);
                 }
         });
     }
@@ -158,8 +158,10 @@ public final class CpuBackend extends HeapBackend {
     /** Σ over images [n0, n1) of the filter gradient, as per-lane partial sums (see DirectConv.backwardFilter). */
     private float[] directBackwardFilter(Conv.Geo g, float[] x, float[] dy, int n0, int n1) {
         float[] dwl = new float[g.o() * g.cg() * g.kh() * g.kw() * DirectConv.VL];
-        DirectConv.Plan p = forwardPlan(g);
-        int ib = DirectConv.IMAGE_BLOCK, xImage = p.bufSize(), dyImage = g.og() * g.oh() * DirectConv.rowStride(g.ow());
+        // input and dy rows share one stride of whole vectors (see DirectConv.backwardFilter)
+        int rs = DirectConv.rowStride(g.w() + 2 * g.s().padW());
+        DirectConv.Plan p = new DirectConv.Plan(g.cg(), g.h() + 2 * g.s().padH(), rs, g.og(), g.oh(), g.ow(), g.kh(), g.kw());
+        int ib = DirectConv.IMAGE_BLOCK, xImage = p.bufSize(), dyImage = g.og() * g.oh() * rs;
         float[] xp = new float[ib * xImage], dyp = new float[ib * dyImage];
         int xs = g.c() * g.h() * g.w(), ys = g.o() * g.spatial(), wsO = g.cg() * g.kh() * g.kw();
         for (int b0 = n0; b0 < n1; b0 += ib)
@@ -168,7 +170,7 @@ public final class CpuBackend extends HeapBackend {
                 for (int i = 0; i < cnt; i++) {
                     int n = b0 + i;
                     DirectConv.pad(x, n * xs + gi * g.cg() * g.h() * g.w(), g.cg(), g.h(), g.w(), g.s().padH(), g.s().padW(), p, xp, i * xImage);
-                    DirectConv.padRows(dy, n * ys + gi * g.og() * g.spatial(), g.og(), g.oh(), g.ow(), dyp, i * dyImage);
+                    DirectConv.padRows(dy, n * ys + gi * g.og() * g.spatial(), g.og(), g.oh(), g.ow(), rs, dyp, i * dyImage);
                 }
                 DirectConv.backwardFilter(xp, xImage, dyp, dyImage, cnt, p, dwl, gi * g.og() * wsO, wsO);
             }

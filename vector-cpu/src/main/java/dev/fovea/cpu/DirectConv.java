@@ -1,7 +1,6 @@
 package dev.fovea.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -39,7 +38,7 @@ final class DirectConv {
     /** Plane geometry of one call: channels, padded input size, output size, kernel. */
     record Plan(int c, int hp, int wp, int o, int oh, int ow, int kh, int kw) {
         /** Padded-input floats, with slack so that a full vector read at the end of the last row stays inside. */
-        int bufSize() { return c * hp * wp + 2 * VL + kw + TB; }
+        int bufSize() { return c * hp * wp + 4 * VL + kw + TB; }
         int packedSize() { return (o + OB - 1) / OB * OB * c * kh * kw; }
     }
 
@@ -68,79 +67,81 @@ final class DirectConv {
                     }
     }
 
-    /** y planes [o, oh, ow] at yo ← correlation of padded x with packed weights, plus bias (may be null). */
-    static void forward(float[] xp, Plan p, float[] wp, float[] bias, int biasOff, float[] y, int yo) {
-        int oh = p.oh(), ow = p.ow(), hp = p.hp(), wpS = p.wp(), kh = p.kh(), kw = p.kw(), c = p.c();
-        VectorMask<Float> tail = ow < VL ? S.indexInRange(0, ow) : null;
+    /** Floats of the forward's flat output for one block of OB channels (see {@link #forward}). */
+    static int flatSize(Plan p) { return OB * flatLength(p); }
+
+    private static int flatLength(Plan p) { return (p.oh() * p.wp() + 2 * VL - 1) / (2 * VL) * (2 * VL); }
+
+    /**
+     * y planes [o, oh, ow] at yo ← correlation of padded x with packed weights, plus bias (may be null).
+     * The output is computed flat: position q = oy·wp + ox reads xp[q + ky·wp + kx] for every q, so one loop runs over
+     * all rows, two vectors at a time, with OB channels × 2 vectors in 8 accumulators; the columns ox ≥ ow of each
+     * row are wrap-around garbage, dropped when the rows are copied from {@code flat} (flatSize floats) into y.
+     */
+    static void forward(float[] xp, Plan p, float[] wp, float[] bias, int biasOff, float[] y, int yo, float[] flat) {
+        int oh = p.oh(), ow = p.ow(), hp = p.hp(), rs = p.wp(), kh = p.kh(), kw = p.kw(), c = p.c();
+        int len = flatLength(p), plane = oh * ow;
         for (int ob = 0; ob < p.o(); ob += OB) {
             float b0 = bias(bias, biasOff, ob, p.o()), b1 = bias(bias, biasOff, ob + 1, p.o()),
                   b2 = bias(bias, biasOff, ob + 2, p.o()), b3 = bias(bias, biasOff, ob + 3, p.o());
             int wBlock = ob / OB * c * kh * kw * OB;
-            for (int oy0 = 0; oy0 < oh; oy0 += 2) {
-                int oy = Math.min(oy0, Math.max(0, oh - 2)), oy1 = Math.min(oy + 1, oh - 1);
-                for (int ox0 = 0; ox0 < ow; ox0 += VL) {
-                    int ox = ox0 + VL > ow && ow >= VL ? ow - VL : ox0;
-                    FloatVector a00 = FloatVector.broadcast(S, b0), a01 = FloatVector.broadcast(S, b1),
-                                a02 = FloatVector.broadcast(S, b2), a03 = FloatVector.broadcast(S, b3);
-                    FloatVector a10 = a00, a11 = a01, a12 = a02, a13 = a03;
-                    for (int ci = 0; ci < c; ci++) {
-                        for (int ky = 0; ky < kh; ky++) {
-                            int r0 = (ci * hp + oy + ky) * wpS + ox, r1 = (ci * hp + oy1 + ky) * wpS + ox;
-                            int wi = wBlock + ((ci * kh + ky) * kw) * OB;
-                            for (int kx = 0; kx < kw; kx++, wi += OB) {
-                                FloatVector v0 = FloatVector.fromArray(S, xp, r0 + kx), v1 = FloatVector.fromArray(S, xp, r1 + kx);
-                                FloatVector w0 = FloatVector.broadcast(S, wp[wi]), w1 = FloatVector.broadcast(S, wp[wi + 1]);
-                                FloatVector w2 = FloatVector.broadcast(S, wp[wi + 2]), w3 = FloatVector.broadcast(S, wp[wi + 3]);
-                                a00 = v0.fma(w0, a00); a01 = v0.fma(w1, a01); a02 = v0.fma(w2, a02); a03 = v0.fma(w3, a03);
-                                a10 = v1.fma(w0, a10); a11 = v1.fma(w1, a11); a12 = v1.fma(w2, a12); a13 = v1.fma(w3, a13);
-                            }
+            for (int q = 0; q < len; q += 2 * VL) {
+                FloatVector a00 = FloatVector.broadcast(S, b0), a01 = FloatVector.broadcast(S, b1),
+                            a02 = FloatVector.broadcast(S, b2), a03 = FloatVector.broadcast(S, b3);
+                FloatVector a10 = a00, a11 = a01, a12 = a02, a13 = a03;
+                for (int ci = 0; ci < c; ci++) {
+                    for (int ky = 0; ky < kh; ky++) {
+                        int r0 = (ci * hp + ky) * rs + q;
+                        int wi = wBlock + ((ci * kh + ky) * kw) * OB;
+                        for (int kx = 0; kx < kw; kx++, wi += OB) {
+                            FloatVector v0 = FloatVector.fromArray(S, xp, r0 + kx), v1 = FloatVector.fromArray(S, xp, r0 + kx + VL);
+                            FloatVector w0 = FloatVector.broadcast(S, wp[wi]), w1 = FloatVector.broadcast(S, wp[wi + 1]);
+                            FloatVector w2 = FloatVector.broadcast(S, wp[wi + 2]), w3 = FloatVector.broadcast(S, wp[wi + 3]);
+                            a00 = v0.fma(w0, a00); a01 = v0.fma(w1, a01); a02 = v0.fma(w2, a02); a03 = v0.fma(w3, a03);
+                            a10 = v1.fma(w0, a10); a11 = v1.fma(w1, a11); a12 = v1.fma(w2, a12); a13 = v1.fma(w3, a13);
                         }
                     }
-                    int plane = oh * ow;
-                    int d0 = yo + ob * plane + oy * ow + ox, d1 = yo + ob * plane + oy1 * ow + ox;
-                    int live = Math.min(OB, p.o() - ob);
-                    store(a00, y, d0, tail); store(a10, y, d1, tail);
-                    if (live > 1) { store(a01, y, d0 + plane, tail); store(a11, y, d1 + plane, tail); }
-                    if (live > 2) { store(a02, y, d0 + 2 * plane, tail); store(a12, y, d1 + 2 * plane, tail); }
-                    if (live > 3) { store(a03, y, d0 + 3 * plane, tail); store(a13, y, d1 + 3 * plane, tail); }
                 }
+                a00.intoArray(flat, q); a10.intoArray(flat, q + VL);
+                a01.intoArray(flat, len + q); a11.intoArray(flat, len + q + VL);
+                a02.intoArray(flat, 2 * len + q); a12.intoArray(flat, 2 * len + q + VL);
+                a03.intoArray(flat, 3 * len + q); a13.intoArray(flat, 3 * len + q + VL);
             }
+            int live = Math.min(OB, p.o() - ob);
+            for (int j = 0; j < live; j++)
+                for (int oy = 0; oy < oh; oy++)
+                    System.arraycopy(flat, j * len + oy * rs, y, yo + (ob + j) * plane + oy * ow, ow);
         }
     }
 
     private static float bias(float[] b, int off, int oc, int o) { return b == null || oc >= o ? 0f : b[off + oc]; }
 
-    private static void store(FloatVector v, float[] y, int at, VectorMask<Float> tail) {
-        if (tail == null) v.intoArray(y, at);
-        else v.intoArray(y, at, tail);
-    }
-
     /** Images per backward-filter block: their padded inputs and gradients stay in L2. */
     static final int IMAGE_BLOCK = 16;
 
-    /** Row stride of dy as {@link #padRows} lays it out: whole vectors. */
+    /** A row length rounded up to whole vectors. */
     static int rowStride(int ow) { return (ow + VL - 1) / VL * VL; }
 
-    /** dst [planes, oh, rowStride(ow)] ← src planes [planes, oh, ow] at so, zeros after each row. */
-    static void padRows(float[] src, int so, int planes, int oh, int ow, float[] dst, int dso) {
-        int st = rowStride(ow);
+    /** dst at dso [planes, oh, stride] ← src planes [planes, oh, ow] at so, zeros after each row. */
+    static void padRows(float[] src, int so, int planes, int oh, int ow, int stride, float[] dst, int dso) {
         for (int r = 0; r < planes * oh; r++) {
-            System.arraycopy(src, so + r * ow, dst, dso + r * st, ow);
-            Arrays.fill(dst, dso + r * st + ow, dso + (r + 1) * st, 0f);
+            System.arraycopy(src, so + r * ow, dst, dso + r * stride, ow);
+            Arrays.fill(dst, dso + r * stride + ow, dso + (r + 1) * stride, 0f);
         }
     }
 
     /**
-     * dw[oc][ci][ky][kx] += Σ_{oy,ox} dy[oc][oy][ox] · xp[ci][oy+ky][ox+kx] over a block of images (padded inputs
-     * xImage floats apart, padded dy dyImage apart, so the accumulators live across the whole block): dyp from {@link #padRows}
-     * (zeros past each row, so whole vectors can be used: lanes past the row multiply finite inputs by zero).
+     * dw[oc][ci][ky][kx] += Σ_{oy,ox} dy[oc][oy][ox] · xp[ci][oy+ky][ox+kx] over a block of images. The padded
+     * inputs (xImage floats apart) and dy (dyImage apart, from {@link #padRows}) share the row stride p.wp(), a
+     * whole number of vectors, so that each (oc, ci, ky) pass is one flat loop over all of an image's rows: lanes
+     * past a row's end read the next row's inputs but meet zeros in dy. Accumulators live across the whole block.
      * The sums stay in lanes: dwl holds VL partial sums per weight of dw [o, c, kh, kw] (weight index dwo +
      * oc·dwStrideO + ...), reduced once by {@link #reduceLanes} after all images, since a reduction per row costs
      * more than the row's FMAs in thin layers.
      */
     static void backwardFilter(float[] xp, int xImage, float[] dyp, int dyImage, int images, Plan p, float[] dwl, int dwo, int dwStrideO) {
-        int oh = p.oh(), hp = p.hp(), wpS = p.wp(), kh = p.kh(), kw = p.kw(), st = rowStride(p.ow());
-        int plane = oh * st;
+        int hp = p.hp(), rs = p.wp(), kh = p.kh(), kw = p.kw();
+        int plane = p.oh() * rs;
         for (int oc = 0; oc < p.o(); oc += 2) {
             int oc1 = Math.min(oc + 1, p.o() - 1);
             boolean pair = oc1 != oc;
@@ -149,13 +150,11 @@ final class DirectConv {
                     for (int kx0 = 0; kx0 < kw; kx0 += TB) {
                         FloatVector s00 = FloatVector.zero(S), s01 = s00, s02 = s00, s03 = s00, s04 = s00;
                         FloatVector s10 = s00, s11 = s00, s12 = s00, s13 = s00, s14 = s00;
-                        for (int im = 0; im < images; im++)
-                        for (int oy = 0; oy < oh; oy++) {
-                            int row = im * xImage + (ci * hp + oy + ky) * wpS + kx0;
-                            int dr0 = im * dyImage + oc * plane + oy * st, dr1 = im * dyImage + oc1 * plane + oy * st;
-                            for (int ox = 0; ox < st; ox += VL) {
-                                FloatVector d0 = FloatVector.fromArray(S, dyp, dr0 + ox), d1 = FloatVector.fromArray(S, dyp, dr1 + ox);
-                                int r = row + ox;
+                        for (int im = 0; im < images; im++) {
+                            int xb = im * xImage + (ci * hp + ky) * rs + kx0, d0b = im * dyImage + oc * plane, d1b = im * dyImage + oc1 * plane;
+                            for (int q = 0; q < plane; q += VL) {
+                                FloatVector d0 = FloatVector.fromArray(S, dyp, d0b + q), d1 = FloatVector.fromArray(S, dyp, d1b + q);
+                                int r = xb + q;
                                 FloatVector x0 = FloatVector.fromArray(S, xp, r), x1 = FloatVector.fromArray(S, xp, r + 1),
                                             x2 = FloatVector.fromArray(S, xp, r + 2), x3 = FloatVector.fromArray(S, xp, r + 3),
                                             x4 = FloatVector.fromArray(S, xp, r + 4);
