@@ -48,11 +48,15 @@ final class TrainCommand implements Callable<Integer> {
     Path data;
     @Option(names = "--limit", description = "train on the first N training images only (default: all)") int limit;
     @Option(names = "--out", description = "output directory (default: runs/MODEL)") Path out;
+    @Option(names = "--stop-after", description = "end this session after N epochs, as an interruption would (continue with --resume)")
+    int stopAfter;
     @Option(names = "--resume", description = "continue the run saved in this checkpoint (its settings win over the options above, except --epochs)")
     Path resume;
     @Mixin EngineOptions engine;
 
     @Override public Integer call() throws IOException {
+        if (stopAfter < 0) throw new IllegalArgumentException("--stop-after must be >= 1, got " + stopAfter);
+        if (limit < 0) throw new IllegalArgumentException("--limit must be >= 1, got " + limit);
         TrainConfig cfg;
         Checkpoint.Info info = null;
         if (resume != null) {
@@ -97,15 +101,17 @@ final class TrainCommand implements Callable<Integer> {
             Progress bar = new Progress(System.err);
             double trainSeconds = 0;
             long trainImages = 0;
-            EpochMetrics last = null;
-            for (int e = first; e <= cfg.epochs(); e++) {
+            EpochMetrics lastMetrics = null;
+            String lastGood = info != null ? resume + " (epoch " + info.epochsDone() + ")" : null;
+            int last = stopAfter > 0 ? Math.min(cfg.epochs(), first + stopAfter - 1) : cfg.epochs();
+            for (int e = first; e <= last; e++) {
                 String label = "epoch " + e + "/" + cfg.epochs();
                 EpochMetrics m;
                 try {
                     m = trainer.trainEpoch(e, (ep, i, n, images, secs, loss) -> bar.update(label, i, n, images, secs, loss));
                 } catch (NonFiniteLossException ex) {
                     bar.finish();
-                    System.err.println("fovea: error: " + ex.getMessage() + (Files.exists(ckpt) ? "; the last good checkpoint is " + ckpt + " (epoch " + (e - 1) + ")" : "; no checkpoint was written"));
+                    System.err.println("fovea: error: " + ex.getMessage() + (lastGood != null ? "; the last good checkpoint is " + lastGood : "; no checkpoint of this run was written"));
                     return 3;
                 }
                 bar.finish();
@@ -114,15 +120,18 @@ final class TrainCommand implements Callable<Integer> {
                 history.add(m);
                 trainSeconds += m.seconds();
                 trainImages += train.count();
-                last = m;
+                lastMetrics = m;
                 System.out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.0f img/s, %.1f s, lr %.3g%n",
                         e, cfg.epochs(), m.trainLoss(), m.trainAccuracy(), m.testLoss(), m.testAccuracy(), m.imagesPerSecond(), m.seconds(), m.lr());
                 Checkpoint.save(ckpt, net, opt, cfg, e, trainer.steps(), history);
+                lastGood = ckpt + " (epoch " + e + ")";
                 writeMetrics(dir, history, cfg.model());
             }
             System.out.printf(Locale.ROOT, "metrics: %s, %s%n", dir.resolve("metrics.csv"), dir.resolve("metrics.png"));
+            if (last < cfg.epochs())
+                System.out.println("stopped after epoch " + last + " of " + cfg.epochs() + " (--stop-after); continue with --resume " + ckpt);
             System.out.printf(Locale.ROOT, "trained model=%s epochs=%d test_accuracy=%.4f images_per_s=%.0f checkpoint=%s%n",
-                    cfg.model(), cfg.epochs(), last.testAccuracy(), trainImages / trainSeconds, ckpt);
+                    cfg.model(), last, lastMetrics.testAccuracy(), trainImages / trainSeconds, ckpt);
             return 0;
         }
     }

@@ -39,6 +39,16 @@ public final class Checkpoint {
         StateDict.save(model, w, "");
         for (var e : opt.state().entrySet()) w.putFloats(OPT + e.getKey(), e.getValue().toArray(), e.getValue().shape());
         w.write(path);
+        removeStaleTemporaries(path);
+    }
+
+    /** Temporary files a killed writer left beside the checkpoint (the rename never happened, so they are partial). */
+    static void removeStaleTemporaries(Path path) throws IOException {
+        Path dir = path.toAbsolutePath().getParent();
+        String prefix = "." + path.getFileName() + ".";
+        try (var s = java.nio.file.Files.newDirectoryStream(dir, f -> f.getFileName().toString().startsWith(prefix) && f.toString().endsWith(".tmp"))) {
+            for (Path p : s) java.nio.file.Files.deleteIfExists(p);
+        }
     }
 
     /** What a checkpoint says about its run, read before the model is built. */

@@ -13,15 +13,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The command line as a user meets it: output, last lines and exit codes. */
-class CliTest {
-    record Run(int code, String out, String err) {
-        String lastLine() {
+public class CliTest {
+    public record Run(int code, String out, String err) {
+        public String lastLine() {
             String[] l = out.strip().split("\n");
             return l[l.length - 1];
         }
     }
 
-    static synchronized Run run(String... args) {
+    public static synchronized Run run(String... args) {
         PrintStream o = System.out, e = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
         try {

@@ -47,4 +47,33 @@ class KernelTwinTest {
             assertEquals(dev.fovea.reference.Ref.erf(x[j]), sc[j], 3e-7, "erf at " + x[j]);
         }
     }
+
+    /** A vector routine and its scalar twin over many inputs: bit-for-bit equal, and close to a double reference. */
+    static void twin(String name, java.util.function.UnaryOperator<jdk.incubator.vector.FloatVector> vector,
+                     java.util.function.DoubleUnaryOperator scalar, java.util.function.DoubleUnaryOperator exact, float lo, float hi, double relTol) {
+        var S = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        float[] x = new float[S.length() * 2000];
+        SplittableRandom r = new SplittableRandom(name.hashCode());
+        for (int i = 0; i < x.length; i++) x[i] = i < 8 ? new float[]{0f, -0f, lo, hi, 1e-6f, -1e-6f, 0.625f, -0.625f}[i] : lo + (hi - lo) * r.nextFloat();
+        float[] vec = new float[x.length];
+        for (int i = 0; i < x.length; i += S.length()) vector.apply(jdk.incubator.vector.FloatVector.fromArray(S, x, i)).intoArray(vec, i);
+        for (int i = 0; i < x.length; i++) {
+            float sc = (float) scalar.applyAsDouble(x[i]);
+            assertEquals(Float.floatToIntBits(sc), Float.floatToIntBits(vec[i]), name + " vector vs scalar at " + x[i] + ": " + vec[i] + " vs " + sc);
+            double want = exact.applyAsDouble(x[i]);
+            double err = want == 0 ? Math.abs(sc) : Math.abs(sc - want) / Math.abs(want);
+            if (err > relTol) throw new AssertionError(name + "(" + x[i] + ") = " + sc + ", expected " + want + " (relative error " + err + ")");
+        }
+    }
+
+    @Test void expTanhSigmoidTwinsAgreeBitForBitAndWithMath() {
+        twin("exp", VMath::exp, v -> VMath.exp((float) v), Math::exp, -87f, 88f, 3e-7);
+        twin("tanh", VMath::tanh, v -> VMath.tanh((float) v), Math::tanh, -12f, 12f, 3e-7);
+        twin("sigmoid", VMath::sigmoid, v -> VMath.sigmoid((float) v), v -> 1 / (1 + Math.exp(-v)), -80f, 30f, 5e-7);
+        assertEquals(0f, VMath.exp(-100f));
+        assertEquals(Float.POSITIVE_INFINITY, VMath.exp(100f));
+        assertEquals(Float.NaN, VMath.exp(Float.NaN));
+        assertEquals(1f, VMath.tanh(50f));
+        assertEquals(-1f, VMath.tanh(-50f));
+    }
 }

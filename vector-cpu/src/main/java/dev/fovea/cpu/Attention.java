@@ -59,7 +59,7 @@ final class Attention {
             for (int r = 0; r < bq; r++) {
                 int n = visible(t0 + r, s, causal), row = r * cols;
                 float li = lse[lo + t0 + r];
-                for (int j = 0; j < n; j++) scratch[row + j] = (float) Math.exp(scratch[row + j] - li);
+                for (int j = 0; j < n; j++) scratch[row + j] = VMath.exp(scratch[row + j] - li);
                 Arrays.fill(scratch, row + n, row + cols, 0f);
             }
             // dV += Pᵀ·dO; dP = dO·Vᵀ

@@ -185,6 +185,10 @@ final class DirectConv {
 
     /** dw[i] = Σ of the VL lane sums of weight i in dwl. */
     static void reduceLanes(float[] dwl, float[] dw) {
-        for (int i = 0; i < dw.length; i++) dw[i] = FloatVector.fromArray(S, dwl, i * VL).reduceLanes(VectorOperators.ADD);
+        for (int i = 0; i < dw.length; i++) {
+            float s = 0f;
+            for (int l = 0; l < VL; l++) s += dwl[i * VL + l];
+            dw[i] = s;
+        }
     }
 }

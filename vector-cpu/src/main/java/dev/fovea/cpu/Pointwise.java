@@ -29,13 +29,13 @@ final class Pointwise {
             case SIGMOID -> {
                 for (; i < bound; i += S.length()) {
                     FloatVector v = FloatVector.fromArray(S, x, i);
-                    FloatVector.broadcast(S, 1f).div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(y, i);
+                    VMath.sigmoid(v).intoArray(y, i);
                 }
-                for (; i < to; i++) y[i] = 1f / (1f + (float) Math.exp(-x[i]));
+                for (; i < to; i++) y[i] = VMath.sigmoid(x[i]);
             }
             case TANH -> {
-                for (; i < bound; i += S.length()) FloatVector.fromArray(S, x, i).lanewise(VectorOperators.TANH).intoArray(y, i);
-                for (; i < to; i++) y[i] = (float) Math.tanh(x[i]);
+                for (; i < bound; i += S.length()) VMath.tanh(FloatVector.fromArray(S, x, i)).intoArray(y, i);
+                for (; i < to; i++) y[i] = VMath.tanh(x[i]);
             }
             case GELU -> {
                 for (; i < bound; i += S.length()) {
@@ -48,11 +48,11 @@ final class Pointwise {
                 for (; i < bound; i += S.length()) {
                     FloatVector v = FloatVector.fromArray(S, x, i);
                     FloatVector in = v.mul(v).mul(v).mul(GELU_C).add(v).mul(GELU_K);
-                    in.lanewise(VectorOperators.TANH).add(1f).mul(v).mul(0.5f).intoArray(y, i);
+                    VMath.tanh(in).add(1f).mul(v).mul(0.5f).intoArray(y, i);
                 }
                 for (; i < to; i++) {
                     float v = x[i];
-                    y[i] = 0.5f * v * (1f + (float) Math.tanh(GELU_K * (v + GELU_C * v * v * v)));
+                    y[i] = 0.5f * v * (1f + VMath.tanh((v * v * v * GELU_C + v) * GELU_K));
                 }
             }
         }
@@ -87,13 +87,13 @@ final class Pointwise {
                 for (; i < bound; i += S.length()) {
                     FloatVector v = FloatVector.fromArray(S, x, i);
                     FloatVector cdf = VMath.erf(v.mul(SQRT_HALF)).add(1f).mul(0.5f);
-                    FloatVector pdf = v.mul(v).mul(-0.5f).lanewise(VectorOperators.EXP).mul(INV_SQRT_2PI);
+                    FloatVector pdf = VMath.exp(v.mul(v).mul(-0.5f)).mul(INV_SQRT_2PI);
                     FloatVector.fromArray(S, dy, i).mul(v.fma(pdf, cdf)).intoArray(dx, i);
                 }
                 for (; i < to; i++) {
                     float v = x[i];
                     float cdf = 0.5f * (1f + VMath.erf(v * SQRT_HALF));
-                    float pdf = (float) Math.exp(-0.5f * v * v) * INV_SQRT_2PI;
+                    float pdf = VMath.exp(v * v * -0.5f) * INV_SQRT_2PI;
                     dx[i] = dy[i] * Math.fma(v, pdf, cdf);
                 }
             }
@@ -101,14 +101,14 @@ final class Pointwise {
                 for (; i < bound; i += S.length()) {
                     FloatVector v = FloatVector.fromArray(S, x, i);
                     FloatVector v2 = v.mul(v);
-                    FloatVector t = v2.mul(v).mul(GELU_C).add(v).mul(GELU_K).lanewise(VectorOperators.TANH);
+                    FloatVector t = VMath.tanh(v2.mul(v).mul(GELU_C).add(v).mul(GELU_K));
                     FloatVector dInner = v2.mul(3 * GELU_C).add(1f).mul(GELU_K);
                     FloatVector d = t.add(1f).mul(0.5f).add(v.mul(0.5f).mul(t.mul(t).neg().add(1f)).mul(dInner));
                     FloatVector.fromArray(S, dy, i).mul(d).intoArray(dx, i);
                 }
                 for (; i < to; i++) {
                     float v = x[i], v2 = v * v;
-                    float t = (float) Math.tanh(GELU_K * (v + GELU_C * v2 * v));
+                    float t = VMath.tanh((v2 * v * GELU_C + v) * GELU_K);
                     float dInner = GELU_K * (1f + 3 * GELU_C * v2);
                     dx[i] = dy[i] * (0.5f * (1f + t) + 0.5f * v * (1f - t * t) * dInner);
                 }
@@ -195,7 +195,7 @@ final class Pointwise {
         int i = from, bound = from + S.loopBound(to - from);
         FloatVector acc = FloatVector.zero(S);
         for (; i < bound; i += S.length()) acc = acc.add(FloatVector.fromArray(S, x, i));
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = VMath.sumLanes(acc);
         for (; i < to; i++) s += x[i];
         return s;
     }
@@ -205,7 +205,7 @@ final class Pointwise {
         int i = 0, bound = S.loopBound(n);
         FloatVector acc = FloatVector.zero(S);
         for (; i < bound; i += S.length()) acc = FloatVector.fromArray(S, x, a + i).fma(FloatVector.fromArray(S, y, b + i), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = VMath.sumLanes(acc);
         for (; i < n; i++) s = Math.fma(x[a + i], y[b + i], s);
         return s;
     }

@@ -27,13 +27,13 @@ final class RowOps {
         int i = 0, bound = S.loopBound(n);
         FloatVector acc = FloatVector.zero(S);
         for (; i < bound; i += S.length()) {
-            FloatVector e = FloatVector.fromArray(S, x, xo + i).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector e = VMath.exp(FloatVector.fromArray(S, x, xo + i).sub(shift));
             e.intoArray(y, yo + i);
             acc = acc.add(e);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = VMath.sumLanes(acc);
         for (; i < n; i++) {
-            float e = (float) Math.exp(x[xo + i] - shift);
+            float e = VMath.exp(x[xo + i] - shift);
             y[yo + i] = e;
             s += e;
         }
@@ -118,7 +118,7 @@ final class RowOps {
                 FloatVector c = FloatVector.fromArray(S, x, off + i).sub(mu);
                 acc = c.fma(c, acc);
             }
-            float var = acc.reduceLanes(VectorOperators.ADD);
+            float var = VMath.sumLanes(acc);
             for (; i < d; i++) { float c = x[off + i] - mu; var += c * c; }
             float rs = (float) (1.0 / Math.sqrt(var / d + eps));
             mean[r] = mu;
@@ -153,8 +153,8 @@ final class RowOps {
                 dyv.fma(xh, FloatVector.fromArray(S, dg, i)).intoArray(dg, i);
                 dyv.add(FloatVector.fromArray(S, db, i)).intoArray(db, i);
             }
-            sumG = aG.reduceLanes(VectorOperators.ADD);
-            sumGX = aGX.reduceLanes(VectorOperators.ADD);
+            sumG = VMath.sumLanes(aG);
+            sumGX = VMath.sumLanes(aGX);
             for (; i < d; i++) {
                 float xh = (x[off + i] - mu) * rs, gh = dy[off + i] * g[i];
                 sumG += gh;

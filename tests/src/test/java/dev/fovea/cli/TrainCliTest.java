@@ -1,0 +1,161 @@
+package dev.fovea.cli;
+
+import dev.fovea.data.ImageDataset;
+import dev.fovea.io.SafetensorsFile;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.regex.Pattern;
+import java.util.zip.GZIPOutputStream;
+
+import static dev.fovea.cli.CliTest.run;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** train / eval / bench train as a user runs them, on a small MNIST-format directory cut from the embedded sample. */
+class TrainCliTest {
+    @TempDir static Path tmp;
+    static Path data;
+
+    @BeforeAll static void makeData() throws IOException {
+        ImageDataset.Splits s = ImageDataset.embeddedSample();
+        data = tmp.resolve("data");
+        writeSplit(data, "train", s.train(), 640, true);
+        writeSplit(data, "t10k", s.test(), 200, false);
+    }
+
+    /** The first n records in IDX, gzip-compressed or raw. */
+    static void writeSplit(Path dir, String split, ImageDataset d, int n, boolean gzip) throws IOException {
+        Files.createDirectories(dir);
+        ByteBuffer im = ByteBuffer.allocate(16 + n * 784).putInt(0x803).putInt(n).putInt(28).putInt(28).put(d.pixels(), 0, n * 784);
+        ByteBuffer lb = ByteBuffer.allocate(8 + n).putInt(0x801).putInt(n).put(d.labels(), 0, n);
+        write(dir.resolve(split + "-images-idx3-ubyte" + (gzip ? ".gz" : "")), im.array(), gzip);
+        write(dir.resolve(split + "-labels-idx1-ubyte" + (gzip ? ".gz" : "")), lb.array(), gzip);
+    }
+
+    static void write(Path p, byte[] bytes, boolean gzip) throws IOException {
+        try (OutputStream o = gzip ? new GZIPOutputStream(Files.newOutputStream(p)) : Files.newOutputStream(p)) { o.write(bytes); }
+    }
+
+    static String[] train(String... extra) {
+        List<String> a = new java.util.ArrayList<>(List.of("train", "--model", "lenet5", "--batch", "64", "--threads", "2", "--data", data.toString(), "--seed", "5"));
+        a.addAll(List.of(extra));
+        return a.toArray(String[]::new);
+    }
+
+    /** metrics.csv without the timing columns (images/s, seconds). */
+    static List<String> curve(Path dir) throws IOException {
+        return Files.readAllLines(dir.resolve("metrics.csv")).stream().map(l -> {
+            String[] f = l.split(",");
+            return String.join(",", f[0], f[1], f[2], f[3], f[4], f[7]);
+        }).toList();
+    }
+
+    @Test void trainWritesCheckpointMetricsAndChartAndEndsWithTheSummaryLine() throws IOException {
+        Path out = tmp.resolve("plain");
+        CliTest.Run r = run(train("--epochs", "2", "--out", out.toString()));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("data: " + data), r.out());
+        assertTrue(r.out().contains("60,850 parameters"), r.out());
+        assertTrue(Pattern.matches("trained model=lenet5 epochs=2 test_accuracy=0\\.[0-9]{4} images_per_s=[0-9]+ checkpoint=" + Pattern.quote(out.resolve("checkpoint.safetensors").toString()), r.lastLine()), r.lastLine());
+        assertEquals(3, Files.readAllLines(out.resolve("metrics.csv")).size());
+        assertTrue(Files.size(out.resolve("metrics.png")) > 1000);
+        double acc = Double.parseDouble(r.lastLine().replaceAll(".*test_accuracy=([0-9.]+).*", "$1"));
+        assertTrue(acc > 0.3, "two epochs on 640 images learn something: " + acc);
+
+        CliTest.Run ev = run("eval", "--weights", out.resolve("checkpoint.safetensors").toString(), "--data", data.toString(), "--threads", "2");
+        assertEquals(0, ev.code(), ev.err());
+        assertTrue(ev.out().contains("true\\pred"), ev.out());
+        assertEquals(String.format(java.util.Locale.ROOT, "eval model=lenet5 images=200 loss=%s accuracy=%.4f", ev.lastLine().replaceAll(".*loss=([0-9.]+).*", "$1"), acc), ev.lastLine());
+    }
+
+    @Test void resumedRunMatchesAnUninterruptedOne() throws IOException {
+        Path whole = tmp.resolve("whole"), parts = tmp.resolve("parts");
+        assertEquals(0, run(train("--epochs", "3", "--out", whole.toString())).code());
+        CliTest.Run first = run(train("--epochs", "3", "--stop-after", "1", "--out", parts.toString()));
+        assertEquals(0, first.code(), first.err());
+        assertTrue(first.out().contains("stopped after epoch 1 of 3"), first.out());
+        CliTest.Run rest = run("train", "--resume", parts.resolve("checkpoint.safetensors").toString(), "--epochs", "3", "--threads", "2",
+                "--data", data.toString(), "--out", parts.toString());
+        assertEquals(0, rest.code(), rest.err());
+        assertTrue(rest.out().contains("resumed: "), rest.out());
+        assertEquals(curve(whole), curve(parts), "same losses and accuracies, epoch by epoch");
+        try (SafetensorsFile a = SafetensorsFile.open(whole.resolve("checkpoint.safetensors"));
+             SafetensorsFile b = SafetensorsFile.open(parts.resolve("checkpoint.safetensors"))) {
+            assertEquals(a.names(), b.names());
+            for (String n : a.names()) assertArrayEquals(a.floats(n), b.floats(n), n + " differs");
+            assertTrue(a.names().contains("optim.c3.weight.momentum"), a.names().toString());
+        }
+    }
+
+    @Test void nonFiniteLossStopsNamingTheStepAndWritesNoCheckpoint() {
+        Path out = tmp.resolve("diverged");
+        CliTest.Run r = run(train("--epochs", "1", "--lr", "1e38", "--schedule", "constant", "--out", out.toString()));
+        assertEquals(3, r.code(), r.out());
+        assertTrue(Pattern.compile("fovea: error: loss became (NaN|Infinity|-Infinity) at step [0-9]+ \\(epoch 1\\)").matcher(r.err()).find(), r.err());
+        assertTrue(r.err().contains("no checkpoint of this run was written"), r.err());
+        assertFalse(Files.exists(out.resolve("checkpoint.safetensors")));
+        assertFalse(r.err().contains("\tat "), "no stack trace");
+    }
+
+    @Test void benchTrainEndsWithTheSummaryLine() {
+        CliTest.Run r = run("bench", "train", "--model", "lenet5-full", "--batch", "32", "--threads", "2", "--data", data.toString(),
+                "--warmup", "0.2", "--seconds", "0.2", "--repeats", "1");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Pattern.matches("train model=lenet5-full batch=32 threads=2 images_per_s=[0-9]+", r.lastLine()), r.lastLine());
+    }
+
+    @Test void badDataIsNamedWithFileAndOffset() throws IOException {
+        ImageDataset.Splits s = ImageDataset.embeddedSample();
+        Path bad = tmp.resolve("badmagic");
+        writeSplit(bad, "train", s.train(), 64, false);
+        writeSplit(bad, "t10k", s.test(), 64, false);
+        Path im = bad.resolve("train-images-idx3-ubyte");
+        byte[] b = Files.readAllBytes(im);
+        b[0] = 0x12;
+        Files.write(im, b);
+        CliTest.Run r = run(train("--epochs", "1", "--out", tmp.resolve("x").toString()).clone());
+        // the run above uses the good data; now the broken directory
+        CliTest.Run magic = run("train", "--data", bad.toString(), "--epochs", "1", "--out", tmp.resolve("x").toString());
+        assertEquals(2, magic.code());
+        assertEquals("fovea: error: " + im + ": byte 0: wrong magic 0x12000803: an IDX file starts with two zero bytes", magic.err().strip());
+
+        b[0] = 0;
+        Files.write(im, Arrays.copyOf(b, b.length - 100));
+        CliTest.Run trunc = run("eval", "--data", bad.toString(), "--weights", "x");
+        assertEquals(2, trunc.code());
+        assertTrue(trunc.err().contains(im + ": byte " + (b.length - 100) + ": truncated"), trunc.err());
+
+        Files.write(im, b);
+        Path lb = bad.resolve("train-labels-idx1-ubyte");
+        byte[] l = Files.readAllBytes(lb);
+        ByteBuffer.wrap(l).putInt(4, 63);
+        Files.write(lb, Arrays.copyOf(l, l.length - 1));
+        CliTest.Run count = run("train", "--data", bad.toString(), "--epochs", "1", "--out", tmp.resolve("x").toString());
+        assertEquals(2, count.code());
+        assertTrue(count.err().contains("count mismatch: 64 images but 63 labels"), count.err());
+        assertEquals(0, r.code());
+    }
+
+    @Test void unknownOptionsAndBackendsAreClearErrors() {
+        CliTest.Run unknown = run("train", "--bogus");
+        assertEquals(2, unknown.code());
+        assertTrue(unknown.err().contains("Unknown option: '--bogus'"), unknown.err());
+        CliTest.Run cuda = run(train("--epochs", "1", "--backend", "cuda", "--out", tmp.resolve("c").toString()));
+        assertEquals(2, cuda.code());
+        assertTrue(cuda.err().startsWith("fovea: error: cuda backend unavailable"), cuda.err());
+        CliTest.Run model = run("train", "--model", "alexnet");
+        assertEquals(2, model.code());
+        assertEquals("fovea: error: unknown model 'alexnet', expected lenet5 or lenet5-full", model.err().strip());
+    }
+}
