@@ -6,9 +6,6 @@ import dev.fovea.backend.Activation;
 
 /** An element-wise nonlinearity: ReLU, sigmoid, tanh, GELU (exact or tanh), or LeCun's scaled tanh. */
 public final class Act extends Module {
-    /** LeCun et al. 1998, appendix A: f(x) = A·tanh(S·x) with A = 1.7159, S = 2/3, so that f(±1) = ±1. */
-    public static final float LECUN_A = 1.7159f, LECUN_S = 2f / 3f;
-
     public enum Kind {
         RELU, SIGMOID, TANH, GELU, GELU_TANH, SCALED_TANH;
 
@@ -39,7 +36,7 @@ public final class Act extends Module {
             case TANH -> t.activation(Activation.TANH, x);
             case GELU -> t.activation(Activation.GELU, x);
             case GELU_TANH -> t.activation(Activation.GELU_TANH, x);
-            case SCALED_TANH -> t.scale(t.activation(Activation.TANH, t.scale(x, LECUN_S)), LECUN_A);
+            case SCALED_TANH -> t.activation(Activation.SCALED_TANH, x);
         };
     }
 }

@@ -53,6 +53,7 @@ class TapeGradientTest {
                 new Case("tanh", new int[][]{{3, 17}}, (t, v) -> t.activation(Activation.TANH, v.get(0))),
                 new Case("gelu", new int[][]{{3, 17}}, (t, v) -> t.activation(Activation.GELU, v.get(0))),
                 new Case("gelu tanh", new int[][]{{3, 17}}, (t, v) -> t.activation(Activation.GELU_TANH, v.get(0))),
+                new Case("scaled tanh (LeCun)", new int[][]{{3, 17}}, (t, v) -> t.activation(Activation.SCALED_TANH, v.get(0))),
                 new Case("scale", new int[][]{{4, 5}}, (t, v) -> t.scale(v.get(0), -1.7f)),
                 new Case("linear on rank 3", new int[][]{{2, 3, 5}, {4, 5}, {4}}, (t, v) -> t.linear(v.get(0), v.get(1), v.get(2))),
                 new Case("linear without bias", new int[][]{{3, 5}, {4, 5}}, (t, v) -> t.linear(v.get(0), v.get(1), null)),

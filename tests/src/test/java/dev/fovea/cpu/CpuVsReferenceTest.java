@@ -89,6 +89,10 @@ class CpuVsReferenceTest {
         for (Cls c : classes)
             for (String dir : List.of("forward", "backward data", "backward filter", "backward bias"))
                 tests.add(property("conv2d " + dir + ": " + c.name(), c.examples(), dims(c.ranges()), d -> convCase(dir, d)));
+        // a kernel as large as the image, no padding: a 1x1 output, computed as one GEMM over the batch (LeNet-5's C5)
+        for (String dir : List.of("forward", "backward data", "backward filter"))
+            tests.add(property("conv2d " + dir + ": kernel covers the whole image", 15, dims(r(1, 9), r(1, 6), r(1, 6), r(1, 6), r(1, 9)),
+                    d -> convCase(dir, new int[]{d[0], d[1], d[2], d[3], d[4], d[2], d[3], 0, 1, 0})));
         return tests;
     }
 

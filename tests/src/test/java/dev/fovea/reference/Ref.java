@@ -133,6 +133,7 @@ public final class Ref {
             case TANH -> Math.tanh(x);
             case GELU -> 0.5 * x * (1 + erf(x / Math.sqrt(2)));
             case GELU_TANH -> 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+            case SCALED_TANH -> 1.7159 * Math.tanh(2.0 / 3.0 * x);
         };
     }
 
@@ -146,6 +147,7 @@ public final class Ref {
                 double k = Math.sqrt(2 / Math.PI), t = Math.tanh(k * (x + 0.044715 * x * x * x));
                 yield 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x);
             }
+            case SCALED_TANH -> { double t = Math.tanh(2.0 / 3.0 * x); yield 1.7159 * 2.0 / 3.0 * (1 - t * t); }
         };
     }
 

@@ -80,6 +80,13 @@ public final class CpuBackend extends HeapBackend {
     @Override protected void conv2dForwardImpl(Tensor x, Tensor w, Tensor bias, Tensor y, Conv2dSpec s) {
         Conv.Geo g = Conv.Geo.of(x.shape(), w.shape(), y.shape(), s);
         float[] xv = data(x), wv = data(w), bv = bias == null ? null : data(bias), yv = data(y);
+        if (wholeImage(g)) {
+            // y [N, O] = x [N, C·K·K] · w [O, C·K·K]ᵀ + bias
+            int k = g.colRows();
+            Gemm.sgemm(par, false, true, g.n(), g.o(), k, 1f, xv, 0, k, wv, 0, k, 0f, yv, 0, g.o());
+            if (bv != null) for (int n = 0; n < g.n(); n++) Pointwise.axpy(1f, bv, 0, yv, n * g.o(), g.o());
+            return;
+        }
         if (DirectConv.applies(g)) { directForward(g, xv, wv, bv, yv); return; }
         perImage(g, (gp, n0, n1, col) -> Conv.forward(gp, xv, wv, bv, yv, g, n0, n1, col));
     }
@@ -87,6 +94,12 @@ public final class CpuBackend extends HeapBackend {
     @Override protected void conv2dBackwardDataImpl(Tensor dy, Tensor w, Tensor dx, Conv2dSpec s) {
         Conv.Geo g = Conv.Geo.of(dx.shape(), w.shape(), dy.shape(), s);
         float[] dyv = data(dy), wv = data(w), dxv = data(dx);
+        if (wholeImage(g)) {
+            // dx [N, C·K·K] = dy [N, O] · w [O, C·K·K]
+            int k = g.colRows();
+            Gemm.sgemm(par, false, false, g.n(), k, g.o(), 1f, dyv, 0, g.o(), wv, 0, k, 0f, dxv, 0, k);
+            return;
+        }
         if (DirectConv.applies(g)) { directBackwardData(g, dyv, wv, dxv); return; }
         perImage(g, (gp, n0, n1, col) -> Conv.backwardData(gp, dyv, wv, dxv, g, n0, n1, col));
     }
@@ -94,6 +107,12 @@ public final class CpuBackend extends HeapBackend {
     @Override protected void conv2dBackwardFilterImpl(Tensor x, Tensor dy, Tensor dw, Conv2dSpec s) {
         Conv.Geo g = Conv.Geo.of(x.shape(), dw.shape(), dy.shape(), s);
         float[] xv = data(x), dyv = data(dy), dwv = data(dw);
+        if (wholeImage(g)) {
+            // dw [O, C·K·K] = dy [N, O]ᵀ · x [N, C·K·K]
+            int k = g.colRows();
+            Gemm.sgemm(par, true, false, g.o(), k, g.n(), 1f, dyv, 0, g.o(), xv, 0, k, 0f, dwv, 0, k);
+            return;
+        }
         int colSize = g.inputIsColumns() ? 0 : g.colRows() * g.spatial();
         boolean directConv = DirectConv.applies(g);
         if (g.n() >= par.threads() && par.threads() > 1) {
@@ -114,6 +133,14 @@ public final class CpuBackend extends HeapBackend {
             Arrays.fill(dwv, 0f);
             Conv.backwardFilter(par, xv, dyv, dwv, g, 0, g.n(), new float[colSize]);
         }
+    }
+
+    /**
+     * A kernel that covers the whole unpadded image in one group (LeNet-5's C5: 5×5 over 5×5 maps) has a 1×1
+     * output: the convolution is one matrix product over the batch, as a linear layer is.
+     */
+    private static boolean wholeImage(Conv.Geo g) {
+        return g.g() == 1 && g.oh() == 1 && g.ow() == 1 && g.kh() == g.h() && g.kw() == g.w() && g.s().padH() == 0 && g.s().padW() == 0;
     }
 
     // Direct convolution: images split across threads, one padded-input buffer per thread, weights packed once.

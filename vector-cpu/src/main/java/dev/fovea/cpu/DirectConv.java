@@ -28,10 +28,11 @@ final class DirectConv {
 
     /**
      * Worth using: stride 1, small kernels and few channels per group (a GEMM would be too thin to pay); not for
-     * 1×1 unpadded kernels, where the input already is the GEMM's matrix.
+     * 1×1 unpadded kernels over all channels, where the input already is the GEMM's matrix (but for depthwise
+     * ones, where each group's GEMM would be a single row).
      */
     static boolean applies(Conv.Geo g) {
-        return !g.inputIsColumns() && g.s().strideH() == 1 && g.s().strideW() == 1 && g.kh() <= 7 && g.kw() <= 7
+        return !(g.inputIsColumns() && g.g() == 1) && g.s().strideH() == 1 && g.s().strideW() == 1 && g.kh() <= 7 && g.kw() <= 7
                 && g.cg() * g.og() <= 256 && g.s().padH() < g.kh() && g.s().padW() < g.kw();
     }
 

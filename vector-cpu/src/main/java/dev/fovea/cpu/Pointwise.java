@@ -44,6 +44,10 @@ final class Pointwise {
                 }
                 for (; i < to; i++) y[i] = 0.5f * x[i] * (1f + VMath.erf(x[i] * SQRT_HALF));
             }
+            case SCALED_TANH -> {
+                for (; i < bound; i += S.length()) VMath.tanh(FloatVector.fromArray(S, x, i).mul(Activation.LECUN_S)).mul(Activation.LECUN_A).intoArray(y, i);
+                for (; i < to; i++) y[i] = VMath.tanh(x[i] * Activation.LECUN_S) * Activation.LECUN_A;
+            }
             case GELU_TANH -> {
                 for (; i < bound; i += S.length()) {
                     FloatVector v = FloatVector.fromArray(S, x, i);
@@ -81,6 +85,15 @@ final class Pointwise {
                     FloatVector.fromArray(S, dy, i).mul(t.mul(t).neg().add(1f)).intoArray(dx, i);
                 }
                 for (; i < to; i++) dx[i] = dy[i] * (1f - y[i] * y[i]);
+            }
+            case SCALED_TANH -> {
+                // y = A·tanh(S·x) ⇒ dy/dx = A·S·(1 − (y/A)²) = S·(A − y²/A)
+                float ka = Activation.LECUN_A, ks = Activation.LECUN_S, inv = 1f / ka;
+                for (; i < bound; i += S.length()) {
+                    FloatVector t = FloatVector.fromArray(S, y, i);
+                    FloatVector.fromArray(S, dy, i).mul(t.mul(t).mul(-inv).add(ka).mul(ks)).intoArray(dx, i);
+                }
+                for (; i < to; i++) dx[i] = dy[i] * ((y[i] * y[i] * -inv + ka) * ks);
             }
             case GELU -> {
                 // d/dx x·Φ(x) = Φ(x) + x·φ(x)

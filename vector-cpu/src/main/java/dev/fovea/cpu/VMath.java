@@ -3,6 +3,7 @@ package dev.fovea.cpu;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Vector math with a scalar twin each (erf, exp, tanh, sigmoid): the twin computes the same formula in the same
@@ -75,30 +76,31 @@ final class VMath {
         return y.blend(x, x.test(VectorOperators.IS_NAN));
     }
 
-    // tanh (Cephes tanhf): an odd polynomial below |x| = 0.625, 1 − 2/(e^{2|x|} + 1) above; relative error ~1e-7.
-    private static final float[] T = {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f, 1.33314422036e-1f, -3.33332819422e-1f};
+    // tanh: Eigen's rational approximation (generic_fast_tanh_float), x·P(x²)/Q(x²) on x clamped to ±7.905, x itself
+    // below 4e-4, exactly ±1 from 9.02 on (where tanh rounds to ±1 in float, so that saturated units give exact
+    // zeros in derivatives like GELU's); relative error below 3e-7 (KernelTwinTest), one division, no exp.
+    private static final float A1 = 4.89352455891786e-03f, A3 = 6.37261928875436e-04f, A5 = 1.48572235717979e-05f,
+            A7 = 5.12229709037114e-08f, A9 = -8.60467152213735e-11f, A11 = 2.00018790482477e-13f, A13 = -2.76076847742355e-16f;
+    private static final float B0 = 4.89352518554385e-03f, B2 = 2.26843463243900e-03f, B4 = 1.18534705686654e-04f,
+            B6 = 1.19825839466702e-06f, TANH_CLAMP = 7.90531110763549805f, TANH_TINY = 4e-4f, TANH_ONE = 9.02f;
 
     static float tanh(float x) {
+        float c = Math.max(-TANH_CLAMP, Math.min(TANH_CLAMP, x)), x2 = c * c;
+        float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(A13, x2, A11), x2, A9), x2, A7), x2, A5), x2, A3), x2, A1) * c;
+        float q = Math.fma(Math.fma(Math.fma(B6, x2, B4), x2, B2), x2, B0);
         float z = Math.abs(x);
-        float r;
-        if (z < 0.625f) {
-            float z2 = x * x, p = T[0];
-            for (int i = 1; i < T.length; i++) p = Math.fma(p, z2, T[i]);
-            return Math.fma(p * z2, x, x);
-        }
-        r = 1f - 2f / (exp(2f * z) + 1f);
-        return x < 0 ? -r : r;
+        return z < TANH_TINY ? x : z >= TANH_ONE ? Math.copySign(1f, x) : p / q;
     }
 
     static FloatVector tanh(FloatVector x) {
         var sp = x.species();
-        FloatVector z = x.abs(), z2 = x.mul(x);
-        FloatVector p = FloatVector.broadcast(sp, T[0]);
-        for (int i = 1; i < T.length; i++) p = p.fma(z2, FloatVector.broadcast(sp, T[i]));
-        FloatVector small = p.mul(z2).fma(x, x);
-        FloatVector big = FloatVector.broadcast(sp, 2f).div(exp(z.mul(2f)).add(1f)).neg().add(1f);
-        big = big.blend(big.neg(), x.compare(VectorOperators.LT, 0f));
-        return big.blend(small, z.compare(VectorOperators.LT, 0.625f));
+        FloatVector c = x.max(-TANH_CLAMP).min(TANH_CLAMP), x2 = c.mul(c);
+        FloatVector p = x2.fma(A13, A11).fma(x2, FloatVector.broadcast(sp, A9)).fma(x2, FloatVector.broadcast(sp, A7))
+                .fma(x2, FloatVector.broadcast(sp, A5)).fma(x2, FloatVector.broadcast(sp, A3)).fma(x2, FloatVector.broadcast(sp, A1)).mul(c);
+        FloatVector q = x2.fma(B6, B4).fma(x2, FloatVector.broadcast(sp, B2)).fma(x2, FloatVector.broadcast(sp, B0));
+        FloatVector z = x.abs();
+        FloatVector one = FloatVector.broadcast(sp, 1f), sat = one.blend(one.neg(), x.compare(VectorOperators.LT, 0f));
+        return p.div(q).blend(x, z.compare(VectorOperators.LT, TANH_TINY)).blend(sat, z.compare(VectorOperators.GE, TANH_ONE));
     }
 
     /** 1/(1 + e^{−x}). */
@@ -108,13 +110,27 @@ final class VMath {
         return FloatVector.broadcast(x.species(), 1f).div(exp(x.neg()).add(1f));
     }
 
+    /** Shuffles for {@link #sumLanes}: lane i takes lane i + step, for step = VL/2, VL/4, ..., 1. */
+    private static final VectorShuffle<Float>[] HALVES = halves();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] halves() {
+        int vl = FloatVector.SPECIES_PREFERRED.length(), n = Integer.numberOfTrailingZeros(vl);
+        VectorShuffle<Float>[] h = new VectorShuffle[n];
+        for (int j = 0, step = vl / 2; step >= 1; j++, step /= 2) {
+            final int st = step;
+            h[j] = VectorShuffle.fromOp(FloatVector.SPECIES_PREFERRED, i -> (i + st) % vl);
+        }
+        return h;
+    }
+
     /**
-     * The sum of a vector's lanes, in lane order. Not {@code reduceLanes(ADD)}: its order is unspecified and does
-     * differ between the interpreted and the compiled code, which would make results depend on the JIT's progress.
+     * The sum of a vector's lanes by a fixed pairwise tree (halves folded onto each other). Not
+     * {@code reduceLanes(ADD)}, whose order is unspecified and does differ between interpreted and compiled code,
+     * which would make results depend on the JIT's progress. For the preferred species only.
      */
     static float sumLanes(FloatVector v) {
-        float s = 0f;
-        for (int i = 0; i < v.length(); i++) s += v.lane(i);
-        return s;
+        for (VectorShuffle<Float> h : HALVES) v = v.add(v.rearrange(h));
+        return v.lane(0);
     }
 }
