@@ -1,5 +1,6 @@
 package dev.fovea.bench;
 
+import dev.fovea.autograd.Tape;
 import dev.fovea.backend.Backend;
 import dev.fovea.data.Batches;
 import dev.fovea.data.ImageDataset;
@@ -20,7 +21,9 @@ import java.util.Locale;
 public final class TrainBench {
     private TrainBench() {}
 
-    public static double run(Backend be, String model, int batch, ImageDataset data, double warmup, int repeats, double seconds, PrintStream log) {
+    /** With {@code profile}, the timed windows also print each op's share of a step, forward and backward. */
+    public static double run(Backend be, String model, int batch, ImageDataset data, double warmup, int repeats, double seconds,
+                             boolean profile, PrintStream log) {
         TrainConfig cfg = new TrainConfig(model, "", 1, batch, 0.01f, "sgd", 0.9f, 0f, false, "constant", 0, 1);
         try (Module net = Models.create(be, model, null, 1); Optimizer opt = cfg.newOptimizer(be, net.namedParameters())) {
             Trainer trainer = new Trainer(be, net, opt, cfg, data, 0);
@@ -28,10 +31,14 @@ public final class TrainBench {
             // time-based warm-up: the Vector API kernels are slow until C2 has compiled them
             runFor(trainer, feed, warmup);
             double[] rates = new double[repeats];
+            Tape.Profile prof = profile ? new Tape.Profile() : null;
+            trainer.profile(prof);
+            long steps0 = trainer.steps();
             for (int r = 0; r < repeats; r++) {
                 rates[r] = runFor(trainer, feed, seconds);
                 log.printf(Locale.ROOT, "  repeat %d: %.0f images/s%n", r + 1, rates[r]);
             }
+            if (prof != null) printProfile(prof, trainer.steps() - steps0, log);
             feed.close();
             Arrays.sort(rates);
             return rates[repeats / 2];
@@ -63,6 +70,15 @@ public final class TrainBench {
         }
 
         @Override public void close() { if (it != null) it.close(); }
+    }
+
+    private static void printProfile(Tape.Profile p, long steps, PrintStream log) {
+        long total = 0;
+        for (long[] v : p.totals().values()) total += v[0];
+        log.printf(Locale.ROOT, "  per step, by op (wall time on the calling thread; profiling adds a little):%n");
+        for (var e : p.totals().entrySet())
+            log.printf(Locale.ROOT, "    %-44s %8.1f us  %5.1f %%%n", e.getKey(), e.getValue()[0] / 1e3 / steps, 100.0 * e.getValue()[0] / total);
+        log.printf(Locale.ROOT, "    %-44s %8.1f us%n", "all ops", total / 1e3 / steps);
     }
 
     private static double runFor(Trainer trainer, Feed feed, double seconds) {

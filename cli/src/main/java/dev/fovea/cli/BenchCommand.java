@@ -57,6 +57,7 @@ final class BenchCommand {
         @Option(names = "--repeats", description = "timed repeats, median reported (default: ${DEFAULT-VALUE})") int repeats = 5;
         @Option(names = "--warmup", description = "warm-up seconds (default: ${DEFAULT-VALUE}; the Vector API kernels need C2)") double warmup = 6;
         @Option(names = "--seconds", description = "seconds per timed repeat (default: ${DEFAULT-VALUE})") double seconds = 2;
+        @Option(names = "--profile", description = "also print each op's time per step, forward and backward") boolean profile;
         @Mixin EngineOptions engine;
 
         @Override public Integer call() throws IOException {
@@ -68,7 +69,7 @@ final class BenchCommand {
             try (Backend be = engine.open()) {
                 System.out.printf(Locale.ROOT, "bench train: %s, batch %d, %d thread(s), %s; warm-up %.0f s, %d x %.0f s%n", model, batch,
                         engine.resolvedThreads(), be.name(), warmup, repeats, seconds);
-                double rate = TrainBench.run(be, model, batch, splits.train(), warmup, repeats, seconds, System.out);
+                double rate = TrainBench.run(be, model, batch, splits.train(), warmup, repeats, seconds, profile, System.out);
                 System.out.printf(Locale.ROOT, "train model=%s batch=%d threads=%d images_per_s=%.0f%n", model, batch, engine.resolvedThreads(), rate);
                 return 0;
             }

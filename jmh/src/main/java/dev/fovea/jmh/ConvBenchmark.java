@@ -34,8 +34,8 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class ConvBenchmark {
     @Param({"2"}) public int threads;
-    /** "N,C,H,W,O,K,pad,stride". */
-    @Param({"64,1,28,28,6,5,2,1", "64,6,14,14,16,5,0,1", "8,64,56,56,64,3,1,1"}) public String conv;
+    /** "NxCxHxWxOxKxPADxSTRIDE" (x-separated: JMH splits -p values at commas). */
+    @Param({"64x1x28x28x6x5x2x1", "64x6x14x14x16x5x0x1", "8x64x56x56x64x3x1x1"}) public String conv;
 
     CpuBackend cpu;
     Tensor x, w, bias, y, dx, dw;
@@ -44,7 +44,7 @@ public class ConvBenchmark {
     @Setup(Level.Trial) public void setUp() {
         cpu = new CpuBackend(new BackendOptions(threads, Precision.FP32));
         SplittableRandom r = new SplittableRandom(7);
-        String[] p = conv.split(",");
+        String[] p = conv.split("x");
         int n = Integer.parseInt(p[0]), c = Integer.parseInt(p[1]), h = Integer.parseInt(p[2]), wd = Integer.parseInt(p[3]);
         int oc = Integer.parseInt(p[4]), kk = Integer.parseInt(p[5]), pad = Integer.parseInt(p[6]), st = Integer.parseInt(p[7]);
         spec = Conv2dSpec.of(pad, st);

@@ -28,6 +28,7 @@ public final class Trainer {
     private final ImageDataset train;
     private final LrSchedule schedule;
     private long step;
+    private Tape.Profile profile;
 
     public Trainer(Backend be, Module model, Optimizer opt, TrainConfig cfg, ImageDataset train, long stepsDone) {
         this.be = be;
@@ -38,6 +39,9 @@ public final class Trainer {
         this.schedule = cfg.newSchedule(stepsPerEpoch());
         this.step = stepsDone;
     }
+
+    /** Records per-op timings of every following step into p (null stops). */
+    public void profile(Tape.Profile p) { this.profile = p; }
 
     public long stepsPerEpoch() { return (train.count() + cfg.batch() - 1) / cfg.batch(); }
     public long steps() { return step; }
@@ -74,7 +78,7 @@ public final class Trainer {
 
     /** One optimisation step on a batch: forward, loss, backward, update with learning rate lr. */
     public StepResult step(Batches.Batch b, float lr, int epoch) {
-        try (Tape t = Tape.training(be)) {
+        try (Tape t = Tape.training(be).profile(profile)) {
             Var x = t.constant(be.upload(b.images(), b.size(), 1, train.height(), train.width()));
             Var y = t.constant(be.upload(b.labels(), b.size()));
             Var logits = model.forward(t, x);
