@@ -573,7 +573,9 @@ public abstract class Backend implements AutoCloseable {
     protected void own(String op, String arg, Tensor t) {
         if (t == null) throw new IllegalArgumentException(op + ": " + arg + " is null");
         if (t.isClosed()) throw new IllegalArgumentException(op + ": " + arg + " " + Shape.str(t.shape()) + " was already closed");
-        if (!accepts(t)) throw new IllegalArgumentException(op + ": " + arg + " lives on backend '" + t.backend().name() + "', not on '" + name() + "'");
+        if (!accepts(t)) throw new IllegalArgumentException(op + ": " + arg + (t.backend().name().equals(name())
+                ? " lives on another instance of backend '" + name() + "' (tensors cannot move between backend instances)"
+                : " lives on backend '" + t.backend().name() + "', not on '" + name() + "'"));
     }
 
     /** Whether this backend can read and write the tensor's storage directly. */

@@ -26,4 +26,12 @@ class HeapBackendTest {
         c.close();
         assertEquals(0, be.bytesInUse());
     }
+
+    @Test void aTensorFromAnotherInstanceIsNamedAsSuch() {
+        HeapBackend a = new ReferenceBackend(), b = new ReferenceBackend();
+        try (Tensor t = a.zeros(3)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.fill(t, 1f));
+            assertEquals("fill: t lives on another instance of backend 'reference' (tensors cannot move between backend instances)", e.getMessage());
+        }
+    }
 }
