@@ -27,7 +27,7 @@ final class CheckCommand implements Callable<Integer> {
             List<FixtureCheck.Result> rs = FixtureCheck.run(be, f);
             int failed = 0;
             for (FixtureCheck.Result r : rs) {
-                System.out.printf(Locale.ROOT, "  %-22s rel_err %.3e  (tol %.0e)  %s%n", r.tensor(), r.relErr(), r.tolerance(), r.pass() ? "PASS" : "FAIL");
+                System.out.printf(Locale.ROOT, "  %-32s rel_err %.3e  (tol %.0e)  %s%n", r.tensor(), r.relErr(), r.tolerance(), r.pass() ? "PASS" : "FAIL");
                 if (!r.pass()) failed++;
             }
             System.out.println(failed == 0 ? "PASS: all " + rs.size() + " tensors within tolerance" : "FAIL: " + failed + " of " + rs.size() + " tensors out of tolerance");

@@ -280,6 +280,109 @@ public final class Tape implements AutoCloseable {
         return out;
     }
 
+    /** x with its axes reordered: out.dim(i) = x.dim(perm[i]). */
+    public Var permute(Var x, int... perm) {
+        int[] xs = x.shape(), ys = new int[perm.length], inv = new int[perm.length];
+        for (int i = 0; i < perm.length; i++) {
+            if (perm[i] < 0 || perm[i] >= xs.length) throw new IllegalArgumentException("permute: perm " + java.util.Arrays.toString(perm) + " does not fit x " + Shape.str(xs));
+            ys[i] = xs[perm[i]];
+            inv[perm[i]] = i;
+        }
+        Tensor y = alloc(ys);
+        be.permute(x.value(), y, perm);
+        Var out = result("permute", y, x);
+        onBackward("permute", out, () -> accumulate(x, (dx, add) -> be.permute(out.grad, dx, inv)));
+        return out;
+    }
+
+    /** x[.., start : start + length, ..] along {@code axis}, as a copy. */
+    public Var slice(Var x, int axis, int start, int length) {
+        int[] ys = x.shape();
+        int ax = axis < 0 ? axis + ys.length : axis;
+        if (ax < 0 || ax >= ys.length) throw new IllegalArgumentException("slice: axis " + axis + " out of range for x " + Shape.str(x.shape()));
+        ys[ax] = length;
+        Tensor y = alloc(ys);
+        be.slice(x.value(), ax, start, y);
+        Var out = result("slice", y, x);
+        onBackward("slice", out, () -> accumulate(x, (dx, add) -> {
+            be.fill(dx, 0f);
+            be.insertSlice(out.grad, ax, start, dx);
+        }));
+        return out;
+    }
+
+    /** The inputs joined along {@code axis}. */
+    public Var concat(int axis, Var... xs) {
+        int[] ys = xs[0].shape();
+        int ax = axis < 0 ? axis + ys.length : axis;
+        ys[ax] = 0;
+        for (Var v : xs) ys[ax] += v.dim(ax);
+        Tensor y = alloc(ys);
+        List<Tensor> values = new ArrayList<>();
+        for (Var v : xs) values.add(v.value());
+        be.concat(values, ax, y);
+        Var out = result("concat", y, xs);
+        onBackward("concat", out, () -> {
+            int start = 0;
+            for (Var v : xs) {
+                final int at = start;
+                accumulate(v, (dv, add) -> be.slice(out.grad, ax, at, dv));
+                start += v.dim(ax);
+            }
+        });
+        return out;
+    }
+
+    /** x [1, ...] repeated n times along its first axis: [n, ...] (a class token for every image of a batch). */
+    public Var expand(Var x, int n) {
+        if (x.dim(0) != 1) throw new IllegalArgumentException("expand: x " + Shape.str(x.shape()) + " must have a leading 1");
+        int[] ys = x.shape();
+        ys[0] = n;
+        Tensor y = alloc(ys);
+        int rest = x.value().numel();
+        be.fill(y, 0f);
+        be.add(y.reshape(n, rest), x.value().reshape(rest), y.reshape(n, rest));
+        Var out = result("expand", y, x);
+        onBackward("expand", out, () -> accumulate(x, (dx, add) -> be.sum(out.grad.reshape(n, rest), dx.reshape(rest), 0)));
+        return out;
+    }
+
+    /** The mean over the first axis: [n, ...] → [...]. */
+    public Var meanFirst(Var x) {
+        int n = x.dim(0), rest = x.value().numel() / n;
+        int[] ys = java.util.Arrays.copyOfRange(x.shape(), 1, x.value().rank());
+        Tensor y = alloc(ys);
+        be.sum(x.value().reshape(n, rest), y.reshape(rest), 0);
+        be.scale(y, 1f / n, y);
+        Var out = result("meanFirst", y, x);
+        onBackward("meanFirst", out, () -> accumulate(x, (dx, add) -> {
+            be.fill(dx, 0f);
+            be.add(dx.reshape(n, rest), out.grad.reshape(rest), dx.reshape(n, rest));
+            be.scale(dx, 1f / n, dx);
+        }));
+        return out;
+    }
+
+    /**
+     * Scaled dot-product attention softmax(scale·q·kᵀ)·v on the fused backend op; q [B,H,T,D], k, v [B,H,S,D] →
+     * [B,H,T,D]. Causal: query t sees keys s ≤ t.
+     */
+    public Var attention(Var q, Var k, Var v, float scale, boolean causal) {
+        int[] os = q.shape();
+        os[3] = v.dim(3);
+        Tensor y = alloc(os), lse = alloc(q.dim(0), q.dim(1), q.dim(2));
+        be.attentionForward(q.value(), k.value(), v.value(), y, lse, scale, causal);
+        Var out = result("attention", y, q, k, v);
+        onBackward("attention", out, () -> {
+            Tensor dq = alloc(q.shape()), dk = alloc(k.shape()), dv = alloc(v.shape());
+            be.attentionBackward(q.value(), k.value(), v.value(), y, lse, out.grad, dq, dk, dv, scale, causal);
+            accumulate(q, (t, add) -> be.copy(dq, t));
+            accumulate(k, (t, add) -> be.copy(dk, t));
+            accumulate(v, (t, add) -> be.copy(dv, t));
+        });
+        return out;
+    }
+
     /** dst ← src summed over the leading axes that dst (a trailing part of src's shape) lacks. */
     private void reduceTo(Tensor src, Tensor dst) {
         int lead = src.rank() - dst.rank();

@@ -15,5 +15,16 @@ public final class Linear extends Module {
         bias = withBias ? param("bias", init.pytorchDefault(be, in, out)) : null;
     }
 
+    /** With the given initial tensors (the module takes ownership); bias may be null. */
+    public Linear(dev.fovea.tensor.Tensor weight, dev.fovea.tensor.Tensor bias) {
+        this.weight = param("weight", weight);
+        this.bias = bias == null ? null : param("bias", bias);
+    }
+
+    /** timm's initialisation for transformer layers: weight N(0, 0.02²) truncated, bias 0. */
+    public static Linear timm(Backend be, Init init, int in, int out, boolean withBias) {
+        return new Linear(init.truncNormal(be, 0.02f, out, in), withBias ? init.constant(be, 0f, out) : null);
+    }
+
     @Override public Var forward(Tape t, Var x) { return t.linear(x, weight, bias); }
 }

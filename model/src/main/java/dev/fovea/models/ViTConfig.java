@@ -1,0 +1,93 @@
+package dev.fovea.models;
+
+import dev.fovea.nn.Act;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * A Vision Transformer's shape, with timm's names for the fields (the keys of {@code shared/fixtures} metadata).
+ *
+ * @param globalPool "token" (the class token's output) or "avg" (the mean of the patch tokens)
+ */
+public record ViTConfig(int imgSize, int patchSize, int inChans, int numClasses, int embedDim, int depth, int numHeads,
+                        float mlpRatio, boolean qkvBias, boolean classToken, String globalPool, float eps, Act.Kind act) {
+    public ViTConfig {
+        if (patchSize < 1 || imgSize % patchSize != 0)
+            throw new IllegalArgumentException("vit: image size " + imgSize + " is not a multiple of the patch size " + patchSize);
+        if (numHeads < 1 || embedDim % numHeads != 0)
+            throw new IllegalArgumentException("vit: width " + embedDim + " is not divisible by " + numHeads + " heads");
+        if (!globalPool.equals("token") && !globalPool.equals("avg"))
+            throw new IllegalArgumentException("vit: global pool must be token or avg, got '" + globalPool + "'");
+        if (globalPool.equals("token") && !classToken) throw new IllegalArgumentException("vit: token pooling needs a class token");
+        if (act != Act.Kind.GELU && act != Act.Kind.GELU_TANH) throw new IllegalArgumentException("vit: MLP activation must be GELU (erf or tanh), got " + act);
+    }
+
+    public int gridSize() { return imgSize / patchSize; }
+    public int patches() { return gridSize() * gridSize(); }
+    public int tokens() { return patches() + (classToken ? 1 : 0); }
+
+    /** timm's vit_{tiny,small,base}_patch16_224. */
+    public static ViTConfig preset(String name) {
+        return switch (name) {
+            case "vit_tiny_patch16_224" -> new ViTConfig(224, 16, 3, 1000, 192, 12, 3, 4f, true, true, "token", 1e-6f, Act.Kind.GELU);
+            case "vit_small_patch16_224" -> new ViTConfig(224, 16, 3, 1000, 384, 12, 6, 4f, true, true, "token", 1e-6f, Act.Kind.GELU);
+            case "vit_base_patch16_224" -> new ViTConfig(224, 16, 3, 1000, 768, 12, 12, 4f, true, true, "token", 1e-6f, Act.Kind.GELU);
+            default -> throw new IllegalArgumentException("unknown ViT preset '" + name + "', expected vit_tiny_patch16_224, vit_small_patch16_224 or vit_base_patch16_224");
+        };
+    }
+
+    /** Metadata as the fixtures write it. */
+    public Map<String, String> toMetadata() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("arch", "timm.VisionTransformer");
+        m.put("img_size", Integer.toString(imgSize));
+        m.put("patch_size", Integer.toString(patchSize));
+        m.put("in_chans", Integer.toString(inChans));
+        m.put("num_classes", Integer.toString(numClasses));
+        m.put("embed_dim", Integer.toString(embedDim));
+        m.put("depth", Integer.toString(depth));
+        m.put("num_heads", Integer.toString(numHeads));
+        m.put("mlp_ratio", Float.toString(mlpRatio));
+        m.put("qkv_bias", qkvBias ? "True" : "False");
+        m.put("class_token", classToken ? "True" : "False");
+        m.put("global_pool", globalPool);
+        m.put("norm", "LayerNorm eps=" + eps);
+        m.put("act", act == Act.Kind.GELU ? "GELU (erf)" : "GELU (tanh)");
+        return m;
+    }
+
+    /**
+     * Reads the fixture metadata keys; a key that is absent takes timm's default (a timm preset name in "arch" gives
+     * the preset's values first).
+     */
+    public static ViTConfig fromMetadata(String source, Map<String, String> m) {
+        String arch = m.getOrDefault("arch", "");
+        ViTConfig base = arch.matches("timm vit_(tiny|small|base)_patch16_224") ? preset(arch.substring(5))
+                : new ViTConfig(224, 16, 3, 1000, 768, 12, 12, 4f, true, true, "token", 1e-6f, Act.Kind.GELU);
+        try {
+            String norm = m.getOrDefault("norm", "LayerNorm eps=" + base.eps);
+            java.util.regex.Matcher eps = java.util.regex.Pattern.compile("eps=([0-9.eE+-]+)").matcher(norm);
+            String act = m.getOrDefault("act", "GELU (erf)").toLowerCase(Locale.ROOT);
+            return new ViTConfig(
+                    Integer.parseInt(m.getOrDefault("img_size", Integer.toString(base.imgSize))),
+                    Integer.parseInt(m.getOrDefault("patch_size", Integer.toString(base.patchSize))),
+                    Integer.parseInt(m.getOrDefault("in_chans", Integer.toString(base.inChans))),
+                    Integer.parseInt(m.getOrDefault("num_classes", Integer.toString(base.numClasses))),
+                    Integer.parseInt(m.getOrDefault("embed_dim", Integer.toString(base.embedDim))),
+                    Integer.parseInt(m.getOrDefault("depth", Integer.toString(base.depth))),
+                    Integer.parseInt(m.getOrDefault("num_heads", Integer.toString(base.numHeads))),
+                    Float.parseFloat(m.getOrDefault("mlp_ratio", Float.toString(base.mlpRatio))),
+                    bool(m.getOrDefault("qkv_bias", Boolean.toString(base.qkvBias))),
+                    bool(m.getOrDefault("class_token", Boolean.toString(base.classToken))),
+                    m.getOrDefault("global_pool", base.globalPool),
+                    eps.find() ? Float.parseFloat(eps.group(1)) : base.eps,
+                    act.contains("tanh") ? Act.Kind.GELU_TANH : Act.Kind.GELU);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(source + ": bad number in the ViT metadata: " + e.getMessage());
+        }
+    }
+
+    private static boolean bool(String s) { return s.equalsIgnoreCase("true"); }
+}

@@ -1,0 +1,68 @@
+package dev.fovea.models;
+
+import dev.fovea.autograd.Tape;
+import dev.fovea.autograd.Var;
+import dev.fovea.backend.Backend;
+import dev.fovea.nn.Block;
+import dev.fovea.nn.Init;
+import dev.fovea.nn.LayerNorm;
+import dev.fovea.nn.Linear;
+import dev.fovea.nn.Module;
+import dev.fovea.nn.PatchEmbed;
+import dev.fovea.nn.Sequential;
+import dev.fovea.tensor.Shape;
+
+/**
+ * The Vision Transformer of Dosovitskiy et al. (2021) as timm's {@code VisionTransformer} builds it, with timm's
+ * parameter names so that its checkpoints load unchanged: patches embedded linearly, a class token, learned 1D
+ * position embeddings (the class token's included), pre-norm encoder blocks, a final norm, a linear head on the
+ * class token (or, with global pool "avg", a norm and the head on the mean patch token).
+ */
+public final class VisionTransformer extends Module {
+    private final ViTConfig cfg;
+    public final PatchEmbed patchEmbed;
+    public final Var clsToken, posEmbed;
+    public final Sequential blocks;
+    public final LayerNorm norm;
+    public final Linear head;
+
+    public VisionTransformer(Backend be, ViTConfig cfg, long seed) {
+        this.cfg = cfg;
+        Init init = new Init(seed);
+        int d = cfg.embedDim();
+        patchEmbed = child("patch_embed", new PatchEmbed(be, init, cfg.inChans(), d, cfg.patchSize()));
+        clsToken = cfg.classToken() ? param("cls_token", init.truncNormal(be, 1e-6f, 1, 1, d)) : null;
+        posEmbed = param("pos_embed", init.truncNormal(be, 0.02f, 1, cfg.tokens(), d));
+        blocks = child("blocks", new Sequential());
+        for (int i = 0; i < cfg.depth(); i++)
+            blocks.add(Integer.toString(i), new Block(be, init, d, cfg.numHeads(), cfg.mlpRatio(), cfg.qkvBias(), cfg.eps(), cfg.act(), false));
+        // timm: the final norm before token pooling, "fc_norm" after average pooling
+        norm = child(cfg.globalPool().equals("avg") ? "fc_norm" : "norm", new LayerNorm(be, init, d, cfg.eps()));
+        head = child("head", Linear.timm(be, init, d, cfg.numClasses(), true));
+    }
+
+    public ViTConfig config() { return cfg; }
+
+    /** x [B, C, H, W] → logits [B, classes]. */
+    @Override public Var forward(Tape t, Var x) {
+        if (x.value().rank() != 4 || x.dim(1) != cfg.inChans() || x.dim(2) != cfg.imgSize() || x.dim(3) != cfg.imgSize())
+            throw new IllegalArgumentException("vit: input: expected [N, " + cfg.inChans() + ", " + cfg.imgSize() + ", " + cfg.imgSize() + "], got " + Shape.str(x.shape()));
+        return head.forward(t, features(t, x));
+    }
+
+    /** The pooled representation [B, D] that the head reads. */
+    public Var features(Tape t, Var x) {
+        int b = x.dim(0), d = cfg.embedDim();
+        Var h = patchEmbed.forward(t, x);                                          // [B, N, D]
+        if (clsToken != null) h = t.concat(1, t.expand(clsToken, b), h);          // [B, 1+N, D]
+        h = t.add(h, t.reshape(posEmbed, cfg.tokens(), d));
+        h = blocks.forward(t, h);
+        if (cfg.globalPool().equals("token")) {
+            h = norm.forward(t, h);
+            return t.reshape(t.slice(h, 1, 0, 1), b, d);                          // the class token
+        }
+        int skip = clsToken != null ? 1 : 0;
+        Var patches = t.slice(h, 1, skip, cfg.patches());                         // [B, N, D]
+        return norm.forward(t, t.meanFirst(t.permute(patches, 1, 0, 2)));          // mean over N, then fc_norm
+    }
+}

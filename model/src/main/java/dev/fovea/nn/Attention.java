@@ -1,0 +1,35 @@
+package dev.fovea.nn;
+
+import dev.fovea.autograd.Tape;
+import dev.fovea.autograd.Var;
+import dev.fovea.backend.Backend;
+
+/**
+ * Multi-head self-attention as timm's {@code Attention}: one qkv projection [3D, D], heads of D/H, the fused
+ * attention op, an output projection. x [B, T, D] → [B, T, D].
+ */
+public final class Attention extends Module {
+    public final Linear qkv, proj;
+    private final int heads;
+    private final boolean causal;
+
+    public Attention(Backend be, Init init, int dim, int heads, boolean qkvBias, boolean causal) {
+        if (dim % heads != 0) throw new IllegalArgumentException("attention: width " + dim + " is not divisible by " + heads + " heads");
+        this.heads = heads;
+        this.causal = causal;
+        qkv = child("qkv", Linear.timm(be, init, dim, 3 * dim, qkvBias));
+        proj = child("proj", Linear.timm(be, init, dim, dim, true));
+    }
+
+    @Override public Var forward(Tape t, Var x) {
+        int b = x.dim(0), n = x.dim(1), d = x.dim(2), dh = d / heads;
+        Var qkvOut = t.reshape(qkv.forward(t, x), b, n, 3, heads, dh);        // [B, T, 3, H, Dh]
+        Var split = t.permute(qkvOut, 2, 0, 3, 1, 4);                        // [3, B, H, T, Dh]
+        Var q = t.reshape(t.slice(split, 0, 0, 1), b, heads, n, dh);
+        Var k = t.reshape(t.slice(split, 0, 1, 1), b, heads, n, dh);
+        Var v = t.reshape(t.slice(split, 0, 2, 1), b, heads, n, dh);
+        Var o = t.attention(q, k, v, (float) (1 / Math.sqrt(dh)), causal);   // [B, H, T, Dh]
+        Var merged = t.reshape(t.permute(o, 0, 2, 1, 3), b, n, d);           // [B, T, D]
+        return proj.forward(t, merged);
+    }
+}
