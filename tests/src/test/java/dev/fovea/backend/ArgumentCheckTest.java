@@ -86,7 +86,7 @@ class ArgumentCheckTest {
         t.close();
         refused(() -> B.fill(t, 1), "fill", "already closed");
         try (CpuBackend other = new CpuBackend(); Tensor f = other.zeros(3); Tensor y = B.zeros(3)) {
-            refused(() -> B.copy(f, y), "copy", "src", "not on");
+            refused(() -> B.copy(f, y), "copy", "src", "another instance of backend 'cpu'");
         }
         refused(() -> B.upload(new float[5], 2, 2), "upload", "needs 4 floats, got 5");
         refused(() -> B.zeros(2, 3).reshape(4, 2), "cannot view [2, 3]");

@@ -166,7 +166,7 @@ class ToolsCliTest {
         new SafetensorsWriter().metadata("arch", "ConvNeXt").putFloats("io.input", new float[1], 1).putFloats("io.logits", new float[1], 1).write(vit);
         CliTest.Run d = run("check", "--weights", vit.toString());
         assertEquals(2, d.code());
-        assertEquals("fovea: error: " + vit + ": arch \"ConvNeXt\" is not supported (supported: LeNet5)", d.err().strip());
+        assertEquals("fovea: error: " + vit + ": arch \"ConvNeXt\" is not supported (supported: LeNet5, timm VisionTransformer)", d.err().strip());
     }
 
     /** An untrained lenet5-full checkpoint. */
