@@ -51,7 +51,7 @@ final class BenchCommand {
     @Command(name = "train", description = {"Training throughput: whole SGD steps on real batches after a warm-up, median of repeats.",
             "Last line: train model=M batch=B threads=T images_per_s=X"})
     static final class Train implements Callable<Integer> {
-        @Option(names = "--model", description = "lenet5 or lenet5-full (default: ${DEFAULT-VALUE})") String model = "lenet5-full";
+        @Option(names = "--model", description = "lenet5, lenet5-full or vit (default: ${DEFAULT-VALUE})") String model = "lenet5-full";
         @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 64;
         @Option(names = "--data", description = "directory of MNIST-format IDX files (default: Fashion-MNIST as train uses it)") Path data;
         @Option(names = "--repeats", description = "timed repeats, median reported (default: ${DEFAULT-VALUE})") int repeats = 5;

@@ -30,19 +30,21 @@ import java.util.concurrent.Callable;
         "Writes OUT/checkpoint.safetensors after every epoch (atomically), OUT/metrics.csv and OUT/metrics.png.",
         "Last line: trained model=M epochs=E test_accuracy=A images_per_s=X checkpoint=PATH"})
 final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--model", description = "lenet5 (the 1998 paper's, C3 connection table, scaled tanh) or lenet5-full (C3 fully connected, tanh) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--model", description = "lenet5 (the 1998 paper's, C3 connection table, scaled tanh), lenet5-full (C3 fully connected, tanh) or vit (patch 4, width 64, depth 4, 4 heads) (default: ${DEFAULT-VALUE})")
     String model = "lenet5";
     @Option(names = "--activation", description = "override the model's activation: tanh, scaled_tanh, relu, sigmoid, gelu")
     String activation;
     @Option(names = "--epochs", description = "epochs in total (with --resume: up to this many) (default: ${DEFAULT-VALUE})") int epochs = 10;
     @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 64;
-    @Option(names = "--optimizer", description = "sgd or adamw (default: ${DEFAULT-VALUE})") String optimizer = "sgd";
-    @Option(names = "--lr", description = "peak learning rate (default: 0.05 for sgd, 0.002 for adamw)") Float lr;
+    @Option(names = "--optimizer", description = "sgd or adamw (default: sgd for lenet5 models, adamw for vit)") String optimizer;
+    @Option(names = "--lr", description = "peak learning rate (default: 0.05 for sgd; for adamw 0.002, vit 0.001)") Float lr;
     @Option(names = "--momentum", description = "SGD momentum (default: ${DEFAULT-VALUE})") float momentum = 0.9f;
     @Option(names = "--nesterov", description = "Nesterov momentum for SGD") boolean nesterov;
-    @Option(names = "--weight-decay", description = "SGD L2 / AdamW decoupled weight decay (default: 0 for sgd, 0.01 for adamw)") Float weightDecay;
+    @Option(names = "--weight-decay", description = "SGD L2 / AdamW decoupled weight decay (default: 0 for sgd; for adamw 0.01, vit 0.05)") Float weightDecay;
     @Option(names = "--schedule", description = "constant, step or cosine (default: ${DEFAULT-VALUE})") String schedule = "cosine";
-    @Option(names = "--warmup", description = "warm-up steps of the cosine schedule (default: ${DEFAULT-VALUE})") int warmup = 200;
+    @Option(names = "--warmup", description = "warm-up steps of the cosine schedule (default: 200; vit 500)") Integer warmup;
+    @Option(names = "--label-smoothing", description = "cross-entropy label smoothing (default: 0; vit 0.1)") Float labelSmoothing;
+    @Option(names = "--augment", negatable = true, description = "random 2-pixel shifts and horizontal flips (default: off; on for vit)") Boolean augment;
     @Option(names = "--seed", description = "seed for initialisation and data order (default: ${DEFAULT-VALUE})") long seed = 1;
     @Option(names = "--data", description = "directory of MNIST-format IDX files (default: /usr/share/datasets/fashion-mnist if present, else the embedded sample)")
     Path data;
@@ -69,10 +71,15 @@ final class TrainCommand implements Callable<Integer> {
             if (info.epochsDone() >= cfg.epochs())
                 throw new IllegalArgumentException(resume + " has already done " + info.epochsDone() + " of " + cfg.epochs() + " epochs; pass a larger --epochs to continue");
         } else {
-            boolean sgd = optimizer.equals("sgd");
             Models.validate(model, activation);
-            cfg = new TrainConfig(model, activation == null ? "" : activation, epochs, batch, lr != null ? lr : sgd ? 0.05f : 0.002f, optimizer,
-                    momentum, weightDecay != null ? weightDecay : sgd ? 0f : 0.01f, nesterov, schedule, warmup, seed);
+            boolean vit = model.equals("vit");
+            String opt = optimizer != null ? optimizer : vit ? "adamw" : "sgd";
+            boolean sgd = opt.equals("sgd");
+            cfg = new TrainConfig(model, activation == null ? "" : activation, epochs, batch,
+                    lr != null ? lr : sgd ? 0.05f : vit ? 0.001f : 0.002f, opt, momentum,
+                    weightDecay != null ? weightDecay : sgd ? 0f : vit ? 0.05f : 0.01f, nesterov, schedule,
+                    warmup != null ? warmup : vit ? 500 : 200, seed,
+                    labelSmoothing != null ? labelSmoothing : vit ? 0.1f : 0f, augment != null ? augment : vit);
         }
         Path dir = out != null ? out : Path.of("runs", cfg.model());
         Files.createDirectories(dir);

@@ -22,12 +22,21 @@ public final class Batches implements Iterator<Batches.Batch>, AutoCloseable {
     private int next;
     private CompletableFuture<Batch> pending;
 
+    private final SplittableRandom augment;
+
     /** Shuffled with a permutation drawn from {@code seed} (the same seed gives the same order), or in order if null. */
-    public Batches(ImageDataset data, int batch, Long seed) {
+    public Batches(ImageDataset data, int batch, Long seed) { this(data, batch, seed, false); }
+
+    /**
+     * With {@code augment} (and a seed), each image is also shifted by up to 2 pixels in each direction (the
+     * background fills in) and flipped left-right with probability ½, drawn from the same seed.
+     */
+    public Batches(ImageDataset data, int batch, Long seed, boolean augment) {
         if (batch < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batch);
         this.data = data;
         this.batch = batch;
         this.order = permutation(data.count(), seed);
+        this.augment = augment && seed != null ? new SplittableRandom(seed ^ 0x5DEECE66DL) : null;
         this.worker = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "fovea-batches");
             t.setDaemon(true);
@@ -67,9 +76,24 @@ public final class Batches implements Iterator<Batches.Batch>, AutoCloseable {
             int k = order[start + i];
             idx[i] = k;
             data.normalized(k, x, i * n);
+            if (augment != null) shiftAndFlip(x, i * n, data.height(), data.width(), augment.nextInt(5) - 2, augment.nextInt(5) - 2, augment.nextBoolean());
             y[i] = data.label(k);
         }
         return new Batch(size, x, y, idx);
+    }
+
+    private float[] scratch = new float[0];
+
+    /** Moves the image at off by (dy, dx), filling with the background (a raw 0 pixel), and mirrors it if asked. */
+    private void shiftAndFlip(float[] x, int off, int h, int w, int dy, int dx, boolean flip) {
+        if (scratch.length < h * w) scratch = new float[h * w];
+        System.arraycopy(x, off, scratch, 0, h * w);
+        float background = (0f - ImageDataset.MEAN) / ImageDataset.STD;
+        for (int r = 0; r < h; r++)
+            for (int c = 0; c < w; c++) {
+                int sr = r - dy, sc = (flip ? w - 1 - c : c) - dx;
+                x[off + r * w + c] = sr >= 0 && sr < h && sc >= 0 && sc < w ? scratch[sr * w + sc] : background;
+            }
     }
 
     @Override public boolean hasNext() { return pending != null; }

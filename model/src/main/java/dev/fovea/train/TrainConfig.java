@@ -15,11 +15,21 @@ import java.util.Map;
  * What a training run is: model, data order, optimizer and schedule. Recorded in checkpoint metadata so that
  * {@code --resume} continues the same run.
  *
- * @param schedule "constant", "step" (×0.1 at 50% and 75% of the steps) or "cosine" (warm-up, then cosine to 0)
+ * @param schedule       "constant", "step" (×0.1 at 50% and 75% of the steps) or "cosine" (warm-up, then cosine to 0)
+ * @param labelSmoothing ε of the cross-entropy's smoothed targets
+ * @param augment        random shifts by up to 2 pixels and horizontal flips of the training images
  */
 public record TrainConfig(String model, String activation, int epochs, int batch, float lr, String optimizer,
-                          float momentum, float weightDecay, boolean nesterov, String schedule, int warmupSteps, long seed) {
+                          float momentum, float weightDecay, boolean nesterov, String schedule, int warmupSteps, long seed,
+                          float labelSmoothing, boolean augment) {
+    /** Without label smoothing or augmentation. */
+    public TrainConfig(String model, String activation, int epochs, int batch, float lr, String optimizer,
+                       float momentum, float weightDecay, boolean nesterov, String schedule, int warmupSteps, long seed) {
+        this(model, activation, epochs, batch, lr, optimizer, momentum, weightDecay, nesterov, schedule, warmupSteps, seed, 0f, false);
+    }
+
     public TrainConfig {
+        if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new IllegalArgumentException("--label-smoothing must be in [0, 1), got " + labelSmoothing);
         if (epochs < 1) throw new IllegalArgumentException("--epochs must be >= 1, got " + epochs);
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         if (!(lr > 0) || Float.isInfinite(lr)) throw new IllegalArgumentException("--lr must be a positive number, got " + lr);
@@ -58,6 +68,8 @@ public record TrainConfig(String model, String activation, int epochs, int batch
         m.put("schedule", schedule);
         m.put("warmup_steps", Integer.toString(warmupSteps));
         m.put("seed", Long.toString(seed));
+        m.put("label_smoothing", Float.toString(labelSmoothing));
+        m.put("augment", Boolean.toString(augment));
         return m;
     }
 
@@ -67,7 +79,8 @@ public record TrainConfig(String model, String activation, int epochs, int batch
                     Integer.parseInt(req(source, m, "batch")), Float.parseFloat(req(source, m, "lr")), req(source, m, "optimizer"),
                     Float.parseFloat(req(source, m, "momentum")), Float.parseFloat(req(source, m, "weight_decay")),
                     Boolean.parseBoolean(req(source, m, "nesterov")), req(source, m, "schedule"),
-                    Integer.parseInt(req(source, m, "warmup_steps")), Long.parseLong(req(source, m, "seed")));
+                    Integer.parseInt(req(source, m, "warmup_steps")), Long.parseLong(req(source, m, "seed")),
+                    Float.parseFloat(m.getOrDefault("label_smoothing", "0")), Boolean.parseBoolean(m.getOrDefault("augment", "false")));
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(source + ": bad number in checkpoint metadata: " + e.getMessage());
         }
@@ -80,11 +93,12 @@ public record TrainConfig(String model, String activation, int epochs, int batch
     }
 
     public TrainConfig withEpochs(int e) {
-        return new TrainConfig(model, activation, e, batch, lr, optimizer, momentum, weightDecay, nesterov, schedule, warmupSteps, seed);
+        return new TrainConfig(model, activation, e, batch, lr, optimizer, momentum, weightDecay, nesterov, schedule, warmupSteps, seed, labelSmoothing, augment);
     }
 
     @Override public String toString() {
-        return String.format(Locale.ROOT, "model=%s activation=%s epochs=%d batch=%d optimizer=%s lr=%g schedule=%s seed=%d",
-                model, activation, epochs, batch, optimizer, lr, schedule, seed);
+        return String.format(Locale.ROOT, "model=%s%s epochs=%d batch=%d optimizer=%s lr=%g schedule=%s seed=%d%s%s",
+                model, activation.isEmpty() ? "" : " activation=" + activation, epochs, batch, optimizer, lr, schedule, seed,
+                labelSmoothing > 0 ? " label_smoothing=" + labelSmoothing : "", augment ? " augment" : "");
     }
 }

@@ -56,7 +56,7 @@ public final class Trainer {
         double lossSum = 0;
         long correct = 0, seen = 0;
         float lr = 0;
-        try (Batches batches = new Batches(train, cfg.batch(), epochSeed(cfg.seed(), epoch))) {
+        try (Batches batches = new Batches(train, cfg.batch(), epochSeed(cfg.seed(), epoch), cfg.augment())) {
             int count = batches.count(), i = 0;
             while (batches.hasNext()) {
                 Batches.Batch b = batches.next();
@@ -82,7 +82,7 @@ public final class Trainer {
             Var x = t.constant(be.upload(b.images(), b.size(), 1, train.height(), train.width()));
             Var y = t.constant(be.upload(b.labels(), b.size()));
             Var logits = model.forward(t, x);
-            Var loss = t.crossEntropy(logits, y, 0f);
+            Var loss = t.crossEntropy(logits, y, cfg.labelSmoothing());
             float lv = loss.value().toArray()[0];
             if (!Float.isFinite(lv)) throw new NonFiniteLossException(epoch, step + 1, lv);
             model.zeroGrad();

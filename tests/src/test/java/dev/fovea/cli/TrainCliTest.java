@@ -157,6 +157,6 @@ class TrainCliTest {
         assertTrue(cuda.err().startsWith("fovea: error: cuda backend unavailable"), cuda.err());
         CliTest.Run model = run("train", "--model", "alexnet");
         assertEquals(2, model.code());
-        assertEquals("fovea: error: unknown model 'alexnet', expected lenet5 or lenet5-full", model.err().strip());
+        assertEquals("fovea: error: unknown model 'alexnet', expected one of lenet5, lenet5-full, vit", model.err().strip());
     }
 }
