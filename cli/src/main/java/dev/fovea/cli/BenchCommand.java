@@ -2,6 +2,7 @@ package dev.fovea.cli;
 
 import dev.fovea.backend.Backend;
 import dev.fovea.bench.GemmBench;
+import dev.fovea.bench.InferBench;
 import dev.fovea.bench.TrainBench;
 import dev.fovea.data.ImageDataset;
 import dev.fovea.models.Models;
@@ -17,7 +18,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code fovea bench ...}: throughput side by side with a named peer. */
-@Command(name = "bench", description = "Benchmarks, side by side with a peer.", subcommands = {BenchCommand.Gemm.class, BenchCommand.Train.class})
+@Command(name = "bench", description = "Benchmarks, side by side with a peer.", subcommands = {BenchCommand.Gemm.class, BenchCommand.Train.class, BenchCommand.Infer.class})
 final class BenchCommand {
 
     @Command(name = "gemm", description = {"Square SGEMM: Fovea's CPU kernel against OpenBLAS cblas_sgemm on the same data.",
@@ -71,6 +72,32 @@ final class BenchCommand {
                         engine.resolvedThreads(), be.name(), warmup, repeats, seconds);
                 double rate = TrainBench.run(be, model, batch, splits.train(), warmup, repeats, seconds, profile, System.out);
                 System.out.printf(Locale.ROOT, "train model=%s batch=%d threads=%d images_per_s=%.0f%n", model, batch, engine.resolvedThreads(), rate);
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "infer", description = {"ViT inference: Fovea against ONNX Runtime on the same weights and images, after a warm-up, medians of repeats.",
+            "Last line: infer model=M batch=B threads=T fovea=X onnxruntime=Y images/s ratio=Z"})
+    static final class Infer implements Callable<Integer> {
+        @Option(names = "--weights", required = true, description = "timm ViT safetensors (e.g. shared/fixtures/vit_ti16_224.safetensors)") Path weights;
+        @Option(names = "--onnx", required = true, description = "the same network as ONNX (input NCHW, output logits)") Path onnx;
+        @Option(names = "--batch", description = "images per call (default: ${DEFAULT-VALUE})") int batch = 32;
+        @Option(names = "--repeats", description = "timed repeats, median reported (default: ${DEFAULT-VALUE})") int repeats = 5;
+        @Option(names = "--warmup", description = "warm-up seconds per side (default: ${DEFAULT-VALUE})") double warmup = 10;
+        @Option(names = "--seconds", description = "seconds per timed repeat per side (default: ${DEFAULT-VALUE})") double seconds = 3;
+        @Mixin EngineOptions engine;
+
+        @Override public Integer call() throws Exception {
+            if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+            if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
+            if (!java.nio.file.Files.isRegularFile(onnx)) throw new java.nio.file.NoSuchFileException(onnx + " (no such ONNX file)");
+            int t = engine.resolvedThreads();
+            try (Backend be = engine.open()) {
+                InferBench.Result r = InferBench.run(be, weights, onnx, batch, t, warmup, repeats, seconds, System.out);
+                String stem = weights.getFileName().toString().replaceFirst("\\.safetensors$", "");
+                System.out.printf(Locale.ROOT, "infer model=%s batch=%d threads=%d fovea=%.1f onnxruntime=%.1f images/s ratio=%.3f%n",
+                        stem, batch, t, r.fovea(), r.onnxruntime(), r.fovea() / r.onnxruntime());
                 return 0;
             }
         }

@@ -73,26 +73,8 @@ public final class FixtureCheck {
             String act = f.metadata().getOrDefault("activation", "tanh");
             return new LeNet5(be, full ? LeNet5.Variant.FULL : LeNet5.Variant.PAPER, dev.fovea.nn.Act.Kind.parse(act), 0);
         }
-        if (arch.startsWith("timm")) return new VisionTransformer(be, vitConfig(f), 0);
+        if (arch.startsWith("timm")) return new VisionTransformer(be, ViTConfig.fromFile(f), 0);
         throw new IllegalArgumentException(f.path() + ": arch \"" + arch + "\" is not supported (supported: LeNet5, timm VisionTransformer)");
-    }
-
-    /**
-     * A ViT's config from the file: the metadata for what the tensors cannot tell (heads, eps, activation, pooling),
-     * the tensors' shapes for the rest, so that any checkpoint of the format loads.
-     */
-    static ViTConfig vitConfig(SafetensorsFile f) {
-        ViTConfig m = ViTConfig.fromMetadata(f.path().toString(), f.metadata());
-        if (!f.contains("patch_embed.proj.weight") || !f.contains("head.weight"))
-            throw new IllegalArgumentException(f.path() + ": a ViT needs patch_embed.proj.weight and head.weight");
-        int[] pe = f.entry("patch_embed.proj.weight").shape(), hd = f.entry("head.weight").shape(), in = f.entry("io.input").shape();
-        int depth = 0;
-        while (f.contains("blocks." + depth + ".norm1.weight")) depth++;
-        int d = pe[0];
-        float mlpRatio = f.contains("blocks.0.mlp.fc1.weight") ? (float) f.entry("blocks.0.mlp.fc1.weight").shape()[0] / d : m.mlpRatio();
-        boolean avg = f.contains("fc_norm.weight");
-        return new ViTConfig(in[2], pe[2], pe[1], hd[0], d, depth, m.numHeads(), mlpRatio, f.contains("blocks.0.attn.qkv.bias"),
-                f.contains("cls_token"), avg ? "avg" : m.globalPool(), m.eps(), m.act());
     }
 
     private static Result compare(SafetensorsFile f, String name, Tensor got) {

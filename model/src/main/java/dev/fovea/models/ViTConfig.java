@@ -1,5 +1,6 @@
 package dev.fovea.models;
 
+import dev.fovea.io.SafetensorsFile;
 import dev.fovea.nn.Act;
 
 import java.util.LinkedHashMap;
@@ -90,4 +91,29 @@ public record ViTConfig(int imgSize, int patchSize, int inChans, int numClasses,
     }
 
     private static boolean bool(String s) { return s.equalsIgnoreCase("true"); }
+    /**
+     * A ViT's config from a timm checkpoint or fixture: the metadata for what the tensors cannot tell (heads, eps,
+     * activation, pooling), the tensors' shapes for the rest, so that any checkpoint of the format loads.
+     */
+    public static ViTConfig fromFile(SafetensorsFile f) {
+        ViTConfig m = ViTConfig.fromMetadata(f.path().toString(), f.metadata());
+        if (!f.contains("patch_embed.proj.weight") || !f.contains("head.weight"))
+            throw new IllegalArgumentException(f.path() + ": a ViT needs patch_embed.proj.weight and head.weight");
+        int[] pe = f.entry("patch_embed.proj.weight").shape(), hd = f.entry("head.weight").shape();
+        // the image size: from a fixture's input, else from the position embeddings (a square grid)
+        int img = m.imgSize();
+        if (f.contains("io.input")) img = f.entry("io.input").shape()[2];
+        else if (f.contains("pos_embed")) {
+            int tokens = f.entry("pos_embed").shape()[1] - (f.contains("cls_token") ? 1 : 0);
+            img = (int) Math.round(Math.sqrt(tokens)) * pe[2];
+        }
+        int depth = 0;
+        while (f.contains("blocks." + depth + ".norm1.weight")) depth++;
+        int d = pe[0];
+        float mlpRatio = f.contains("blocks.0.mlp.fc1.weight") ? (float) f.entry("blocks.0.mlp.fc1.weight").shape()[0] / d : m.mlpRatio();
+        boolean avg = f.contains("fc_norm.weight");
+        return new ViTConfig(img, pe[2], pe[1], hd[0], d, depth, m.numHeads(), mlpRatio, f.contains("blocks.0.attn.qkv.bias"),
+                f.contains("cls_token"), avg ? "avg" : m.globalPool(), m.eps(), m.act());
+    }
+
 }
