@@ -29,7 +29,7 @@ final class EvalCommand implements Callable<Integer> {
         try (Backend be = engine.open(); Weights.Loaded w = Weights.load(be, weights)) {
             System.out.println("model: " + w.config().model() + " from " + weights + " (" + w.epochs() + " epochs)");
             Evaluation ev = Trainer.evaluate(be, w.model(), splits.test(), batch);
-            System.out.print(ev.confusionTable(ImageDataset.FASHION_CLASSES));
+            System.out.print(ev.confusionTable(w.config().classes() == 10 ? ImageDataset.FASHION_CLASSES : null));
             System.out.printf(Locale.ROOT, "eval model=%s images=%d loss=%.4f accuracy=%.4f%n", w.config().model(), splits.test().count(), ev.loss(), ev.accuracy());
             return 0;
         }

@@ -28,7 +28,7 @@ final class PredictCommand implements Callable<Integer> {
     @Mixin EngineOptions engine;
 
     @Override public Integer call() throws IOException {
-        if (top < 1 || top > 10) throw new IllegalArgumentException("--top must be 1..10, got " + top);
+        if (top < 1) throw new IllegalArgumentException("--top must be >= 1, got " + top);
         if (!List.of("auto", "yes", "no").contains(invert)) throw new IllegalArgumentException("--invert must be auto, yes or no, got '" + invert + "'");
         List<float[]> inputs = new ArrayList<>();
         for (Path p : images) inputs.add(load(p));
@@ -37,6 +37,7 @@ final class PredictCommand implements Callable<Integer> {
             float[] x = new float[inputs.size() * 784];
             for (int i = 0; i < inputs.size(); i++) System.arraycopy(inputs.get(i), 0, x, i * 784, 784);
             float[] probs;
+            int classes = w.config().classes();
             try (Tape t = Tape.inference(be)) {
                 var logits = w.model().forward(t, t.constant(be.upload(x, inputs.size(), 1, 28, 28)));
                 var p = t.alloc(logits.shape());
@@ -45,16 +46,21 @@ final class PredictCommand implements Callable<Integer> {
             }
             for (int i = 0; i < images.size(); i++) {
                 StringBuilder sb = new StringBuilder(images.get(i) + ":");
-                Integer[] order = new Integer[10];
-                for (int j = 0; j < 10; j++) order[j] = j;
+                Integer[] order = new Integer[classes];
+                for (int j = 0; j < classes; j++) order[j] = j;
                 final int row = i;
-                java.util.Arrays.sort(order, (a, b) -> Float.compare(probs[row * 10 + b], probs[row * 10 + a]));
-                for (int k = 0; k < top; k++)
-                    sb.append(String.format(Locale.ROOT, "  %d. %s %.3f", k + 1, ImageDataset.FASHION_CLASSES[order[k]], probs[i * 10 + order[k]]));
+                java.util.Arrays.sort(order, (a, b) -> Float.compare(probs[row * classes + b], probs[row * classes + a]));
+                for (int k = 0; k < Math.min(top, classes); k++)
+                    sb.append(String.format(Locale.ROOT, "  %d. %s %.3f", k + 1, className(order[k], classes), probs[i * classes + order[k]]));
                 System.out.println(sb);
             }
             return 0;
         }
+    }
+
+    /** Fashion-MNIST's names for a 10-class model, else the index. */
+    static String className(int c, int classes) {
+        return classes == ImageDataset.FASHION_CLASSES.length ? ImageDataset.FASHION_CLASSES[c] : "class " + c;
     }
 
     /** 28×28 grey, normalised as in training; says what it converted. */

@@ -90,8 +90,8 @@ final class TrainCommand implements Callable<Integer> {
         ImageDataset train = limit > 0 && limit < splits.train().count() ? head(splits.train(), limit) : splits.train();
         if (train != splits.train()) System.out.println("data: training on the first " + limit + " images (--limit)");
         try (Backend be = engine.open();
-             Module net = Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed());
-             Optimizer opt = cfg.newOptimizer(be, net.namedParameters())) {
+             Module net = Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed(), cfg.classes());
+             Optimizer opt = cfg.newOptimizer(be, net)) {
             List<EpochMetrics> history = new ArrayList<>();
             int first = 1;
             long steps = 0;
@@ -102,44 +102,8 @@ final class TrainCommand implements Callable<Integer> {
                 steps = info.steps();
                 System.out.println("resumed: " + resume + " after epoch " + info.epochsDone() + " (step " + steps + ")");
             }
-            System.out.println("model: " + cfg.model() + ", " + String.format(Locale.ROOT, "%,d", net.parameterCount()) + " parameters; " + opt.describe());
-            System.out.println("train: " + cfg + " on " + be.describe().lines().findFirst().orElse(be.name()));
-            Trainer trainer = new Trainer(be, net, opt, cfg, train, steps);
-            Progress bar = new Progress(System.err);
-            double trainSeconds = 0;
-            long trainImages = 0;
-            EpochMetrics lastMetrics = null;
-            String lastGood = info != null ? resume + " (epoch " + info.epochsDone() + ")" : null;
-            int last = stopAfter > 0 ? Math.min(cfg.epochs(), first + stopAfter - 1) : cfg.epochs();
-            for (int e = first; e <= last; e++) {
-                String label = "epoch " + e + "/" + cfg.epochs();
-                EpochMetrics m;
-                try {
-                    m = trainer.trainEpoch(e, (ep, i, n, images, secs, loss) -> bar.update(label, i, n, images, secs, loss));
-                } catch (NonFiniteLossException ex) {
-                    bar.finish();
-                    System.err.println("fovea: error: " + ex.getMessage() + (lastGood != null ? "; the last good checkpoint is " + lastGood : "; no checkpoint of this run was written"));
-                    return 3;
-                }
-                bar.finish();
-                Evaluation ev = Trainer.evaluate(be, net, splits.test(), 500);
-                m = new EpochMetrics(m.epoch(), m.trainLoss(), m.trainAccuracy(), ev.loss(), ev.accuracy(), m.imagesPerSecond(), m.seconds(), m.lr());
-                history.add(m);
-                trainSeconds += m.seconds();
-                trainImages += train.count();
-                lastMetrics = m;
-                System.out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.0f img/s, %.1f s, lr %.3g%n",
-                        e, cfg.epochs(), m.trainLoss(), m.trainAccuracy(), m.testLoss(), m.testAccuracy(), m.imagesPerSecond(), m.seconds(), m.lr());
-                Checkpoint.save(ckpt, net, opt, cfg, e, trainer.steps(), history);
-                lastGood = ckpt + " (epoch " + e + ")";
-                writeMetrics(dir, history, cfg.model());
-            }
-            System.out.printf(Locale.ROOT, "metrics: %s, %s%n", dir.resolve("metrics.csv"), dir.resolve("metrics.png"));
-            if (last < cfg.epochs())
-                System.out.println("stopped after epoch " + last + " of " + cfg.epochs() + " (--stop-after); continue with --resume " + ckpt);
-            System.out.printf(Locale.ROOT, "trained model=%s epochs=%d test_accuracy=%.4f images_per_s=%.0f checkpoint=%s%n",
-                    cfg.model(), last, lastMetrics.testAccuracy(), trainImages / trainSeconds, ckpt);
-            return 0;
+            return Fit.run(be, net, opt, cfg, splits, train, dir, first, steps, history,
+                    info != null ? resume + " (epoch " + info.epochsDone() + ")" : null, stopAfter, "trained");
         }
     }
 
@@ -148,12 +112,4 @@ final class TrainCommand implements Callable<Integer> {
                 java.util.Arrays.copyOf(d.pixels(), n * d.imageSize()), java.util.Arrays.copyOf(d.labels(), n), d.classes());
     }
 
-    static void writeMetrics(Path dir, List<EpochMetrics> history, String title) throws IOException {
-        StringBuilder csv = new StringBuilder(EpochMetrics.CSV_HEADER).append('\n');
-        for (EpochMetrics m : history) csv.append(m.csv()).append('\n');
-        Path tmp = dir.resolve("metrics.csv.tmp");
-        Files.writeString(tmp, csv);
-        Files.move(tmp, dir.resolve("metrics.csv"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        Chart.write(dir.resolve("metrics.png"), history, title + ": loss and accuracy");
-    }
 }

@@ -22,7 +22,7 @@ final class Weights {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Checkpoint.Info info = Checkpoint.info(f);
             TrainConfig cfg = info.config();
-            Module m = Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed());
+            Module m = Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed(), cfg.classes());
             try {
                 Checkpoint.load(f, m, null, be);
             } catch (RuntimeException e) {

@@ -24,7 +24,7 @@ import dev.fovea.nn.Subsampling;
  * <p>{@code lenet5-full}, as PyTorch tutorials define it: C3 reads all six maps, plain tanh, plain average pooling,
  * then f5 400→120, f6 120→84, out 84→10 — with PyTorch's parameter names (c1, c3, f5, f6, out).
  */
-public final class LeNet5 extends Module {
+public final class LeNet5 extends Module implements Classifier {
     /** The paper's table 1: which S2 maps (columns 0–5) each C3 map (0–15) reads. */
     public static final int[][] C3_TABLE = {
             {0, 1, 2}, {1, 2, 3}, {2, 3, 4}, {3, 4, 5}, {4, 5, 0}, {5, 0, 1},
@@ -55,7 +55,8 @@ public final class LeNet5 extends Module {
     private Pool2d pool;
     private Linear f5;
     // both
-    private final Linear f6, out;
+    private final Linear f6;
+    private Linear out;
 
     public LeNet5(Backend be, Variant variant, Act.Kind act, long seed) {
         this.variant = variant;
@@ -88,6 +89,18 @@ public final class LeNet5 extends Module {
     }
 
     public Variant variant() { return variant; }
+
+    @Override public void replaceHead(Backend be, int classes, long seed) {
+        out = replaceChild("out", new Linear(be, new Init(seed), 84, classes));
+    }
+
+    @Override public java.util.Map<String, Var> headParameters() {
+        java.util.Map<String, Var> m = new java.util.LinkedHashMap<>();
+        out.namedParameters().forEach((n, v) -> m.put("out." + n, v));
+        return m;
+    }
+
+    @Override public int classes() { return out.weight.dim(0); }
     public Conv2d c1() { return c1; }
     public Conv2d c3() { return c3; }
     /** C5, or null in lenet5-full (which has the linear f5 instead). */

@@ -19,7 +19,16 @@ public final class Models {
     public static final ViTConfig VIT_FASHION = new ViTConfig(28, 4, 1, 10, 64, 4, 4, 4f, true, true, "token", 1e-6f, Act.Kind.GELU);
 
     /** {@code activation} null picks the model's default. */
-    public static Module create(Backend be, String name, String activation, long seed) {
+    public static Module create(Backend be, String name, String activation, long seed) { return create(be, name, activation, seed, 10); }
+
+    /** With a head of {@code classes} outputs. */
+    public static Module create(Backend be, String name, String activation, long seed, int classes) {
+        Module m = create10(be, name, activation, seed);
+        if (classes != 10) ((Classifier) m).replaceHead(be, classes, seed);
+        return m;
+    }
+
+    private static Module create10(Backend be, String name, String activation, long seed) {
         if (name.equals("vit")) {
             if (activation != null && !activation.isEmpty()) throw new IllegalArgumentException("--activation applies to lenet5 models only");
             return new VisionTransformer(be, VIT_FASHION, seed);

@@ -18,13 +18,13 @@ import dev.fovea.tensor.Shape;
  * position embeddings (the class token's included), pre-norm encoder blocks, a final norm, a linear head on the
  * class token (or, with global pool "avg", a norm and the head on the mean patch token).
  */
-public final class VisionTransformer extends Module {
-    private final ViTConfig cfg;
+public final class VisionTransformer extends Module implements Classifier {
+    private ViTConfig cfg;
     public final PatchEmbed patchEmbed;
     public final Var clsToken, posEmbed;
     public final Sequential blocks;
     public final LayerNorm norm;
-    public final Linear head;
+    private Linear head;
 
     public VisionTransformer(Backend be, ViTConfig cfg, long seed) {
         this.cfg = cfg;
@@ -42,6 +42,20 @@ public final class VisionTransformer extends Module {
     }
 
     public ViTConfig config() { return cfg; }
+
+    @Override public void replaceHead(Backend be, int classes, long seed) {
+        head = replaceChild("head", Linear.timm(be, new Init(seed), cfg.embedDim(), classes, true));
+        cfg = new ViTConfig(cfg.imgSize(), cfg.patchSize(), cfg.inChans(), classes, cfg.embedDim(), cfg.depth(), cfg.numHeads(),
+                cfg.mlpRatio(), cfg.qkvBias(), cfg.classToken(), cfg.globalPool(), cfg.eps(), cfg.act());
+    }
+
+    @Override public java.util.Map<String, Var> headParameters() {
+        java.util.Map<String, Var> m = new java.util.LinkedHashMap<>();
+        head.namedParameters().forEach((n, v) -> m.put("head." + n, v));
+        return m;
+    }
+
+    @Override public int classes() { return cfg.numClasses(); }
 
     /** x [B, C, H, W] → logits [B, classes]. */
     @Override public Var forward(Tape t, Var x) {

@@ -33,6 +33,15 @@ public abstract class Module implements AutoCloseable {
         return m;
     }
 
+    /** Puts m in place of the child called {@code name}, freeing the old one (a new classification head). */
+    protected final <M extends Module> M replaceChild(String name, M m) {
+        Module old = children.get(name);
+        if (old == null) throw new IllegalStateException("no module '" + name + "' to replace");
+        children.put(name, m);
+        old.close();
+        return m;
+    }
+
     /** Every parameter in declaration order under its dotted name. */
     public final Map<String, Var> namedParameters() {
         Map<String, Var> out = new LinkedHashMap<>();

@@ -18,10 +18,19 @@ import java.util.Map;
  * @param schedule       "constant", "step" (×0.1 at 50% and 75% of the steps) or "cosine" (warm-up, then cosine to 0)
  * @param labelSmoothing ε of the cross-entropy's smoothed targets
  * @param augment        random shifts by up to 2 pixels and horizontal flips of the training images
+ * @param classes        the head's output count
+ * @param freezeBackbone only the head is trained (fine-tuning)
  */
 public record TrainConfig(String model, String activation, int epochs, int batch, float lr, String optimizer,
                           float momentum, float weightDecay, boolean nesterov, String schedule, int warmupSteps, long seed,
-                          float labelSmoothing, boolean augment) {
+                          float labelSmoothing, boolean augment, int classes, boolean freezeBackbone) {
+    /** Ten classes, nothing frozen. */
+    public TrainConfig(String model, String activation, int epochs, int batch, float lr, String optimizer,
+                       float momentum, float weightDecay, boolean nesterov, String schedule, int warmupSteps, long seed,
+                       float labelSmoothing, boolean augment) {
+        this(model, activation, epochs, batch, lr, optimizer, momentum, weightDecay, nesterov, schedule, warmupSteps, seed, labelSmoothing, augment, 10, false);
+    }
+
     /** Without label smoothing or augmentation. */
     public TrainConfig(String model, String activation, int epochs, int batch, float lr, String optimizer,
                        float momentum, float weightDecay, boolean nesterov, String schedule, int warmupSteps, long seed) {
@@ -29,6 +38,7 @@ public record TrainConfig(String model, String activation, int epochs, int batch
     }
 
     public TrainConfig {
+        if (classes < 2) throw new IllegalArgumentException("--num-classes must be >= 2, got " + classes);
         if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new IllegalArgumentException("--label-smoothing must be in [0, 1), got " + labelSmoothing);
         if (epochs < 1) throw new IllegalArgumentException("--epochs must be >= 1, got " + epochs);
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
@@ -38,6 +48,12 @@ public record TrainConfig(String model, String activation, int epochs, int batch
         if (!schedule.equals("constant") && !schedule.equals("step") && !schedule.equals("cosine"))
             throw new IllegalArgumentException("--schedule must be constant, step or cosine, got '" + schedule + "'");
         if (warmupSteps < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmupSteps);
+    }
+
+    /** The optimizer over the parameters this run trains: all, or only the head's when the backbone is frozen. */
+    public Optimizer newOptimizer(Backend be, dev.fovea.nn.Module net) {
+        Map<String, Var> params = freezeBackbone ? ((dev.fovea.models.Classifier) net).headParameters() : net.namedParameters();
+        return newOptimizer(be, params);
     }
 
     public Optimizer newOptimizer(Backend be, Map<String, Var> params) {
@@ -70,6 +86,8 @@ public record TrainConfig(String model, String activation, int epochs, int batch
         m.put("seed", Long.toString(seed));
         m.put("label_smoothing", Float.toString(labelSmoothing));
         m.put("augment", Boolean.toString(augment));
+        m.put("num_classes", Integer.toString(classes));
+        m.put("freeze_backbone", Boolean.toString(freezeBackbone));
         return m;
     }
 
@@ -80,7 +98,8 @@ public record TrainConfig(String model, String activation, int epochs, int batch
                     Float.parseFloat(req(source, m, "momentum")), Float.parseFloat(req(source, m, "weight_decay")),
                     Boolean.parseBoolean(req(source, m, "nesterov")), req(source, m, "schedule"),
                     Integer.parseInt(req(source, m, "warmup_steps")), Long.parseLong(req(source, m, "seed")),
-                    Float.parseFloat(m.getOrDefault("label_smoothing", "0")), Boolean.parseBoolean(m.getOrDefault("augment", "false")));
+                    Float.parseFloat(m.getOrDefault("label_smoothing", "0")), Boolean.parseBoolean(m.getOrDefault("augment", "false")),
+                    Integer.parseInt(m.getOrDefault("num_classes", "10")), Boolean.parseBoolean(m.getOrDefault("freeze_backbone", "false")));
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(source + ": bad number in checkpoint metadata: " + e.getMessage());
         }
@@ -93,12 +112,13 @@ public record TrainConfig(String model, String activation, int epochs, int batch
     }
 
     public TrainConfig withEpochs(int e) {
-        return new TrainConfig(model, activation, e, batch, lr, optimizer, momentum, weightDecay, nesterov, schedule, warmupSteps, seed, labelSmoothing, augment);
+        return new TrainConfig(model, activation, e, batch, lr, optimizer, momentum, weightDecay, nesterov, schedule, warmupSteps, seed, labelSmoothing, augment, classes, freezeBackbone);
     }
 
     @Override public String toString() {
         return String.format(Locale.ROOT, "model=%s%s epochs=%d batch=%d optimizer=%s lr=%g schedule=%s seed=%d%s%s",
                 model, activation.isEmpty() ? "" : " activation=" + activation, epochs, batch, optimizer, lr, schedule, seed,
-                labelSmoothing > 0 ? " label_smoothing=" + labelSmoothing : "", augment ? " augment" : "");
+                labelSmoothing > 0 ? " label_smoothing=" + labelSmoothing : "", augment ? " augment" : "")
+                + (classes != 10 ? " classes=" + classes : "") + (freezeBackbone ? " backbone frozen" : "");
     }
 }

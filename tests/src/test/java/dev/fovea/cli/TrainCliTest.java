@@ -159,4 +159,41 @@ class TrainCliTest {
         assertEquals(2, model.code());
         assertEquals("fovea: error: unknown model 'alexnet', expected one of lenet5, lenet5-full, vit", model.err().strip());
     }
+
+    @Test void finetuneReplacesTheHeadAndTrainsOnNewLabels() throws IOException {
+        Path base = tmp.resolve("base");
+        assertEquals(0, run(train("--epochs", "1", "--out", base.toString())).code());
+        // the new task: three classes (the label modulo 3) on the same images
+        ImageDataset.Splits s = ImageDataset.embeddedSample();
+        Path three = tmp.resolve("three");
+        Files.createDirectories(three);
+        for (String split : List.of("train", "t10k")) {
+            ImageDataset d = split.equals("train") ? s.train() : s.test();
+            int n = split.equals("train") ? 640 : 200;
+            ByteBuffer im = ByteBuffer.allocate(16 + n * 784).putInt(0x803).putInt(n).putInt(28).putInt(28).put(d.pixels(), 0, n * 784);
+            ByteBuffer lb = ByteBuffer.allocate(8 + n).putInt(0x801).putInt(n);
+            for (int i = 0; i < n; i++) lb.put((byte) (d.label(i) % 3));
+            write(three.resolve(split + "-images-idx3-ubyte"), im.array(), false);
+            write(three.resolve(split + "-labels-idx1-ubyte"), lb.array(), false);
+        }
+        Path tuned = tmp.resolve("tuned");
+        CliTest.Run r = run("finetune", "--weights", base.resolve("checkpoint.safetensors").toString(), "--num-classes", "3", "--freeze-backbone",
+                "--data", three.toString(), "--epochs", "1", "--threads", "2", "--out", tuned.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("with a new head of 3 classes; backbone frozen"), r.out());
+        assertTrue(Pattern.matches("finetuned model=lenet5 epochs=1 test_accuracy=0\\.[0-9]{4} images_per_s=[0-9]+ checkpoint=.*", r.lastLine()), r.lastLine());
+        try (SafetensorsFile a = SafetensorsFile.open(base.resolve("checkpoint.safetensors"));
+             SafetensorsFile b = SafetensorsFile.open(tuned.resolve("checkpoint.safetensors"))) {
+            assertArrayEquals(new int[]{3, 84}, b.entry("out.weight").shape());
+            for (String n : List.of("c1.weight", "c3.weight", "c5.bias", "f6.weight")) assertArrayEquals(a.floats(n), b.floats(n), n + " moved although frozen");
+            assertFalse(b.names().contains("optim.c1.weight.momentum"), "a frozen backbone has no optimizer state");
+        }
+        CliTest.Run ev = run("eval", "--weights", tuned.resolve("checkpoint.safetensors").toString(), "--data", three.toString());
+        assertEquals(0, ev.code(), ev.err());
+        assertTrue(ev.out().contains("eval model=lenet5 images=200"), ev.out());
+
+        CliTest.Run small = run("finetune", "--weights", base.resolve("checkpoint.safetensors").toString(), "--num-classes", "5", "--data", data.toString());
+        assertEquals(2, small.code());
+        assertEquals("fovea: error: the data has labels 0..9 but --num-classes is 5; the new head needs at least 10 outputs", small.err().strip());
+    }
 }
