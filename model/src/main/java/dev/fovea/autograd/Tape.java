@@ -137,6 +137,18 @@ public final class Tape implements AutoCloseable {
         }
     }
 
+    /**
+     * Makes v's gradient a view of g when v has none yet this step: for ops whose input gradient equals their output
+     * gradient (reshape, an addend), which then costs no copy. Safe because an output's gradient is complete when
+     * its op's backward runs and nobody reads it afterwards. Returns false when v needs an ordinary accumulate.
+     */
+    private boolean alias(Var v, Tensor g) {
+        if (v == null || !v.requiresGrad() || v.isParameter() || v.grad != null || v.gradValid) return false;
+        v.grad = g.reshape(v.shape());
+        v.gradValid = true;
+        return true;
+    }
+
     /** Writes a gradient into dst, overwriting it, or adding to it when {@link #canAdd} says it can. */
     @FunctionalInterface
     private interface GradWriter {
@@ -230,7 +242,9 @@ public final class Tape implements AutoCloseable {
     /** A view of x with another shape; the gradient flows back reshaped. */
     public Var reshape(Var x, int... shape) {
         Var out = result("reshape", x.value().reshape(shape), x);
-        onBackward("reshape", out, () -> accumulate(x, (dx, add) -> be.copy(out.grad, dx)));
+        onBackward("reshape", out, () -> {
+            if (!alias(x, out.grad)) accumulate(x, (dx, add) -> be.copy(out.grad, dx));
+        });
         return out;
     }
 
@@ -245,7 +259,7 @@ public final class Tape implements AutoCloseable {
         be.add(a.value(), b.value(), y);
         Var out = result("add", y, a, b);
         onBackward("add", out, () -> {
-            accumulate(a, (da, add) -> be.copy(out.grad, da));
+            if (!alias(a, out.grad)) accumulate(a, (da, add) -> be.copy(out.grad, da));
             accumulate(b, (db, add) -> reduceTo(out.grad, db));
         });
         return out;
