@@ -48,7 +48,9 @@ final class FinetuneCommand implements Callable<Integer> {
             throw new IllegalArgumentException("the data has labels 0.." + (labels - 1) + " but --num-classes is " + classes + "; the new head needs at least " + labels + " outputs");
         ImageDataset train = limit > 0 && limit < splits.train().count() ? TrainCommand.head(splits.train(), limit) : splits.train();
         if (train != splits.train()) System.out.println("data: training on the first " + limit + " images (--limit)");
-        TrainConfig cfg = new TrainConfig(base.model(), base.activation(), epochs, batch, lr != null ? lr : base.lr() / 5, base.optimizer(),
+        // fine-tuning a pretrained ViT drops its pretraining head: the result is a plain vit
+        String model = base.model().equals(Models.VIT_PRETRAIN) ? "vit" : base.model();
+        TrainConfig cfg = new TrainConfig(model, base.activation(), epochs, batch, lr != null ? lr : base.lr() / 5, base.optimizer(),
                 base.momentum(), base.weightDecay(), base.nesterov(), base.schedule(), Math.min(base.warmupSteps(), 100), seed,
                 base.labelSmoothing(), base.augment(), classes, freeze);
         Path dir = out != null ? out : Path.of("runs", cfg.model() + "-finetune");
@@ -56,6 +58,7 @@ final class FinetuneCommand implements Callable<Integer> {
         try (Backend be = engine.open();
              Module net = Models.create(be, base.model(), base.activation().isEmpty() ? null : base.activation(), base.seed(), base.classes())) {
             try (SafetensorsFile f = SafetensorsFile.open(weights)) { Checkpoint.load(f, net, null, be); }
+            if (net instanceof dev.fovea.models.VisionTransformer v) v.removePretrainHead();
             ((Classifier) net).replaceHead(be, classes, seed);
             System.out.println("finetune: " + weights + " (" + base.model() + ", " + info.epochsDone() + " epochs) with a new head of " + classes
                     + " classes" + (freeze ? "; backbone frozen" : ""));

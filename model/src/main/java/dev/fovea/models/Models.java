@@ -18,6 +18,9 @@ public final class Models {
      */
     public static final ViTConfig VIT_FASHION = new ViTConfig(28, 4, 1, 10, 64, 4, 4, 4f, true, true, "token", 1e-6f, Act.Kind.GELU);
 
+    /** The name checkpoints of masked pretraining record: the ViT with its pretraining head. */
+    public static final String VIT_PRETRAIN = "vit-pretrain";
+
     /** {@code activation} null picks the model's default. */
     public static Module create(Backend be, String name, String activation, long seed) { return create(be, name, activation, seed, 10); }
 
@@ -29,9 +32,11 @@ public final class Models {
     }
 
     private static Module create10(Backend be, String name, String activation, long seed) {
-        if (name.equals("vit")) {
+        if (name.equals("vit") || name.equals(VIT_PRETRAIN)) {
             if (activation != null && !activation.isEmpty()) throw new IllegalArgumentException("--activation applies to lenet5 models only");
-            return new VisionTransformer(be, VIT_FASHION, seed);
+            VisionTransformer v = new VisionTransformer(be, VIT_FASHION, seed);
+            if (name.equals(VIT_PRETRAIN)) v.addPretrainHead(be, seed);
+            return v;
         }
         LeNet5.Variant v = parse(name);
         return activation == null ? LeNet5.create(be, v, seed) : new LeNet5(be, v, Act.Kind.parse(activation), seed);
@@ -39,7 +44,7 @@ public final class Models {
 
     /** Throws IllegalArgumentException naming the problem if the model or activation name is unknown. */
     public static void validate(String name, String activation) {
-        if (name.equals("vit")) return;
+        if (name.equals("vit") || name.equals(VIT_PRETRAIN)) return;
         parse(name);
         if (activation != null) Act.Kind.parse(activation);
     }

@@ -11,6 +11,7 @@ import dev.fovea.nn.Module;
 import dev.fovea.nn.PatchEmbed;
 import dev.fovea.nn.Sequential;
 import dev.fovea.tensor.Shape;
+import dev.fovea.tensor.Tensor;
 
 /**
  * The Vision Transformer of Dosovitskiy et al. (2021) as timm's {@code VisionTransformer} builds it, with timm's
@@ -43,6 +44,90 @@ public final class VisionTransformer extends Module implements Classifier {
 
     public ViTConfig config() { return cfg; }
 
+    // ---------------------------------------------------------------- masked pretraining
+
+    /** What pretraining adds: a learned mask token and a linear decoder from a token to its patch's pixels. */
+    public static final class PretrainHead extends Module {
+        public final Var maskToken;
+        public final Linear decoder;
+
+        PretrainHead(Backend be, Init init, int dim, int patchPixels) {
+            maskToken = param("mask_token", init.truncNormal(be, 0.02f, 1, 1, dim));
+            decoder = child("decoder", Linear.timm(be, init, dim, patchPixels, true));
+        }
+
+        @Override public Var forward(Tape t, Var x) { return decoder.forward(t, x); }
+    }
+
+    private PretrainHead pretrain;
+
+    /** Adds the pretraining head (parameters "pretrain.mask_token", "pretrain.decoder.*"). */
+    public void addPretrainHead(Backend be, long seed) {
+        if (pretrain != null) return;
+        pretrain = child("pretrain", new PretrainHead(be, new Init(seed), cfg.embedDim(), cfg.inChans() * cfg.patchSize() * cfg.patchSize()));
+    }
+
+    /** Drops the pretraining head (before fine-tuning). */
+    public void removePretrainHead() {
+        if (pretrain == null) return;
+        removeChild("pretrain");
+        pretrain = null;
+    }
+
+    public boolean hasPretrainHead() { return pretrain != null; }
+
+    /**
+     * Masked-patch pretraining, as BERT masks words: a fraction {@code ratio} of each image's patches (drawn from
+     * {@code rng}) is replaced by the mask token before the encoder, and the decoder predicts those patches' pixels,
+     * each patch normalised to mean 0 and variance 1 (MAE's normalised-pixel target). Returns the mean squared error
+     * over the masked patches' pixels, a one-element Var. x [B, C, H, W].
+     */
+    public Var maskedPatchLoss(Tape t, Var x, float ratio, java.util.SplittableRandom rng) {
+        if (pretrain == null) throw new IllegalStateException("vit: masked pretraining needs addPretrainHead() first");
+        if (!(ratio > 0 && ratio < 1)) throw new IllegalArgumentException("--mask-ratio must be in (0, 1), got " + ratio);
+        Backend be = t.backend();
+        int b = x.dim(0), n = cfg.patches(), d = cfg.embedDim(), p = cfg.patchSize(), c = cfg.inChans(), g = cfg.gridSize(), pp = c * p * p;
+        int hidden = Math.max(1, Math.round(ratio * n));
+        float[] mask = new float[b * n * d], maskPix = new float[b * n * pp];
+        for (int i = 0; i < b; i++) {
+            int[] order = dev.fovea.data.Batches.permutation(n, rng.nextLong());
+            for (int k = 0; k < hidden; k++) {
+                int q = order[k];
+                java.util.Arrays.fill(mask, (i * n + q) * d, (i * n + q + 1) * d, 1f);
+                java.util.Arrays.fill(maskPix, (i * n + q) * pp, (i * n + q + 1) * pp, 1f);
+            }
+        }
+        // targets: each patch's pixels in (channel, row, column) order, normalised per patch
+        float[] img = x.value().toArray(), target = new float[b * n * pp];
+        int hw = cfg.imgSize();
+        for (int i = 0; i < b; i++)
+            for (int gy = 0; gy < g; gy++)
+                for (int gx = 0; gx < g; gx++) {
+                    int base = (i * n + gy * g + gx) * pp, k = 0;
+                    double sum = 0, sq = 0;
+                    for (int ch = 0; ch < c; ch++)
+                        for (int py = 0; py < p; py++)
+                            for (int px = 0; px < p; px++, k++) {
+                                float v = img[((i * c + ch) * hw + gy * p + py) * hw + gx * p + px];
+                                target[base + k] = v;
+                                sum += v;
+                                sq += (double) v * v;
+                            }
+                    double mean = sum / pp, var = Math.max(0, sq / pp - mean * mean);
+                    float inv = (float) (1 / Math.sqrt(var + 1e-6));
+                    for (k = 0; k < pp; k++) target[base + k] = (float) ((target[base + k] - mean) * inv);
+                }
+        Tensor maskT = t.constant(be.upload(mask, b, n, d)).value();
+        Var h = encode(t, x, maskT);
+        h = norm.forward(t, h);
+        if (clsToken != null) h = t.slice(h, 1, 1, n);                           // the patch tokens [B, N, D]
+        Var pred = pretrain.forward(t, h);                                         // [B, N, P·P·C]
+        for (int i = 0; i < target.length; i++) target[i] = -target[i];
+        Var diff = t.add(pred, t.constant(be.upload(target, b, n, pp)));
+        Var err = t.mul(t.mul(diff, diff), t.constant(be.upload(maskPix, b, n, pp)));
+        return t.scale(t.sum(err), 1f / ((float) b * hidden * pp));
+    }
+
     @Override public void replaceHead(Backend be, int classes, long seed) {
         head = replaceChild("head", Linear.timm(be, new Init(seed), cfg.embedDim(), classes, true));
         cfg = new ViTConfig(cfg.imgSize(), cfg.patchSize(), cfg.inChans(), classes, cfg.embedDim(), cfg.depth(), cfg.numHeads(),
@@ -66,11 +151,29 @@ public final class VisionTransformer extends Module implements Classifier {
 
     /** The pooled representation [B, D] that the head reads. */
     public Var features(Tape t, Var x) {
+        return pool(t, encode(t, x, null));
+    }
+
+    /**
+     * The encoder: patch embeddings (those where {@code mask} [B, N, D] is 1 replaced by the pretraining mask token),
+     * the class token, position embeddings, the blocks. [B, C, H, W] → [B, T, D].
+     */
+    private Var encode(Tape t, Var x, Tensor mask) {
         int b = x.dim(0), d = cfg.embedDim();
         Var h = patchEmbed.forward(t, x);                                          // [B, N, D]
+        if (mask != null) {
+            Var m = t.constantView(mask), keep = t.constant(t.backend().zeros(mask.shape()));
+            t.backend().fill(keep.value(), 1f);
+            t.backend().axpy(-1f, mask, keep.value());                            // 1 − mask
+            h = t.add(t.mul(h, keep), t.mul(m, t.reshape(pretrain.maskToken, d)));
+        }
         if (clsToken != null) h = t.concat(1, t.expand(clsToken, b), h);          // [B, 1+N, D]
         h = t.add(h, t.reshape(posEmbed, cfg.tokens(), d));
-        h = blocks.forward(t, h);
+        return blocks.forward(t, h);
+    }
+
+    private Var pool(Tape t, Var h) {
+        int b = h.dim(0), d = cfg.embedDim();
         if (cfg.globalPool().equals("token")) {
             h = norm.forward(t, h);
             return t.reshape(t.slice(h, 1, 0, 1), b, d);                          // the class token

@@ -42,6 +42,13 @@ public abstract class Module implements AutoCloseable {
         return m;
     }
 
+    /** Removes and frees the child called {@code name}. */
+    protected final void removeChild(String name) {
+        Module old = children.remove(name);
+        if (old == null) throw new IllegalStateException("no module '" + name + "' to remove");
+        old.close();
+    }
+
     /** Every parameter in declaration order under its dotted name. */
     public final Map<String, Var> namedParameters() {
         Map<String, Var> out = new LinkedHashMap<>();

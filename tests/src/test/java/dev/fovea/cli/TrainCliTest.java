@@ -196,4 +196,28 @@ class TrainCliTest {
         assertEquals(2, small.code());
         assertEquals("fovea: error: the data has labels 0..9 but --num-classes is 5; the new head needs at least 10 outputs", small.err().strip());
     }
+
+    @Test void maskedPretrainingThenFinetuning() throws IOException {
+        Path pre = tmp.resolve("pre"), ft = tmp.resolve("ft");
+        CliTest.Run r = run("pretrain", "--data", data.toString(), "--limit", "128", "--batch", "32", "--epochs", "2", "--mask-ratio", "0.5",
+                "--threads", "2", "--out", pre.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(Pattern.matches("pretrained model=vit mask_ratio=0.5 epochs=2 loss=[0-9]+\\.[0-9]{4} checkpoint=.*", r.lastLine()), r.lastLine());
+        try (SafetensorsFile f = SafetensorsFile.open(pre.resolve("checkpoint.safetensors"))) {
+            assertArrayEquals(new int[]{1, 1, 64}, f.entry("pretrain.mask_token").shape());
+            assertArrayEquals(new int[]{16, 64}, f.entry("pretrain.decoder.weight").shape());   // 4x4 grey patches
+        }
+        CliTest.Run f = run("finetune", "--weights", pre.resolve("checkpoint.safetensors").toString(), "--num-classes", "10", "--data", data.toString(),
+                "--limit", "128", "--batch", "32", "--epochs", "1", "--threads", "2", "--out", ft.toString());
+        assertEquals(0, f.code(), f.out() + f.err());
+        assertTrue(f.lastLine().startsWith("finetuned model=vit epochs=1 "), f.lastLine());
+        try (SafetensorsFile a = SafetensorsFile.open(ft.resolve("checkpoint.safetensors"))) {
+            assertFalse(a.names().stream().anyMatch(n -> n.startsWith("pretrain.")), "the pretraining head is dropped");
+            assertArrayEquals(new int[]{10, 64}, a.entry("head.weight").shape());
+            assertEquals("vit", a.metadata().get("model"));
+        }
+        CliTest.Run bad = run("pretrain", "--mask-ratio", "1.5");
+        assertEquals(2, bad.code());
+        assertEquals("fovea: error: --mask-ratio must be in (0, 1), got 1.5", bad.err().strip());
+    }
 }
