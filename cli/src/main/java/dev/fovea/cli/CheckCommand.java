@@ -14,9 +14,10 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code fovea check}: runs a PyTorch golden fixture and compares every tensor it holds. */
-@Command(name = "check", description = {"Run a golden fixture (the format of shared/fixtures: model config in __metadata__,",
-        "PyTorch parameter names, io.input/io.labels, reference io.logits, io.loss, grad.* and io.grad.input)",
-        "and print each tensor's relative error against it. Exit 0 only if every tensor passes."})
+@Command(name = "check", description = {"Run a golden fixture and compare every tensor it holds.",
+        "The format of shared/fixtures: model config in __metadata__, PyTorch/timm parameter names, io.input,",
+        "io.labels, reference io.logits, io.loss, grad.* and io.grad.input (LeNet5 or timm VisionTransformer).",
+        "Prints each tensor's relative error; exit 0 only if every tensor passes."})
 final class CheckCommand implements Callable<Integer> {
     @Option(names = "--weights", required = true, description = "the fixture .safetensors file") Path weights;
     @Mixin EngineOptions engine;

@@ -15,8 +15,8 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code fovea filter}: a classic kernel over an image file or a typed matrix, by the backend's conv2d. */
-@Command(name = "filter", description = {"Slide a kernel over an image (PNG/JPEG, written as PNG) or a typed matrix (printed),",
-        "computed by the backend's conv2d (cross-correlation, zero padding).",
+@Command(name = "filter", description = {"Slide a classic kernel over an image or a typed matrix, by the backend's conv2d.",
+        "An image (PNG/JPEG) is written as PNG; a typed matrix is printed. Cross-correlation, zero padding.",
         "Named kernels: identity, edge (0,-1,0;-1,4,-1;0,-1,0), edge8 (-1,-1,-1;-1,8,-1;-1,-1,-1), sharpen, box-blur."})
 final class FilterCommand implements Callable<Integer> {
     @Option(names = "--kernel", description = "a named kernel or rows like \"0,1,0;1,-4,1;0,1,0\" (default: ${DEFAULT-VALUE})") String kernel = "edge";

@@ -20,8 +20,9 @@ import java.util.ArrayList;
 import java.util.concurrent.Callable;
 
 /** {@code fovea finetune}: a trained model with a new classification head, trained on new data. */
-@Command(name = "finetune", description = {"Fine-tune a checkpoint: its classification head is replaced by a fresh one with",
-        "--num-classes outputs, then the model (or, with --freeze-backbone, only the head) trains on --data.",
+@Command(name = "finetune", description = {"Fine-tune a checkpoint with a new classification head.",
+        "The head is replaced by a fresh one with --num-classes outputs, then the model (or, with",
+        "--freeze-backbone, only the head) trains on --data.",
         "Last line: finetuned model=M epochs=E test_accuracy=A images_per_s=X checkpoint=PATH"})
 final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--weights", required = true, description = "a checkpoint written by fovea train (or finetune)") Path weights;

@@ -28,8 +28,9 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
 /** {@code fovea pretrain}: masked-patch pretraining of the ViT on unlabelled images. */
-@Command(name = "pretrain", description = {"Masked pretraining, as BERT does with words: a random fraction of each image's patches is replaced",
-        "by a learned mask token and the ViT learns to predict those patches' pixels (normalised per patch).",
+@Command(name = "pretrain", description = {"Masked-patch pretraining of the ViT on unlabelled images.",
+        "As BERT does with words: a random fraction of each image's patches is replaced by a learned mask token",
+        "and the ViT learns to predict those patches' pixels (normalised per patch).",
         "Labels are not read. Start fine-tuning from the checkpoint with fovea finetune.",
         "Last line: pretrained model=vit mask_ratio=R epochs=E loss=L checkpoint=PATH"})
 final class PretrainCommand implements Callable<Integer> {

@@ -26,7 +26,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code fovea train}: trains an image classifier, checkpointing after every epoch. */
-@Command(name = "train", description = {"Train LeNet-5 on Fashion-MNIST (or any MNIST-format data set).",
+@Command(name = "train", description = {"Train LeNet-5 or a ViT on Fashion-MNIST (or any MNIST-format data set).",
         "Writes OUT/checkpoint.safetensors after every epoch (atomically), OUT/metrics.csv and OUT/metrics.png.",
         "Last line: trained model=M epochs=E test_accuracy=A images_per_s=X checkpoint=PATH"})
 final class TrainCommand implements Callable<Integer> {
