@@ -8,10 +8,7 @@ import dev.fovea.nn.Module;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.train.Checkpoint;
 import dev.fovea.train.EpochMetrics;
-import dev.fovea.train.Evaluation;
-import dev.fovea.train.NonFiniteLossException;
 import dev.fovea.train.TrainConfig;
-import dev.fovea.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -19,10 +16,8 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code fovea train}: trains an image classifier, checkpointing after every epoch. */
@@ -83,7 +78,6 @@ final class TrainCommand implements Callable<Integer> {
         }
         Path dir = out != null ? out : Path.of("runs", cfg.model());
         Files.createDirectories(dir);
-        Path ckpt = dir.resolve("checkpoint.safetensors");
 
         ImageDataset.Splits splits = ImageDataset.resolve(data);
         System.out.println("data: " + splits.description());

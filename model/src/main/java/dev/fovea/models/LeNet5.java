@@ -37,11 +37,6 @@ public final class LeNet5 extends Module implements Classifier {
 
         public final String id;
         Variant(String id) { this.id = id; }
-
-        public static Variant parse(String s) {
-            for (Variant v : values()) if (v.id.equals(s)) return v;
-            throw new IllegalArgumentException("unknown model '" + s + "', expected lenet5 or lenet5-full");
-        }
     }
 
     public static final int CLASSES = 10;

@@ -26,12 +26,12 @@ public final class Models {
 
     /** With a head of {@code classes} outputs. */
     public static Module create(Backend be, String name, String activation, long seed, int classes) {
-        Module m = create10(be, name, activation, seed);
+        Module m = createWithTenClasses(be, name, activation, seed);
         if (classes != 10) ((Classifier) m).replaceHead(be, classes, seed);
         return m;
     }
 
-    private static Module create10(Backend be, String name, String activation, long seed) {
+    private static Module createWithTenClasses(Backend be, String name, String activation, long seed) {
         if (name.equals("vit") || name.equals(VIT_PRETRAIN)) {
             if (activation != null && !activation.isEmpty()) throw new IllegalArgumentException("--activation applies to lenet5 models only");
             VisionTransformer v = new VisionTransformer(be, VIT_FASHION, seed);
