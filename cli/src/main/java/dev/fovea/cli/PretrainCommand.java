@@ -74,8 +74,7 @@ final class PretrainCommand implements Callable<Integer> {
                     while (batches.hasNext()) {
                         Batches.Batch b = batches.next();
                         try (Tape t = Tape.training(be)) {
-                            Var x = t.constant(be.upload(b.images(), b.size(), 1, train.height(), train.width()));
-                            Var l = vit.maskedPatchLoss(t, x, maskRatio, masks);
+                            Var l = vit.maskedPatchLoss(t, b.images(), b.size(), maskRatio, masks);
                             float lv = l.value().toArray()[0];
                             if (!Float.isFinite(lv)) {
                                 bar.finish();

@@ -54,8 +54,4 @@ public final class Models {
         throw new IllegalArgumentException("unknown model '" + name + "', expected one of " + String.join(", ", names()));
     }
 
-    /** The activation a model uses, for checkpoint metadata. */
-    public static String activation(Module m) {
-        return m instanceof LeNet5 l ? l.activation().id() : "";
-    }
 }

@@ -11,7 +11,6 @@ import dev.fovea.nn.Module;
 import dev.fovea.nn.PatchEmbed;
 import dev.fovea.nn.Sequential;
 import dev.fovea.tensor.Shape;
-import dev.fovea.tensor.Tensor;
 
 /**
  * The Vision Transformer of Dosovitskiy et al. (2021) as timm's {@code VisionTransformer} builds it, with timm's
@@ -74,32 +73,35 @@ public final class VisionTransformer extends Module implements Classifier {
         pretrain = null;
     }
 
-    public boolean hasPretrainHead() { return pretrain != null; }
-
     /**
      * Masked-patch pretraining, as BERT masks words: a fraction {@code ratio} of each image's patches (drawn from
      * {@code rng}) is replaced by the mask token before the encoder, and the decoder predicts those patches' pixels,
      * each patch normalised to mean 0 and variance 1 (MAE's normalised-pixel target). Returns the mean squared error
-     * over the masked patches' pixels, a one-element Var. x [B, C, H, W].
+     * over the masked patches' pixels, a one-element Var. The images come as host floats [B, C, H, W]: the masks
+     * and targets are made on the host from them, and only then is anything uploaded.
      */
-    public Var maskedPatchLoss(Tape t, Var x, float ratio, java.util.SplittableRandom rng) {
+    public Var maskedPatchLoss(Tape t, float[] img, int b, float ratio, java.util.SplittableRandom rng) {
         if (pretrain == null) throw new IllegalStateException("vit: masked pretraining needs addPretrainHead() first");
         if (!(ratio > 0 && ratio < 1)) throw new IllegalArgumentException("--mask-ratio must be in (0, 1), got " + ratio);
         Backend be = t.backend();
-        int b = x.dim(0), n = cfg.patches(), d = cfg.embedDim(), p = cfg.patchSize(), c = cfg.inChans(), g = cfg.gridSize(), pp = c * p * p;
+        int hw = cfg.imgSize();
+        if (img.length != b * cfg.inChans() * hw * hw)
+            throw new IllegalArgumentException("vit: " + img.length + " floats are not " + b + " images of " + cfg.inChans() + "x" + hw + "x" + hw);
+        int n = cfg.patches(), d = cfg.embedDim(), p = cfg.patchSize(), c = cfg.inChans(), g = cfg.gridSize(), pp = c * p * p;
         int hidden = Math.max(1, Math.round(ratio * n));
-        float[] mask = new float[b * n * d], maskPix = new float[b * n * pp];
+        float[] keep = new float[b * n * d], hide = new float[b * n * d], maskPix = new float[b * n * pp];
+        java.util.Arrays.fill(keep, 1f);
         for (int i = 0; i < b; i++) {
             int[] order = dev.fovea.data.Batches.permutation(n, rng.nextLong());
             for (int k = 0; k < hidden; k++) {
                 int q = order[k];
-                java.util.Arrays.fill(mask, (i * n + q) * d, (i * n + q + 1) * d, 1f);
+                java.util.Arrays.fill(keep, (i * n + q) * d, (i * n + q + 1) * d, 0f);
+                java.util.Arrays.fill(hide, (i * n + q) * d, (i * n + q + 1) * d, 1f);
                 java.util.Arrays.fill(maskPix, (i * n + q) * pp, (i * n + q + 1) * pp, 1f);
             }
         }
         // targets: each patch's pixels in (channel, row, column) order, normalised per patch
-        float[] img = x.value().toArray(), target = new float[b * n * pp];
-        int hw = cfg.imgSize();
+        float[] target = new float[b * n * pp];
         for (int i = 0; i < b; i++)
             for (int gy = 0; gy < g; gy++)
                 for (int gx = 0; gx < g; gx++) {
@@ -117,8 +119,8 @@ public final class VisionTransformer extends Module implements Classifier {
                     float inv = (float) (1 / Math.sqrt(var + 1e-6));
                     for (k = 0; k < pp; k++) target[base + k] = (float) ((target[base + k] - mean) * inv);
                 }
-        Tensor maskT = t.constant(be.upload(mask, b, n, d)).value();
-        Var h = encode(t, x, maskT);
+        Var x = t.constant(be.upload(img, b, cfg.inChans(), hw, hw));
+        Var h = encode(t, x, t.constant(be.upload(keep, b, n, d)), t.constant(be.upload(hide, b, n, d)));
         h = norm.forward(t, h);
         if (clsToken != null) h = t.slice(h, 1, 1, n);                           // the patch tokens [B, N, D]
         Var pred = pretrain.forward(t, h);                                         // [B, N, P·P·C]
@@ -151,22 +153,18 @@ public final class VisionTransformer extends Module implements Classifier {
 
     /** The pooled representation [B, D] that the head reads. */
     public Var features(Tape t, Var x) {
-        return pool(t, encode(t, x, null));
+        return pool(t, encode(t, x, null, null));
     }
 
     /**
-     * The encoder: patch embeddings (those where {@code mask} [B, N, D] is 1 replaced by the pretraining mask token),
-     * the class token, position embeddings, the blocks. [B, C, H, W] → [B, T, D].
+     * The encoder: patch embeddings (h·keep + hide·token, with keep and hide = 1 − keep [B, N, D] masks for
+     * pretraining, or the embeddings as they are when null), the class token, position embeddings, the blocks.
+     * [B, C, H, W] → [B, T, D].
      */
-    private Var encode(Tape t, Var x, Tensor mask) {
+    private Var encode(Tape t, Var x, Var keep, Var hide) {
         int b = x.dim(0), d = cfg.embedDim();
         Var h = patchEmbed.forward(t, x);                                          // [B, N, D]
-        if (mask != null) {
-            Var m = t.constantView(mask), keep = t.constant(t.backend().zeros(mask.shape()));
-            t.backend().fill(keep.value(), 1f);
-            t.backend().axpy(-1f, mask, keep.value());                            // 1 − mask
-            h = t.add(t.mul(h, keep), t.mul(m, t.reshape(pretrain.maskToken, d)));
-        }
+        if (keep != null) h = t.add(t.mul(h, keep), t.mul(hide, t.reshape(pretrain.maskToken, d)));
         if (clsToken != null) h = t.concat(1, t.expand(clsToken, b), h);          // [B, 1+N, D]
         h = t.add(h, t.reshape(posEmbed, cfg.tokens(), d));
         return blocks.forward(t, h);

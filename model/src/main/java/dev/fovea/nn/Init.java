@@ -50,7 +50,4 @@ public final class Init {
         be.fill(t, value);
         return t;
     }
-
-    /** A fresh random stream for dropout masks and shuffling. */
-    public SplittableRandom split() { return rng.split(); }
 }

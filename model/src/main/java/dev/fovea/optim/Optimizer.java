@@ -5,7 +5,6 @@ import dev.fovea.backend.Backend;
 import dev.fovea.tensor.Tensor;
 
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -62,8 +61,6 @@ public abstract class Optimizer implements AutoCloseable {
         }
         this.step = steps;
     }
-
-    public static List<String> names() { return List.of("sgd", "adamw"); }
 
     @Override public void close() {
         state.values().forEach(Tensor::close);
