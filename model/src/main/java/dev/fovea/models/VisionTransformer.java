@@ -3,6 +3,7 @@ package dev.fovea.models;
 import dev.fovea.autograd.Tape;
 import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
+import dev.fovea.io.SafetensorsFile;
 import dev.fovea.nn.Block;
 import dev.fovea.nn.Init;
 import dev.fovea.nn.LayerNorm;
@@ -10,7 +11,12 @@ import dev.fovea.nn.Linear;
 import dev.fovea.nn.Module;
 import dev.fovea.nn.PatchEmbed;
 import dev.fovea.nn.Sequential;
+import dev.fovea.nn.StateDict;
 import dev.fovea.tensor.Shape;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * The Vision Transformer of Dosovitskiy et al. (2021) as timm's {@code VisionTransformer} builds it, with timm's
@@ -42,6 +48,26 @@ public final class VisionTransformer extends Module implements Classifier {
     }
 
     public ViTConfig config() { return cfg; }
+
+    /**
+     * Loads a timm checkpoint (or one of ours) through {@link StateDict#load}; when its position embeddings were
+     * learned for another square patch grid (another image size), they are resampled to this model's grid as timm
+     * does ({@link PosEmbed}). Returns a sentence saying so, or null when nothing was resampled.
+     */
+    public String load(SafetensorsFile file, Predicate<String> consider) {
+        String note = null;
+        Map<String, float[]> replaced = new HashMap<>();
+        if (file.contains("pos_embed")) {
+            int[] s = file.entry("pos_embed").shape();
+            int prefix = cfg.classToken() ? 1 : 0, old = s.length == 3 ? s[1] - prefix : -1, g = (int) Math.round(Math.sqrt(Math.max(old, 0)));
+            if (s.length == 3 && s[0] == 1 && s[2] == cfg.embedDim() && s[1] != cfg.tokens() && old > 0 && g * g == old) {
+                replaced.put("pos_embed", PosEmbed.resample(file.floats("pos_embed"), prefix, g, g, cfg.gridSize(), cfg.gridSize(), cfg.embedDim()));
+                note = "pos_embed resampled from a " + g + "x" + g + " patch grid to " + cfg.gridSize() + "x" + cfg.gridSize() + " (bicubic, as timm)";
+            }
+        }
+        StateDict.load(this, file, consider, replaced);
+        return note;
+    }
 
     // ---------------------------------------------------------------- masked pretraining
 

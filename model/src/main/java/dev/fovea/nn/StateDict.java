@@ -27,11 +27,18 @@ public final class StateDict {
      * (fixture inputs, optimizer state); of the rest, any missing from the file, unknown to the model or of another
      * shape is listed in one {@link MismatchException} before anything is copied.
      */
-    public static void load(Module m, SafetensorsFile file, Predicate<String> consider) {
+    public static void load(Module m, SafetensorsFile file, Predicate<String> consider) { load(m, file, consider, Map.of()); }
+
+    /**
+     * As {@link #load(Module, SafetensorsFile, Predicate)}, with some of the file's tensors replaced by values of the
+     * model's shape computed from them ({@code replaced}: name → values), such as resampled position embeddings.
+     */
+    public static void load(Module m, SafetensorsFile file, Predicate<String> consider, Map<String, float[]> replaced) {
         Map<String, Var> params = m.namedParameters();
         List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>(), misshaped = new ArrayList<>();
         for (var e : params.entrySet()) {
             if (!file.contains(e.getKey())) { missing.add(e.getKey() + " " + Shape.str(e.getValue().shape())); continue; }
+            if (replaced.containsKey(e.getKey())) continue;
             int[] got = file.entry(e.getKey()).shape();
             if (!Arrays.equals(got, e.getValue().shape()))
                 misshaped.add(e.getKey() + ": expected " + Shape.str(e.getValue().shape()) + ", file has " + Shape.str(got));
@@ -47,7 +54,8 @@ public final class StateDict {
         for (var e : params.entrySet()) {
             Tensor dst = e.getValue().value();
             Backend be = dst.backend();
-            try (Tensor src = be.upload(file.floats(e.getKey()), dst.shape())) {
+            float[] values = replaced.containsKey(e.getKey()) ? replaced.get(e.getKey()) : file.floats(e.getKey());
+            try (Tensor src = be.upload(values, dst.shape())) {
                 be.copy(src, dst);
             }
         }

@@ -111,4 +111,51 @@ class VisionTransformerTest {
             assertEquals(5_717_416, m.parameterCount());   // timm: vit_tiny_patch16_224 has 5.72M parameters
         }
     }
+
+    /** Pillow's antialiased bicubic resize (what PyTorch's antialias=True ports): tools/make-posemb-fixture.py. */
+    @Test void positionEmbeddingsResampleAsTimm() throws Exception {
+        try (SafetensorsFile f = SafetensorsFile.open(resource("posemb_resample.safetensors"))) {
+            for (String c : List.of("up", "down", "noprefix")) {
+                int[] in = f.entry(c + ".in").shape(), out = f.entry(c + ".out").shape();
+                String meta = f.metadata().get(c);
+                int prefix = meta.contains("\"prefix\": 1") ? 1 : 0;
+                int[] g = java.util.Arrays.stream(meta.replaceAll("[^0-9,]", " ").trim().split("[ ,]+")).mapToInt(Integer::parseInt).toArray();
+                // g = prefix, oldH, oldW, newH, newW
+                float[] got = PosEmbed.resample(f.floats(c + ".in"), prefix, g[1], g[2], g[3], g[4], in[2]);
+                float[] want = f.floats(c + ".out");
+                assertEquals(want.length, got.length, c);
+                assertEquals(out[1], prefix + g[3] * g[4], c);
+                for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-5f * (1 + Math.abs(want[i])), c + " at " + i);
+            }
+        }
+        // the same grid is the identity; one output between two inputs is their mean
+        float[] pe = {9, 1, 2, 3, 4};
+        assertTrue(java.util.Arrays.equals(pe, PosEmbed.resample(pe, 1, 2, 2, 2, 2, 1)));
+        assertEquals(2.5f, PosEmbed.resample(pe, 1, 2, 2, 1, 1, 1)[1], 1e-6f);
+    }
+
+    @Test void checkpointOfAnotherImageSizeLoadsWithResampledPositions() throws Exception {
+        try (SafetensorsFile f = SafetensorsFile.open(resource("vit_tiny_c3_32.safetensors"))) {
+            ViTConfig at32 = ViTConfig.fromFile(f);
+            ViTConfig at48 = new ViTConfig(48, at32.patchSize(), at32.inChans(), at32.numClasses(), at32.embedDim(), at32.depth(),
+                    at32.numHeads(), at32.mlpRatio(), at32.qkvBias(), at32.classToken(), at32.globalPool(), at32.eps(), at32.act());
+            try (VisionTransformer same = new VisionTransformer(CPU, at32, 1); VisionTransformer big = new VisionTransformer(CPU, at48, 1)) {
+                assertEquals(null, same.load(f, n -> !n.startsWith("io.") && !n.startsWith("grad.")));
+                assertEquals("pos_embed resampled from a 8x8 patch grid to 12x12 (bicubic, as timm)",
+                        big.load(f, n -> !n.startsWith("io.") && !n.startsWith("grad.")));
+                float[] want = PosEmbed.resample(f.floats("pos_embed"), 1, 8, 8, 12, 12, at32.embedDim());
+                assertTrue(java.util.Arrays.equals(want, big.posEmbed.value().toArray()));
+                assertTrue(java.util.Arrays.equals(f.floats("blocks.1.mlp.fc2.weight"), big.namedParameters().get("blocks.1.mlp.fc2.weight").value().toArray()));
+                try (Tape t = Tape.inference(CPU)) {
+                    assertEquals(List.of(2, at32.numClasses()), java.util.Arrays.stream(big.forward(t, t.constant(CPU.zeros(2, 3, 48, 48))).shape()).boxed().toList());
+                }
+            }
+            // a width that differs is no resampling case: the mismatch names it
+            ViTConfig wide = new ViTConfig(48, 4, 3, at32.numClasses(), 2 * at32.embedDim(), at32.depth(), at32.numHeads(), 4f, true, true, "token", 1e-6f, Act.Kind.GELU);
+            try (VisionTransformer w = new VisionTransformer(CPU, wide, 1)) {
+                var e = assertThrows(dev.fovea.nn.StateDict.MismatchException.class, () -> w.load(f, n -> !n.startsWith("io.") && !n.startsWith("grad.")));
+                assertTrue(e.getMessage().contains("pos_embed: expected [1, 145, 128], file has [1, 65, 64]"), e.getMessage());
+            }
+        }
+    }
 }
