@@ -308,7 +308,7 @@ public final class CpuBackend extends HeapBackend {
         int bh = q.dim(0) * q.dim(1), t = q.dim(2), d = q.dim(3), s = k.dim(2), dv = v.dim(3);
         float[] qv = data(q), kv = data(k), vv = data(v), ov = data(out), lv = data(lse);
         par.forRange(bh, 1, (i0, i1) -> {
-            float[] scratch = new float[Attention.scratchSize(s)];
+            float[] scratch = new float[Attention.scratchSize(t, s, d, dv)];
             for (int i = i0; i < i1; i++)
                 Attention.forward(qv, i * t * d, kv, i * s * d, vv, i * s * dv, ov, i * t * dv, lv, i * t, t, s, d, dv, scale, causal, scratch);
         });
@@ -320,7 +320,7 @@ public final class CpuBackend extends HeapBackend {
         float[] qv = data(q), kv = data(k), vv = data(v), ov = data(out), lv = data(lse), dov = data(dout);
         float[] dqv = data(dq), dkv = data(dk), dvv = data(dv);
         par.forRange(bh, 1, (i0, i1) -> {
-            float[] scratch = new float[Attention.scratchSize(s)];
+            float[] scratch = new float[Attention.scratchSize(t, s, d, dvn)];
             for (int i = i0; i < i1; i++)
                 Attention.backward(qv, i * t * d, kv, i * s * d, vv, i * s * dvn, ov, i * t * dvn, lv, i * t,
                         dov, dqv, dkv, dvv, t, s, d, dvn, scale, causal, scratch);

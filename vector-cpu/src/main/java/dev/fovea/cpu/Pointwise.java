@@ -17,6 +17,8 @@ final class Pointwise {
     private static final float GELU_K = (float) Math.sqrt(2 / Math.PI);
     private static final float GELU_C = 0.044715f;
 
+    private static final int GELU_BLOCK = 1024;
+
     private Pointwise() {}
 
     // Each activation's loops are a method of their own: in one big switch method the JIT ran out of inlining
@@ -71,6 +73,12 @@ final class Pointwise {
             FloatVector v = FloatVector.fromArray(S, x, i);
             VMath.erf(v.mul(SQRT_HALF)).add(1f).mul(v).mul(0.5f).intoArray(y, i);
         }
+        forwardGeluTail(x, y, i, to);
+    }
+
+    // scalar tails in methods of their own: inlined into the vector loop's method, they cost it the inlining of
+    // the vector exp (NodeCountInliningCutoff), and an exp left as a call boxes its vectors
+    private static void forwardGeluTail(float[] x, float[] y, int i, int to) {
         for (; i < to; i++) y[i] = 0.5f * x[i] * (1f + VMath.erf(x[i] * SQRT_HALF));
     }
 
@@ -132,20 +140,41 @@ final class Pointwise {
     }
 
     private static void backwardGelu(float[] x, float[] y, float[] dy, float[] dx, int from, int to) {
+        // d/dx x·Φ(x) = Φ(x) + x·φ(x): Φ into dx, then dy·(x·φ(x) + dx), in blocks that stay in L1. Two loops in two
+        // methods so that each compiled method holds one vector exp: with both in one, C2 stopped inlining the
+        // second (NodeCountInliningCutoff) and boxed its vectors (3x slower)
+        for (int b = from; b < to; b += GELU_BLOCK) {
+            int e = Math.min(to, b + GELU_BLOCK);
+            geluCdf(x, dx, b, e);
+            geluGrad(x, dy, dx, b, e);
+        }
+    }
+
+    /** dx = Φ(x). */
+    private static void geluCdf(float[] x, float[] dx, int from, int to) {
         int i = from, bound = from + S.loopBound(to - from);
-        // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+        for (; i < bound; i += S.length())
+            VMath.erf(FloatVector.fromArray(S, x, i).mul(SQRT_HALF)).add(1f).mul(0.5f).intoArray(dx, i);
+        geluCdfTail(x, dx, i, to);
+    }
+
+    private static void geluCdfTail(float[] x, float[] dx, int i, int to) {
+        for (; i < to; i++) dx[i] = (VMath.erf(x[i] * SQRT_HALF) + 1f) * 0.5f;
+    }
+
+    /** dx = dy·(x·φ(x) + dx). */
+    private static void geluGrad(float[] x, float[] dy, float[] dx, int from, int to) {
+        int i = from, bound = from + S.loopBound(to - from);
         for (; i < bound; i += S.length()) {
             FloatVector v = FloatVector.fromArray(S, x, i);
-            FloatVector cdf = VMath.erf(v.mul(SQRT_HALF)).add(1f).mul(0.5f);
             FloatVector pdf = VMath.exp(v.mul(v).mul(-0.5f)).mul(INV_SQRT_2PI);
-            FloatVector.fromArray(S, dy, i).mul(v.fma(pdf, cdf)).intoArray(dx, i);
+            FloatVector.fromArray(S, dy, i).mul(v.fma(pdf, FloatVector.fromArray(S, dx, i))).intoArray(dx, i);
         }
-        for (; i < to; i++) {
-            float v = x[i];
-            float cdf = 0.5f * (1f + VMath.erf(v * SQRT_HALF));
-            float pdf = VMath.exp(v * v * -0.5f) * INV_SQRT_2PI;
-            dx[i] = dy[i] * Math.fma(v, pdf, cdf);
-        }
+        geluGradTail(x, dy, dx, i, to);
+    }
+
+    private static void geluGradTail(float[] x, float[] dy, float[] dx, int i, int to) {
+        for (; i < to; i++) dx[i] = dy[i] * Math.fma(x[i], VMath.exp(x[i] * x[i] * -0.5f) * INV_SQRT_2PI, dx[i]);
     }
 
     private static void backwardGeluTanh(float[] x, float[] y, float[] dy, float[] dx, int from, int to) {
@@ -240,12 +269,20 @@ final class Pointwise {
         }
     }
 
-    /** Σ x[from..to) with vector partial sums. */
+    /**
+     * Σ x[from..to) with vector partial sums. The lane sum is {@link VMath#sumLanes}'s tree spelled out, with no call
+     * that takes a vector: this runs right after a vector exp (softmax rows), whose IR is so large that C2 stops
+     * inlining there, and a vector passed to a call that is not inlined is boxed.
+     */
     static float sum(float[] x, int from, int to) {
         int i = from, bound = from + S.loopBound(to - from);
         FloatVector acc = FloatVector.zero(S);
         for (; i < bound; i += S.length()) acc = acc.add(FloatVector.fromArray(S, x, i));
-        float s = VMath.sumLanes(acc);
+        if (VMath.H8 != null) acc = acc.add(acc.rearrange(VMath.H8));
+        if (VMath.H4 != null) acc = acc.add(acc.rearrange(VMath.H4));
+        if (VMath.H2 != null) acc = acc.add(acc.rearrange(VMath.H2));
+        if (VMath.H1 != null) acc = acc.add(acc.rearrange(VMath.H1));
+        float s = acc.lane(0);
         for (; i < to; i++) s += x[i];
         return s;
     }

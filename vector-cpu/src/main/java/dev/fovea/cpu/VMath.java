@@ -34,8 +34,11 @@ final class VMath {
         FloatVector z = x.abs();
         FloatVector one = FloatVector.broadcast(x.species(), 1f);
         FloatVector t = one.div(z.mul(0.5f).add(1f));
-        FloatVector p = FloatVector.broadcast(x.species(), C[9]);
-        for (int i = 8; i >= 0; i--) p = p.fma(t, FloatVector.broadcast(x.species(), C[i]));
+        // written out, not looped: a vector carried around a loop the JIT does not unroll is boxed
+        var sp = x.species();
+        FloatVector p = t.fma(C[9], C[8]).fma(t, FloatVector.broadcast(sp, C[7])).fma(t, FloatVector.broadcast(sp, C[6]))
+                .fma(t, FloatVector.broadcast(sp, C[5])).fma(t, FloatVector.broadcast(sp, C[4])).fma(t, FloatVector.broadcast(sp, C[3]))
+                .fma(t, FloatVector.broadcast(sp, C[2])).fma(t, FloatVector.broadcast(sp, C[1])).fma(t, FloatVector.broadcast(sp, C[0]));
         FloatVector e = exp(z.mul(z).neg().add(p));
         FloatVector r = t.mul(e).neg().add(1f);
         return r.blend(r.neg(), x.lt(0f));
@@ -110,27 +113,26 @@ final class VMath {
         return FloatVector.broadcast(x.species(), 1f).div(exp(x.neg()).add(1f));
     }
 
-    /** Shuffles for {@link #sumLanes}: lane i takes lane i + step, for step = VL/2, VL/4, ..., 1. */
-    private static final VectorShuffle<Float>[] HALVES = halves();
+    // Shuffles for sumLanes: lane i takes lane i + step. One constant per step, not an array walked by a loop:
+    // rearrange by a shuffle the JIT cannot see as a constant is not intrinsified and boxes every vector (measured:
+    // gigabytes of garbage per second in attention's softmax rows).
+    private static final int VL = FloatVector.SPECIES_PREFERRED.length();
+    static final VectorShuffle<Float> H8 = half(8), H4 = half(4), H2 = half(2), H1 = half(1);
 
-    @SuppressWarnings("unchecked")
-    private static VectorShuffle<Float>[] halves() {
-        int vl = FloatVector.SPECIES_PREFERRED.length(), n = Integer.numberOfTrailingZeros(vl);
-        VectorShuffle<Float>[] h = new VectorShuffle[n];
-        for (int j = 0, step = vl / 2; step >= 1; j++, step /= 2) {
-            final int st = step;
-            h[j] = VectorShuffle.fromOp(FloatVector.SPECIES_PREFERRED, i -> (i + st) % vl);
-        }
-        return h;
+    private static VectorShuffle<Float> half(int step) {
+        return step < VL ? VectorShuffle.fromOp(FloatVector.SPECIES_PREFERRED, i -> (i + step) % VL) : null;
     }
 
     /**
      * The sum of a vector's lanes by a fixed pairwise tree (halves folded onto each other). Not
      * {@code reduceLanes(ADD)}, whose order is unspecified and does differ between interpreted and compiled code,
-     * which would make results depend on the JIT's progress. For the preferred species only.
+     * which would make results depend on the JIT's progress. For the preferred species (up to 16 lanes) only.
      */
     static float sumLanes(FloatVector v) {
-        for (VectorShuffle<Float> h : HALVES) v = v.add(v.rearrange(h));
+        if (H8 != null) v = v.add(v.rearrange(H8));
+        if (H4 != null) v = v.add(v.rearrange(H4));
+        if (H2 != null) v = v.add(v.rearrange(H2));
+        if (H1 != null) v = v.add(v.rearrange(H1));
         return v.lane(0);
     }
 }
