@@ -156,7 +156,7 @@ public final class Tape implements AutoCloseable {
         default boolean canAdd() { return false; }
     }
 
-    private static GradWriter gemmWriter(GradWriter w) {
+    private static GradWriter additive(GradWriter w) {
         return new GradWriter() {
             @Override public void write(Tensor dst, boolean add) { w.write(dst, add); }
             @Override public boolean canAdd() { return true; }
@@ -233,7 +233,7 @@ public final class Tape implements AutoCloseable {
         onBackward("linear", out, () -> {
             Tensor dy = out.grad.reshape(rows, outF);
             accumulate(x, (dx, add) -> be.gemm(dy, false, w.value(), false, dx.reshape(rows, in), 1f, 0f));
-            accumulate(w, gemmWriter((dw, add) -> be.gemm(dy, true, x2, false, dw, 1f, add ? 1f : 0f)));
+            accumulate(w, additive((dw, add) -> be.gemm(dy, true, x2, false, dw, 1f, add ? 1f : 0f)));
             accumulate(b, (db, add) -> be.sum(dy, db, 0));
         });
         return out;
@@ -318,10 +318,19 @@ public final class Tape implements AutoCloseable {
         Tensor y = alloc(ys);
         be.slice(x.value(), ax, start, y);
         Var out = result("slice", y, x);
-        onBackward("slice", out, () -> accumulate(x, (dx, add) -> {
-            be.fill(dx, 0f);
-            be.insertSlice(out.grad, ax, start, dx);
-        }));
+        // the first slice to write zeroes the rest; later ones (q, k, v of one tensor) add into their region only
+        onBackward("slice", out, () -> accumulate(x, additive((dx, add) -> {
+            if (!add) {
+                be.fill(dx, 0f);
+                be.insertSlice(out.grad, ax, start, dx);
+                return;
+            }
+            try (Tensor region = be.empty(out.grad.shape())) {
+                be.slice(dx, ax, start, region);
+                be.axpy(1f, out.grad, region);
+                be.insertSlice(region, ax, start, dx);
+            }
+        })));
         return out;
     }
 
