@@ -50,6 +50,9 @@ class CpuVsReferenceTest {
                         d -> gemmCase(ta, tb, d[0], d[1], d[2], d[3], 1f, 0f, d[4] == 1, d[4] == 2)));
             }
         tests.add(property("gemm NN beyond one K block and several M blocks", 4, dims(r(130, 270), r(40, 140), r(257, 600)), d -> gemmCase(false, false, 1, d[0], d[1], d[2], 1f, 1f, false, false)));
+        // m >= 4n: threads split rows only; a transposed A (alpha 1) is read in place across several M blocks
+        for (boolean ta : new boolean[]{true, false})
+            tests.add(property("gemm " + (ta ? "T" : "N") + "N tall and narrow", 4, dims(r(241, 520), r(3, 60), r(20, 300)), d -> gemmCase(ta, false, 1, d[0], d[1], d[2], 1f, 0f, false, false)));
         tests.add(property("gemm TN beyond one N block", 3, dims(r(8, 40), r(1025, 1100), r(20, 70)), d -> gemmCase(true, false, 1, d[0], d[1], d[2], 1f, 0f, false, false)));
         return tests;
     }

@@ -45,8 +45,11 @@ final class Gemm {
         }
         int threads = par.threads();
         int mPanels = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
-        // threads take column ranges of C, or row ranges as well when N is too narrow to share
-        int nSplit = Math.min(threads, Math.max(1, nPanels / 2)), mSplit = Math.max(1, Math.min(mPanels, threads / nSplit));
+        // threads take column ranges of C, or row ranges as well when N is too narrow to share; a tall, narrow C
+        // (a linear layer over a whole batch of tokens: thousands of rows, a few hundred columns) is shared by rows
+        // only, since a column split would have every thread pack all of the tall A
+        int nSplit = m >= 4 * n ? 1 : Math.min(threads, Math.max(1, nPanels / 2));
+        int mSplit = Math.max(1, Math.min(mPanels, threads / nSplit));
         par.forChunks(nSplit * mSplit, threads, (t0, t1) -> {
             for (int t = t0; t < t1; t++) {
                 int ns = t / mSplit, ms = t % mSplit;
@@ -74,8 +77,14 @@ final class Gemm {
                 int mc = Math.min(MC, Math.min(m, ip1 * MR) - ic);
                 for (int pc = 0; pc < k; pc += KC) {
                     int kc = Math.min(KC, k - pc);
-                    packA(ta, alpha, a, ao, lda, ic, mc, pc, kc, ap, 0);
-                    macro(mc, kc, nc, ap, bp, pc * ncp, c, co + ic * ldc + jc, ldc);
+                    if (ta && alpha == 1f) {
+                        // a transposed A already has the packed layout, MR rows side by side at each p: read in place
+                        // (the weight gradient dYᵀ·X of every linear layer); only a ragged last panel is packed
+                        macro(mc, kc, nc, a, ao + pc * lda + ic, 1, lda, ap, lda, bp, pc * ncp, c, co + ic * ldc + jc, ldc);
+                    } else {
+                        packA(ta, alpha, a, ao, lda, ic, mc, pc, kc, ap, 0);
+                        macro(mc, kc, nc, ap, 0, kc, MR, null, 0, bp, pc * ncp, c, co + ic * ldc + jc, ldc);
+                    }
                 }
             }
         }
@@ -91,8 +100,13 @@ final class Gemm {
         return buf;
     }
 
-    /** One packed MC×KC block of A against one K slice of the packed B panels of an NC-wide block. */
-    private static void macro(int mc, int kc, int nc, float[] ap, float[] bp, int bBase, float[] c, int co, int ldc) {
+    /**
+     * One MC×KC block of A against one K slice of the packed B panels of an NC-wide block. A's row panel starting at
+     * row i is at ap[aBase + i·rowStep], its element (r, p) at +p·aps + r: packed (rowStep kc, aps MR) or a transposed
+     * A read in place (rowStep 1, aps lda, spare non-null), whose ragged last panel is packed into {@code spare}.
+     */
+    private static void macro(int mc, int kc, int nc, float[] ap, int aBase, int rowStep, int aps, float[] spare, int lda,
+                              float[] bp, int bBase, float[] c, int co, int ldc) {
         int panels = (nc + NR - 1) / NR, aPanels = (mc + MR - 1) / MR, lines = NR * kc / 16;
         float touch = 0f;
         for (int q = 0; q * NR < nc; q++) {
@@ -108,13 +122,22 @@ final class Gemm {
                 }
                 int mr = Math.min(MR, mc - i);
                 int cOff = co + i * ldc + j;
+                float[] pa = ap;
+                int pao = aBase + i * rowStep, pas = aps;
+                if (mr < MR && spare != null) {
+                    // in place, the panel would read past A's last row: pack it, zero-padded
+                    packPanelT(ap, aBase + i, lda, mr, kc, spare);
+                    pa = spare;
+                    pao = 0;
+                    pas = MR;
+                }
                 if (mr == MR && nr == NR) {
-                    kernelK(kc, ap, i * kc, MR, bp, bOff, c, cOff, ldc);
+                    kernelK(kc, pa, pao, pas, bp, bOff, c, cOff, ldc);
                 } else {
                     // ragged edge: full tile into scratch (A and B are zero-padded), valid part added to C
                     float[] tile = TILE.get();
                     Arrays.fill(tile, 0f);
-                    kernelK(kc, ap, i * kc, MR, bp, bOff, tile, 0, NR);
+                    kernelK(kc, pa, pao, pas, bp, bOff, tile, 0, NR);
                     for (int r = 0; r < mr; r++) {
                         int cr = cOff + r * ldc;
                         for (int x = 0; x < nr; x++) c[cr + x] += tile[r * NR + x];
@@ -127,6 +150,15 @@ final class Gemm {
 
     /** Written once per macro call so that the JIT cannot drop the reads of the next B panel. */
     static float sink;
+
+    /** Packs the mr (< MR) rows of a transposed A at a[src] (element (r, p) at src + p·lda + r) as one zero-padded panel. */
+    private static void packPanelT(float[] a, int src, int lda, int mr, int kc, float[] ap) {
+        for (int p = 0; p < kc; p++) {
+            int s = src + p * lda, d = p * MR;
+            System.arraycopy(a, s, ap, d, mr);
+            Arrays.fill(ap, d + mr, d + MR, 0f);
+        }
+    }
 
     /** Packs alpha·op(A)[ic : ic+mc, pc : pc+kc] at ap[dst] into MR-row panels (panel-major, p-major inside), zero-padded. */
     static void packA(boolean ta, float alpha, float[] a, int ao, int lda, int ic, int mc, int pc, int kc, float[] ap, int dst) {
