@@ -33,7 +33,7 @@ final class Attention {
 
     /** Scratch floats one thread needs for a slice of T queries, S keys, D-wide queries and keys, Dv-wide values. */
     static int scratchSize(int t, int s, int d, int dv) {
-        return s <= ROWS_MAX_S ? (d + dv + 2 * t + 1) * SP : 2 * BQ * Math.max(1, s);
+        return s <= ROWS_MAX_S ? (d + dv + 2 * rows8(t) + 1) * SP : 2 * BQ * Math.max(1, s);
     }
 
     /** scores[r, 0:cols] ← scale·q[t0+r]·k[0:cols]ᵀ for the block's rows. */
@@ -132,36 +132,44 @@ final class Attention {
     }
 
     /**
-     * y[yo : yo+w] = alpha·Σ_{j<n} p[po + j·ps]·m[mo + j·w : +w]: a row of probabilities (or dS) times the rows of V
-     * (or K), or a column of them (ps = SP) times the rows of dO (or Q); four partial sums over j (j mod 4) for the
-     * same reason.
+     * y[yo + k·w : +w] = alpha·Σ_{i<len} pm[pb + i·si + k·sk]·m[mo + i·w : +w] for k < nk (≤ 8): eight rows of P (or
+     * dS; si = 1, sk = SP) times V (or K), which is eight rows of the output (or dQ); or eight of their columns (si = SP,
+     * sk = 1) times dO (or Q), which is dV (or dK) for eight keys. Each row of m is loaded once for all eight, and
+     * eight accumulators keep the FMAs independent. All eight are computed (pm must hold them: padding) and nk stored.
      */
-    private static void rowTimes(float[] p, int po, int ps, int n, float[] m, int mo, int w, float alpha, float[] y, int yo) {
-        int c = 0, bound = S.loopBound(w), n4 = n & ~3;
+    private static void blockTimes(float[] pm, int pb, int si, int sk, int len, int nk, float[] m, int mo, int w, float alpha,
+                                   float[] y, int yo) {
+        int c = 0, bound = S.loopBound(w);
         for (; c < bound; c += VL) {
             FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
-            int j = 0;
-            for (int r = mo + c, pj = po; j < n4; j += 4, r += 4 * w, pj += 4 * ps) {
-                a0 = FloatVector.broadcast(S, p[pj]).fma(FloatVector.fromArray(S, m, r), a0);
-                a1 = FloatVector.broadcast(S, p[pj + ps]).fma(FloatVector.fromArray(S, m, r + w), a1);
-                a2 = FloatVector.broadcast(S, p[pj + 2 * ps]).fma(FloatVector.fromArray(S, m, r + 2 * w), a2);
-                a3 = FloatVector.broadcast(S, p[pj + 3 * ps]).fma(FloatVector.fromArray(S, m, r + 3 * w), a3);
+            FloatVector a4 = FloatVector.zero(S), a5 = FloatVector.zero(S), a6 = FloatVector.zero(S), a7 = FloatVector.zero(S);
+            for (int i = 0, pr = pb, r = mo + c; i < len; i++, pr += si, r += w) {
+                FloatVector mv = FloatVector.fromArray(S, m, r);
+                a0 = FloatVector.broadcast(S, pm[pr]).fma(mv, a0);
+                a1 = FloatVector.broadcast(S, pm[pr + sk]).fma(mv, a1);
+                a2 = FloatVector.broadcast(S, pm[pr + 2 * sk]).fma(mv, a2);
+                a3 = FloatVector.broadcast(S, pm[pr + 3 * sk]).fma(mv, a3);
+                a4 = FloatVector.broadcast(S, pm[pr + 4 * sk]).fma(mv, a4);
+                a5 = FloatVector.broadcast(S, pm[pr + 5 * sk]).fma(mv, a5);
+                a6 = FloatVector.broadcast(S, pm[pr + 6 * sk]).fma(mv, a6);
+                a7 = FloatVector.broadcast(S, pm[pr + 7 * sk]).fma(mv, a7);
             }
-            for (; j < n; j++) a0 = FloatVector.broadcast(S, p[po + j * ps]).fma(FloatVector.fromArray(S, m, mo + j * w + c), a0);
-            a0.add(a1).add(a2.add(a3)).mul(alpha).intoArray(y, yo + c);
+            int o = yo + c;
+            a0.mul(alpha).intoArray(y, o);
+            if (nk > 1) a1.mul(alpha).intoArray(y, o + w);
+            if (nk > 2) a2.mul(alpha).intoArray(y, o + 2 * w);
+            if (nk > 3) a3.mul(alpha).intoArray(y, o + 3 * w);
+            if (nk > 4) a4.mul(alpha).intoArray(y, o + 4 * w);
+            if (nk > 5) a5.mul(alpha).intoArray(y, o + 5 * w);
+            if (nk > 6) a6.mul(alpha).intoArray(y, o + 6 * w);
+            if (nk > 7) a7.mul(alpha).intoArray(y, o + 7 * w);
         }
-        for (; c < w; c++) {
-            float a0 = 0f, a1 = 0f, a2 = 0f, a3 = 0f;
-            int j = 0;
-            for (int r = mo + c, pj = po; j < n4; j += 4, r += 4 * w, pj += 4 * ps) {
-                a0 = Math.fma(p[pj], m[r], a0);
-                a1 = Math.fma(p[pj + ps], m[r + w], a1);
-                a2 = Math.fma(p[pj + 2 * ps], m[r + 2 * w], a2);
-                a3 = Math.fma(p[pj + 3 * ps], m[r + 3 * w], a3);
+        for (; c < w; c++)
+            for (int k = 0; k < nk; k++) {
+                float acc = 0f;
+                for (int i = 0; i < len; i++) acc = Math.fma(pm[pb + i * si + k * sk], m[mo + i * w + c], acc);
+                y[yo + k * w + c] = acc * alpha;
             }
-            for (; j < n; j++) a0 = Math.fma(p[po + j * ps], m[mo + j * w + c], a0);
-            y[yo + c] = (a0 + a1 + (a2 + a3)) * alpha;
-        }
     }
 
     /** ds[0:SP] = p[0:SP]·(dp[0:SP] − di) (entries past the visible keys are garbage, cleared by the caller). */
@@ -172,44 +180,52 @@ final class Attention {
         }
     }
 
+    /** A query's SP scores against Kᵀ (at scratch[0]) into scratch[pr], -inf for the keys past the n it sees. */
+    private static void scoresRow(float[] q, int qi, int d, float[] scratch, float scale, int n, int pr) {
+        rowTimesT(q, qi, d, scratch, 0, scale, scratch, pr);
+        Arrays.fill(scratch, pr + n, pr + SP, Float.NEGATIVE_INFINITY);
+    }
+
+    /** Query rows padded to a multiple of 8 for {@link #blockTimes}. */
+    private static int rows8(int t) { return (t + 7) & ~7; }
+
     private static void forwardRows(float[] q, int qo, float[] k, int ko, float[] v, int vo, float[] out, int oo, float[] lse, int lo,
                                     int t, int s, int d, int dv, float scale, boolean causal, float[] scratch) {
-        int row = d * SP;                          // scratch: Kᵀ [D, SP], then one row of scores
+        int pm = d * SP;                           // scratch: Kᵀ [D, SP], then P [T, SP]
         transpose(k, ko, s, d, scratch, 0, SP);
         for (int i = 0; i < t; i++) {
-            int n = visible(i, s, causal);
-            rowTimesT(q, qo + i * d, d, scratch, 0, scale, scratch, row);
-            float m = RowOps.max(scratch, row, n);
-            float l = RowOps.expShifted(scratch, row, scratch, row, n, m);
-            rowTimes(scratch, row, 1, n, v, vo, dv, 1f / l, out, oo + i * dv);
+            int pr = pm + i * SP;
+            scoresRow(q, qo + i * d, d, scratch, scale, visible(i, s, causal), pr);
+            // whole padded rows, no scalar tails: the hidden keys' -inf give exactly 0
+            float m = RowOps.max(scratch, pr, SP);
+            float l = RowOps.expShifted(scratch, pr, scratch, pr, SP, m);
+            Pointwise.scaleInPlace(scratch, pr, SP, 1f / l);
             lse[lo + i] = m + (float) Math.log(l);
         }
+        // out = P·V, eight query rows at a time
+        for (int i = 0; i < t; i += 8) blockTimes(scratch, pm + i * SP, 1, SP, s, Math.min(8, t - i), v, vo, dv, 1f, out, oo + i * dv);
     }
 
     private static void backwardRows(float[] q, int qo, float[] k, int ko, float[] v, int vo, float[] out, int oo, float[] lse, int lo,
                                      float[] dout, float[] dq, float[] dk, float[] dvv, int t, int s, int d, int dv, float scale,
                                      boolean causal, float[] scratch) {
-        // scratch: Kᵀ [D, SP], Vᵀ [Dv, SP], P [T, SP], dS [T, SP], one row of dP
-        int vt = d * SP, pm = vt + dv * SP, dsm = pm + t * SP, dpr = dsm + t * SP;
+        // scratch: Kᵀ [D, SP], Vᵀ [Dv, SP], P and dS [T rounded up to 8, SP], one row of dP
+        int vt = d * SP, pm = vt + dv * SP, dsm = pm + rows8(t) * SP, dpr = dsm + rows8(t) * SP;
         transpose(k, ko, s, d, scratch, 0, SP);
         transpose(v, vo, s, dv, scratch, vt, SP);
         for (int i = 0; i < t; i++) {
             int n = visible(i, s, causal), qi = qo + i * d, oi = oo + i * dv, pr = pm + i * SP, dsr = dsm + i * SP;
-            // P, recomputed from the saved log-sum-exp; dP = dO·Vᵀ; dS = P ⊙ (dP − dO·O)
-            rowTimesT(q, qi, d, scratch, 0, scale, scratch, pr);
-            RowOps.expShifted(scratch, pr, scratch, pr, n, lse[lo + i]);
+            // P, recomputed from the saved log-sum-exp (0 for hidden keys and padding); dP = dO·Vᵀ; dS = P ⊙ (dP − dO·O)
+            scoresRow(q, qi, d, scratch, scale, n, pr);
+            RowOps.expShifted(scratch, pr, scratch, pr, SP, lse[lo + i]);
             rowTimesT(dout, oi, dv, scratch, vt, 1f, scratch, dpr);
             softmaxGrad(scratch, pr, dpr, Pointwise.dot(dout, oi, out, oi, dv), dsr);
-            // keys this query does not see (and the padding) take no gradient from it
-            Arrays.fill(scratch, pr + n, pr + SP, 0f);
-            Arrays.fill(scratch, dsr + n, dsr + SP, 0f);
-            // dQ = scale·dS·K
-            rowTimes(scratch, dsr, 1, n, k, ko, d, scale, dq, qi);
         }
-        // dV = Pᵀ·dO and dK = scale·dSᵀ·Q, a key (a column of P and dS) at a time: no read-modify-write of dK, dV
-        for (int j = 0; j < s; j++) {
-            rowTimes(scratch, pm + j, SP, t, dout, oo, dv, 1f, dvv, vo + j * dv);
-            rowTimes(scratch, dsm + j, SP, t, q, qo, d, scale, dk, ko + j * d);
+        // dQ = scale·dS·K, eight query rows at a time; dV = Pᵀ·dO and dK = scale·dSᵀ·Q, eight keys at a time
+        for (int i = 0; i < t; i += 8) blockTimes(scratch, dsm + i * SP, 1, SP, s, Math.min(8, t - i), k, ko, d, scale, dq, qo + i * d);
+        for (int j = 0; j < s; j += 8) {
+            blockTimes(scratch, pm + j, SP, 1, t, Math.min(8, s - j), dout, oo, dv, 1f, dvv, vo + j * dv);
+            blockTimes(scratch, dsm + j, SP, 1, t, Math.min(8, s - j), q, qo, d, scale, dk, ko + j * d);
         }
     }
 }
