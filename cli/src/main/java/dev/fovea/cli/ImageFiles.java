@@ -37,10 +37,20 @@ final class ImageFiles {
         return true;
     }
 
-    /** One plane of luminance (ITU-R BT.601 weights) or three planes R, G, B. */
+    /**
+     * One plane of luminance (ITU-R BT.601 weights) or three planes R, G, B. A grey image's own samples are read
+     * as they are: getRGB would pass them through Java's linear-grey to sRGB conversion (128 reads as 188).
+     */
     static Planes planes(BufferedImage img, boolean grey) {
         int h = img.getHeight(), w = img.getWidth(), c = grey ? 1 : 3;
         float[] d = new float[c * h * w];
+        var raster = img.getRaster();
+        if (grey && raster.getNumBands() == 1 && img.getColorModel().getPixelSize() <= 16) {
+            float unit = img.getColorModel().getPixelSize() == 16 ? 257f : 1f;
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) d[y * w + x] = raster.getSample(x, y, 0) / unit;
+            return new Planes(c, h, w, d);
+        }
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
                 int rgb = img.getRGB(x, y), r = rgb >> 16 & 0xff, g = rgb >> 8 & 0xff, b = rgb & 0xff, i = y * w + x;
@@ -61,7 +71,10 @@ final class ImageFiles {
         return out;
     }
 
-    /** Writes planes (clamped to 0..255) as a grey or RGB PNG. */
+    /**
+     * Writes planes (clamped to 0..255) as a grey or RGB PNG. Grey samples go into the raster as they are (setRGB
+     * would convert them from sRGB to linear grey: 128 would be stored as 55).
+     */
     static void writePng(Planes p, Path file) throws IOException {
         int h = p.height(), w = p.width();
         BufferedImage img = new BufferedImage(w, h, p.channels() == 1 ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
@@ -69,7 +82,11 @@ final class ImageFiles {
             for (int x = 0; x < w; x++) {
                 int i = y * w + x;
                 int r = clamp(p.data()[i]);
-                int g = p.channels() == 1 ? r : clamp(p.data()[h * w + i]), b = p.channels() == 1 ? r : clamp(p.data()[2 * h * w + i]);
+                if (p.channels() == 1) {
+                    img.getRaster().setSample(x, y, 0, r);
+                    continue;
+                }
+                int g = clamp(p.data()[h * w + i]), b = clamp(p.data()[2 * h * w + i]);
                 img.setRGB(x, y, r << 16 | g << 8 | b);
             }
         if (!ImageIO.write(img, "png", file.toFile())) throw new IOException(file + ": no PNG writer in this JVM");
