@@ -18,6 +18,7 @@ final class Progress {
         this.tty = System.console() != null && System.console().isTerminal();
     }
 
+    /** {@code loss} NaN leaves the loss out (work that is not training). */
     void update(String label, int done, int total, long images, double seconds, double loss) {
         long now = System.nanoTime();
         long gap = tty ? 200_000_000L : 10_000_000_000L;
@@ -27,7 +28,8 @@ final class Progress {
         double eta = done == 0 ? 0 : seconds / done * (total - done);
         int width = 30, fill = (int) ((long) width * done / Math.max(total, 1));
         String bar = "#".repeat(fill) + ".".repeat(width - fill);
-        String line = String.format(Locale.ROOT, "%s [%s] %d/%d  loss %.4f  %.0f img/s  ETA %s", label, bar, done, total, loss, rate, time(eta));
+        String lossPart = Double.isNaN(loss) ? "" : String.format(Locale.ROOT, "  loss %.4f", loss);
+        String line = String.format(Locale.ROOT, "%s [%s] %d/%d%s  %.0f img/s  ETA %s", label, bar, done, total, lossPart, rate, time(eta));
         if (tty) {
             out.print("\r" + line + "   ");
             drawn = true;

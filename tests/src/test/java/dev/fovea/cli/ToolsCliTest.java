@@ -108,6 +108,52 @@ class ToolsCliTest {
         assertEquals(Math.round(0xff * 3 / 9f), out.getRGB(10, 5) >> 16 & 0xff, "first black column: 3 of 9");
     }
 
+    @Test void greyPngSamplesAreReadAndWrittenAsTheyAre() throws IOException {
+        // through getRGB/setRGB Java converts grey samples between linear and sRGB: 128 would read as 188
+        BufferedImage img = new BufferedImage(8, 8, BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 0; y < 8; y++) for (int x = 0; x < 8; x++) img.getRaster().setSample(x, y, 0, x < 4 ? 128 : 10);
+        Path in = tmp.resolve("grey.png");
+        ImageIO.write(img, "png", in.toFile());
+        CliTest.Run r = run("filter", "--image", in.toString(), "--kernel", "identity");
+        assertEquals(0, r.code(), r.err());
+        BufferedImage out = ImageIO.read(tmp.resolve("grey-identity.png").toFile());
+        assertEquals(128, out.getRaster().getSample(1, 3, 0));
+        assertEquals(10, out.getRaster().getSample(4, 3, 0));   // a valid 3x3: output x is input x + 1
+    }
+
+    @Test void scenesWriteACocoDatasetThatReadsBack() throws IOException {
+        Path dir = tmp.resolve("scenes");
+        CliTest.Run r = run("scenes", "--out", dir.toString(), "--count", "6", "--test-count", "3", "--seed", "5", "--max-items", "3");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("scenes out=" + dir + " train=6 test=3 seed=5", r.lastLine());
+        var coco = dev.fovea.data.coco.CocoDataset.read(dir.resolve("train/annotations.json"), dir.resolve("train/images"));
+        assertEquals(6, coco.images().size());
+        assertEquals(10, coco.categories().size());
+        for (var im : coco.images()) {
+            BufferedImage sem = ImageIO.read(dir.resolve("train/masks").resolve(im.fileName()).toFile());
+            assertTrue(Files.exists(coco.imagePath(im)));
+            assertFalse(coco.annotations(im.id()).isEmpty());
+            for (var a : coco.annotations(im.id())) {
+                byte[] m = coco.mask(a);
+                int inside = 0;
+                for (int i = 0; i < m.length; i++) {
+                    if (m[i] == 0) continue;
+                    inside++;
+                    int x = i % im.width(), y = i / im.width();
+                    // the semantic map labels the instance's pixels 1 + class = its category id
+                    assertEquals(a.categoryId(), sem.getRaster().getSample(x, y, 0), "annotation " + a.id());
+                    assertTrue(x >= a.bbox()[0] && x < a.bbox()[0] + a.bbox()[2] && y >= a.bbox()[1] && y < a.bbox()[1] + a.bbox()[3]);
+                }
+                assertTrue(inside > 0);
+            }
+        }
+        // the same seed writes the same scenes
+        Path again = tmp.resolve("again");
+        assertEquals(0, run("scenes", "--out", again.toString(), "--count", "6", "--test-count", "3", "--seed", "5").code());
+        assertEquals(Files.readString(dir.resolve("test/annotations.json")), Files.readString(again.resolve("test/annotations.json")));
+        assertEquals(2, run("scenes", "--out", again.toString(), "--size", "20").code());
+    }
+
     @Test void filterErrorsNameTheProblem() {
         CliTest.Run k = run("filter", "--matrix", "1,2;3,4", "--kernel", "1,2;3");
         assertEquals(2, k.code());

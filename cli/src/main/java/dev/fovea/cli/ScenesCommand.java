@@ -1,0 +1,94 @@
+package dev.fovea.cli;
+
+import dev.fovea.data.ImageDataset;
+import dev.fovea.data.Scenes;
+import dev.fovea.data.coco.CocoDataset;
+import dev.fovea.data.coco.Rle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+
+/** {@code fovea scenes}: writes a COCO-format detection / segmentation dataset made of Fashion-MNIST items. */
+@Command(name = "scenes", description = {"Make Fashion-MNIST scenes: a COCO-format detection / segmentation dataset.",
+        "Each scene places 1..--max-items Fashion-MNIST items (train split for OUT/train, test split for OUT/test)",
+        "at random, non-overlapping places on a dark canvas. Per split: images/NNNNNN.png, masks/NNNNNN.png",
+        "(semantic labels: 0 background, 1 + class) and annotations.json (COCO: tight boxes, per-instance RLE masks).",
+        "Last line: scenes out=DIR train=N test=M seed=S"})
+final class ScenesCommand implements Callable<Integer> {
+    @Option(names = "--out", required = true, description = "output directory") Path out;
+    @Option(names = "--count", description = "training scenes (default: ${DEFAULT-VALUE})") int count = 20_000;
+    @Option(names = "--test-count", description = "test scenes (default: a tenth of --count)") Integer testCount;
+    @Option(names = "--seed", description = "seed (default: ${DEFAULT-VALUE})") long seed = 1;
+    @Option(names = "--max-items", description = "items per scene, at most (default: ${DEFAULT-VALUE})") int maxItems = 3;
+    @Option(names = "--size", description = "canvas side in pixels (default: ${DEFAULT-VALUE})") int size = 64;
+    @Option(names = "--scale", description = "scale each item by a random factor in [0.75, 1.25]") boolean scale;
+    @Option(names = "--data", description = "directory of Fashion-MNIST IDX files (default: as train)") Path data;
+
+    @Override public Integer call() throws IOException {
+        if (count < 1) throw new IllegalArgumentException("--count must be >= 1, got " + count);
+        int tests = testCount != null ? testCount : Math.max(1, count / 10);
+        if (tests < 0) throw new IllegalArgumentException("--test-count must be >= 0, got " + tests);
+        ImageDataset.Splits splits = ImageDataset.resolve(data);
+        System.out.println("data: " + splits.description());
+        // the test split gets its own stream, so that its scenes do not depend on --count
+        write(out.resolve("train"), splits.train(), count, new SplittableRandom(seed));
+        write(out.resolve("test"), splits.test(), tests, new SplittableRandom(seed ^ 0x7E57L));
+        System.out.println("scenes out=" + out + " train=" + count + " test=" + tests + " seed=" + seed);
+        return 0;
+    }
+
+    private void write(Path dir, ImageDataset source, int n, SplittableRandom rng) throws IOException {
+        Files.createDirectories(dir.resolve("images"));
+        Files.createDirectories(dir.resolve("masks"));
+        List<CocoDataset.Category> cats = new ArrayList<>();
+        for (int c = 0; c < ImageDataset.FASHION_CLASSES.length; c++) cats.add(new CocoDataset.Category(c + 1, ImageDataset.FASHION_CLASSES[c]));
+        List<CocoDataset.Image> images = new ArrayList<>();
+        List<CocoDataset.Annotation> anns = new ArrayList<>();
+        Progress progress = new Progress(System.out);
+        long t0 = System.nanoTime();
+        long annId = 1;
+        for (int i = 0; i < n; i++) {
+            Scenes.Scene s = Scenes.draw(source, rng, size, maxItems, scale);
+            String name = String.format("%06d.png", i + 1);
+            writeGrey(s.size(), i2b(s.pixels()), dir.resolve("images").resolve(name));
+            byte[] sem = new byte[s.semantic().length];
+            for (int k = 0; k < sem.length; k++) sem[k] = (byte) s.semantic()[k];
+            writeGrey(s.size(), sem, dir.resolve("masks").resolve(name));
+            images.add(new CocoDataset.Image(i + 1, name, s.size(), s.size()));
+            for (Scenes.Item it : s.items())
+                anns.add(new CocoDataset.Annotation(annId++, i + 1, it.label() + 1, it.box(),
+                        new CocoDataset.RleMask(Rle.encode(it.mask(), s.size(), s.size())), false));
+            progress.update("scenes " + dir.getFileName(), i + 1, n, i + 1, (System.nanoTime() - t0) / 1e9, Double.NaN);
+        }
+        progress.finish();
+        CocoDataset coco = new CocoDataset(dir.resolve("annotations.json"), dir.resolve("images"), cats, images, anns);
+        Path tmp = dir.resolve("annotations.json.tmp");
+        Files.writeString(tmp, coco.toJson(), StandardCharsets.UTF_8);
+        Files.move(tmp, dir.resolve("annotations.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        System.out.println(dir + ": " + n + " scenes, " + anns.size() + " items");
+    }
+
+    private static byte[] i2b(float[] v) {
+        byte[] b = new byte[v.length];
+        for (int i = 0; i < v.length; i++) b[i] = (byte) Math.round(Math.max(0f, Math.min(1f, v[i])) * 255f);
+        return b;
+    }
+
+    /** An 8-bit grey PNG of the samples as they are (through the raster: no colour conversion). */
+    private static void writeGrey(int size, byte[] samples, Path file) throws IOException {
+        BufferedImage img = new BufferedImage(size, size, BufferedImage.TYPE_BYTE_GRAY);
+        img.getRaster().setDataElements(0, 0, size, size, samples);
+        if (!ImageIO.write(img, "png", file.toFile())) throw new IOException(file + ": no PNG writer in this JVM");
+    }
+}
