@@ -42,4 +42,23 @@ public final class Boxes {
         for (byte v : m) if (v != 0) a++;
         return a;
     }
+
+    /**
+     * Greedy non-maximum suppression: the indices of the boxes kept, best score first; a box is dropped when it
+     * overlaps a kept one by more than {@code iouThreshold}. Ties in score keep the lower index first.
+     */
+    public static int[] nms(double[][] boxes, double[] scores, double iouThreshold) {
+        if (boxes.length != scores.length) throw new IllegalArgumentException("nms: " + boxes.length + " boxes but " + scores.length + " scores");
+        Integer[] order = new Integer[boxes.length];
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        java.util.Arrays.sort(order, (a, b) -> Double.compare(scores[b], scores[a]));
+        int[] kept = new int[boxes.length];
+        int n = 0;
+        for (int i : order) {
+            boolean keep = true;
+            for (int k = 0; k < n && keep; k++) keep = iou(boxes[i], boxes[kept[k]]) <= iouThreshold;
+            if (keep) kept[n++] = i;
+        }
+        return java.util.Arrays.copyOf(kept, n);
+    }
 }

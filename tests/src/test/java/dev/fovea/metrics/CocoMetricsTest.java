@@ -90,6 +90,15 @@ class CocoMetricsTest {
         assertFalse(Boxes.correctlyLocalized(4, BOX, 4, new double[]{10, 10, 10, 4}));
     }
 
+    @Test void nonMaximumSuppressionKeepsTheBestOfEachCluster() {
+        double[][] b = {{0, 0, 10, 10}, {1, 0, 10, 10}, {30, 30, 5, 5}, {0, 1, 10, 10}, {31, 30, 5, 5}};
+        double[] s = {0.6, 0.9, 0.5, 0.9, 0.7};
+        // 1 and 3 tie at 0.9 (1 first, lower index); 3 overlaps 1 by 81/119 > 0.5; 0 overlaps 1; 4 beats 2
+        assertArrayEquals(new int[]{1, 4}, Boxes.nms(b, s, 0.5));
+        assertArrayEquals(new int[]{1, 3, 4, 0, 2}, Boxes.nms(b, s, 0.9));
+        assertEquals(0, Boxes.nms(new double[0][], new double[0], 0.5).length);
+    }
+
     // ---------------------------------------------------------------- against pycocotools
 
     @SuppressWarnings("unchecked")
