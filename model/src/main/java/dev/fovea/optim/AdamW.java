@@ -6,7 +6,7 @@ import dev.fovea.tensor.Tensor;
 
 import java.util.Map;
 
-/** AdamW as torch.optim.AdamW: decoupled weight decay, bias-corrected moments. */
+/** AdamW as torch.optim.AdamW: decoupled weight decay (where {@link #decays} allows), bias-corrected moments. */
 public final class AdamW extends Optimizer {
     private final float beta1, beta2, eps, weightDecay;
 
@@ -22,10 +22,11 @@ public final class AdamW extends Optimizer {
     public AdamW(Backend be, Map<String, Var> params) { this(be, params, 0.9f, 0.999f, 1e-8f, 0.01f); }
 
     @Override protected void update(String name, Tensor param, Tensor grad, float lr) {
-        be.adamWStep(param, grad, slot(name, "m", param), slot(name, "v", param), step, lr, beta1, beta2, eps, weightDecay);
+        be.adamWStep(param, grad, slot(name, "m", param), slot(name, "v", param), step, lr, beta1, beta2, eps,
+                decays(name, param.shape()) ? weightDecay : 0f);
     }
 
     @Override public String describe() {
-        return "adamw betas=(" + beta1 + "," + beta2 + ") eps=" + eps + " weight_decay=" + weightDecay;
+        return "adamw betas=(" + beta1 + "," + beta2 + ") eps=" + eps + " " + decayNote(weightDecay);
     }
 }

@@ -33,6 +33,22 @@ public abstract class Optimizer implements AutoCloseable {
 
     protected abstract void update(String name, Tensor param, Tensor grad, float lr);
 
+    /**
+     * Whether weight decay applies to a parameter: timm's rule (its optimizer factory's parameter groups with the
+     * model's no_weight_decay names): not to biases and norm gains (tensors of one dimension), nor to the position
+     * embedding, class token and mask token, which decay would pull towards zero for nothing.
+     */
+    public static boolean decays(String name, int[] shape) {
+        if (shape.length <= 1) return false;
+        String leaf = name.substring(name.lastIndexOf('.') + 1);
+        return !leaf.equals("pos_embed") && !leaf.equals("cls_token") && !leaf.equals("mask_token");
+    }
+
+    /** What {@link #describe} says about weight decay. */
+    protected static String decayNote(float weightDecay) {
+        return "weight_decay=" + weightDecay + (weightDecay != 0 ? " (not on biases, norms, pos_embed, cls_token)" : "");
+    }
+
     /** A state tensor for a parameter, created zero on first use. */
     protected final Tensor slot(String name, String kind, Tensor like) {
         return state.computeIfAbsent(name + "." + kind, k -> be.zeros(like.shape()));

@@ -6,7 +6,7 @@ import dev.fovea.tensor.Tensor;
 
 import java.util.Map;
 
-/** SGD as torch.optim.SGD (dampening 0): momentum, Nesterov, L2 weight decay added to the gradient. */
+/** SGD as torch.optim.SGD (dampening 0): momentum, Nesterov, L2 weight decay added to the gradient (where {@link #decays} allows). */
 public final class Sgd extends Optimizer {
     private final float momentum, weightDecay;
     private final boolean nesterov;
@@ -22,10 +22,10 @@ public final class Sgd extends Optimizer {
 
     @Override protected void update(String name, Tensor param, Tensor grad, float lr) {
         Tensor v = momentum == 0 ? null : slot(name, "momentum", param);
-        be.sgdStep(param, grad, v, lr, momentum, weightDecay, nesterov);
+        be.sgdStep(param, grad, v, lr, momentum, decays(name, param.shape()) ? weightDecay : 0f, nesterov);
     }
 
     @Override public String describe() {
-        return "sgd momentum=" + momentum + " weight_decay=" + weightDecay + (nesterov ? " nesterov" : "");
+        return "sgd momentum=" + momentum + " " + decayNote(weightDecay) + (nesterov ? " nesterov" : "");
     }
 }

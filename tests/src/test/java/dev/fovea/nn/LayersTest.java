@@ -5,6 +5,7 @@ import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
 import dev.fovea.backend.Conv2dSpec;
 import dev.fovea.optim.AdamW;
+import dev.fovea.optim.Optimizer;
 import dev.fovea.optim.LrSchedule;
 import dev.fovea.optim.Sgd;
 import dev.fovea.reference.ReferenceBackend;
@@ -15,6 +16,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -64,11 +66,11 @@ class LayersTest {
         assertThrows(IllegalArgumentException.class, () -> new Dropout(1f, 0));
     }
 
-    /** One step of each optimizer on p = [1, -2] with gradient [0.5, 0.25], against the formulas by hand. */
+    /** One step of each optimizer on a weight p = [[1, -2]] with gradient [[0.5, 0.25]], against the formulas by hand. */
     @Test void optimizersFollowPyTorchsFormulas() {
-        Var p = Var.parameter(REF.upload(new float[]{1, -2}, 2));
+        Var p = Var.parameter(REF.upload(new float[]{1, -2}, 1, 2));
         try (Tape t = Tape.training(REF)) {
-            t.sum(t.mul(p, t.constant(REF.upload(new float[]{0.5f, 0.25f}, 2)))).backward();
+            t.sum(t.mul(p, t.constant(REF.upload(new float[]{0.5f, 0.25f}, 1, 2)))).backward();
         }
         try (Sgd sgd = new Sgd(REF, Map.of("p", p), 0.9f, 0.1f, true)) {
             sgd.step(0.1f);
@@ -84,6 +86,21 @@ class LayersTest {
             for (int i = 0; i < 2; i++) assertEquals(before[i] * (1 - 0.001f * 0.01f) - 0.001f, after[i], 1e-6f);
         }
         p.release();
+        // as timm: no decay for biases and norm gains (one dimension), the position embedding and the class token
+        assertTrue(Optimizer.decays("blocks.0.attn.qkv.weight", new int[]{192, 64}));
+        assertFalse(Optimizer.decays("blocks.0.attn.qkv.bias", new int[]{192}));
+        assertFalse(Optimizer.decays("norm.weight", new int[]{64}));
+        assertFalse(Optimizer.decays("pos_embed", new int[]{1, 50, 64}));
+        assertFalse(Optimizer.decays("cls_token", new int[]{1, 1, 64}));
+        Var bias = Var.parameter(REF.upload(new float[]{1, -2}, 2));
+        try (Tape t = Tape.training(REF)) {
+            t.sum(t.mul(bias, t.constant(REF.upload(new float[]{0.5f, 0.25f}, 2)))).backward();
+        }
+        try (AdamW adam = new AdamW(REF, Map.of("b", bias), 0.9f, 0.999f, 1e-8f, 0.5f)) {
+            adam.step(0.001f);
+            assertArrayEquals(new float[]{1 - 0.001f, -2 - 0.001f}, bias.value().toArray(), 1e-6f, "no decay on a bias");
+        }
+        bias.release();
     }
 
     @Test void schedules() {
