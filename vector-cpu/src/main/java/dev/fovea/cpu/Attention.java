@@ -11,19 +11,21 @@ import java.util.Arrays;
  * into probabilities row by row, and meet V in a second GEMM. The backward recomputes each block's probabilities
  * from the saved log-sum-exp, as FlashAttention does, and gets dV, dP, dQ and dK from four GEMMs.
  *
- * <p>Short sequences (S ≤ {@link #ROWS_MAX_S}, a small ViT's 50 tokens) go one query row at a time instead: at
+ * <p>Short sequences (S ≤ {@link #ROWS_MAX_S}, a small ViT's 50 tokens) take register-blocked kernels instead: at
  * that size every GEMM above is a few hundred FLOPs and its packing and dispatch cost more than the arithmetic.
- * K (and for the backward V) is transposed once per slice into [D, SP] (SP = four vectors, zero-padded), so a row's scores are D vector FMAs per VL keys, and the rest are broadcasts against rows of V, K,
- * Q and dO.
+ * K (and for the backward V) is transposed once per slice into [D, SP] (SP = four vectors, zero-padded), so a
+ * query's scores are D broadcasts times four vectors of keys; the slice's whole P (and dS) stays in scratch, and
+ * the products with V, K, Q and dO take eight rows (or eight keys) at a time, each row of the other operand loaded
+ * once for all eight.
  */
 final class Attention {
     /** Queries per block. */
     static final int BQ = 64;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
-    /** The longest key sequence that takes the row-at-a-time kernels: four vectors (64 keys with AVX-512). */
+    /** The longest key sequence that takes the short-sequence kernels: four vectors (64 keys with AVX-512). */
     static final int ROWS_MAX_S = 4 * VL;
-    /** Keys as the row kernels lay them out: every row of Kᵀ and Vᵀ, and of scores, is this long, zero-padded. */
+    /** Keys as the short-sequence kernels lay them out: every row of Kᵀ, Vᵀ, P and dS is this long, zero-padded. */
     private static final int SP = ROWS_MAX_S;
 
     private Attention() {}
@@ -101,7 +103,7 @@ final class Attention {
         }
     }
 
-    // ---------------------------------------------------------------- short sequences, a query row at a time
+    // ---------------------------------------------------------------- short sequences: register-blocked kernels
 
     /** dst[dOff + c·sp + j] = src[so + j·w + c] for j < s, zero for s ≤ j < sp: a [S, W] slice as [W, sp]. */
     private static void transpose(float[] src, int so, int s, int w, float[] dst, int dOff, int sp) {
