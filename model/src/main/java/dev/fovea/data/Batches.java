@@ -28,7 +28,7 @@ public final class Batches implements Iterator<Batches.Batch>, AutoCloseable {
     public Batches(ImageDataset data, int batch, Long seed) { this(data, batch, seed, false); }
 
     /**
-     * With {@code augment} (and a seed), each image is also shifted by up to 2 pixels in each direction (the
+     * With {@code augment} (and a seed), each image is also shifted by up to 1 pixel in each direction (the
      * background fills in), drawn from the same seed. No flips: Fashion-MNIST's shoes face one way (all ankle
      * boots, 99.7% of sneakers), and a mirrored one is an image the test set never shows.
      */
@@ -77,7 +77,7 @@ public final class Batches implements Iterator<Batches.Batch>, AutoCloseable {
             int k = order[start + i];
             idx[i] = k;
             data.normalized(k, x, i * n);
-            if (augment != null) shift(x, i * n, data.height(), data.width(), augment.nextInt(5) - 2, augment.nextInt(5) - 2);
+            if (augment != null) shift(x, i * n, data.height(), data.width(), augment.nextInt(3) - 1, augment.nextInt(3) - 1);
             y[i] = data.label(k);
         }
         return new Batch(size, x, y, idx);
