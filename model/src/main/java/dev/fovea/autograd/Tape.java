@@ -282,6 +282,26 @@ public final class Tape implements AutoCloseable {
         return out;
     }
 
+    /** a / b, with b broadcast as in {@link #add}. */
+    public Var div(Var a, Var b) {
+        Tensor y = alloc(a.shape());
+        be.div(a.value(), b.value(), y);
+        Var out = result("div", y, a, b);
+        onBackward("div", out, () -> {
+            accumulate(a, (da, add) -> be.div(out.grad, b.value(), da));
+            // d(a/b)/db = −(a/b)/b
+            accumulate(b, (db, add) -> {
+                try (Tensor t = be.empty(a.shape())) {
+                    be.mul(out.grad, y, t);
+                    be.div(t, b.value(), t);
+                    be.scale(t, -1f, t);
+                    reduceTo(t, db);
+                }
+            });
+        });
+        return out;
+    }
+
     /** The sum of all elements, a one-element Var of shape [1]. */
     public Var sum(Var x) {
         Tensor y = alloc(1);

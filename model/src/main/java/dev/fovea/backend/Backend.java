@@ -386,6 +386,12 @@ public abstract class Backend implements AutoCloseable {
         binaryImpl(Binary.MUL, a, b, out);
     }
 
+    /** out ← a / b, with b broadcast as in {@link #add} (IEEE division: b = 0 gives ±inf or NaN). */
+    public final void div(Tensor a, Tensor b, Tensor out) {
+        checkBroadcast("div", a, b, out);
+        binaryImpl(Binary.DIV, a, b, out);
+    }
+
     /** out ← alpha·x; out may be x. */
     public final void scale(Tensor x, float alpha, Tensor out) {
         own("scale", "x", x); own("scale", "out", out);
@@ -429,7 +435,7 @@ public abstract class Backend implements AutoCloseable {
         if (!ok) throw new IllegalArgumentException(op + ": b " + Shape.str(b.shape()) + " must equal a " + Shape.str(a.shape()) + " or its trailing dimensions");
     }
 
-    public enum Binary { ADD, MUL }
+    public enum Binary { ADD, MUL, DIV }
 
     /** b.numel() divides a.numel(); element i of a pairs with element i mod b.numel() of b. */
     protected abstract void binaryImpl(Binary kind, Tensor a, Tensor b, Tensor out);

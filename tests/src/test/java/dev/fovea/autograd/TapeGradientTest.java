@@ -7,6 +7,7 @@ import dev.fovea.backend.Pool2dSpec;
 import dev.fovea.models.LeNet5;
 import dev.fovea.nn.Conv2d;
 import dev.fovea.nn.Init;
+import dev.fovea.nn.Losses;
 import dev.fovea.reference.ReferenceBackend;
 import dev.fovea.testing.Bed;
 import dev.fovea.tensor.Tensor;
@@ -39,6 +40,10 @@ class TapeGradientTest {
 
     record Case(String name, int[][] shapes, Op op) {}
 
+    static final float[] TARGET16 = {0.3f, -1.2f, 2.5f, 0f, 0.9f, -0.4f, 1.7f, -2.2f, 0.1f, 0.6f, -0.8f, 1.1f, -1.6f, 0.4f, 2.9f, -0.3f};
+    /** Target boxes (x0, y0, x1, y1) for the GIoU case. */
+    static final float[] BOXES = {-0.3f, 0.2f, 1.1f, 1.4f, 0.5f, -0.9f, 2.0f, 0.3f, -1.4f, -1.1f, -0.2f, 0.6f, 0.8f, 0.7f, 1.9f, 2.6f, -0.6f, 0.4f, 0.9f, 1.3f};
+
     static List<Case> cases() {
         SplittableRandom dropSeed = new SplittableRandom(3);
         return List.of(
@@ -63,6 +68,14 @@ class TapeGradientTest {
                 new Case("layer norm", new int[][]{{3, 4, 8}, {8}, {8}}, (t, v) -> t.layerNorm(v.get(0), v.get(1), v.get(2), 1e-5f)),
                 new Case("cross-entropy", new int[][]{{5, 7}}, (t, v) -> t.crossEntropy(v.get(0), t.constant(REF.upload(new float[]{0, 6, 3, 3, 1}, 5)), 0f)),
                 new Case("cross-entropy with label smoothing", new int[][]{{5, 7}}, (t, v) -> t.crossEntropy(v.get(0), t.constant(REF.upload(new float[]{2, 0, 5, 1, 1}, 5)), 0.1f)),
+                new Case("div with broadcast (denominator 1 + b²)", new int[][]{{3, 4, 5}, {5}},
+                        (t, v) -> t.div(v.get(0), t.add(t.mul(v.get(1), v.get(1)), t.constant(REF.upload(new float[]{1, 1, 1, 1, 1}, 5))))),
+                new Case("smooth-L1 loss", new int[][]{{4, 4}}, (t, v) -> Losses.smoothL1(t, t.scale(v.get(0), 2f), t.constant(REF.upload(TARGET16, 4, 4)), 1f)),
+                new Case("GIoU loss (boxes from corners and squared sizes)", new int[][]{{5, 2}, {5, 2}},
+                        (t, v) -> Losses.giou(t, t.concat(1, v.get(0), t.add(v.get(0), t.add(t.mul(v.get(1), v.get(1)), t.constant(REF.upload(new float[]{0.5f, 0.5f}, 2))))),
+                                t.constant(REF.upload(BOXES, 5, 4)), 1e-7f)),
+                new Case("Dice loss", new int[][]{{3, 6}}, (t, v) -> Losses.dice(t, t.activation(Activation.SIGMOID, v.get(0)),
+                        t.constant(REF.upload(new float[]{1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 0, 0}, 3, 6)), 1e-6f)),
                 new Case("sum", new int[][]{{3, 7}}, (t, v) -> t.sum(v.get(0))),
                 new Case("dropout (fixed mask)", new int[][]{{4, 9}}, (t, v) -> t.dropout(v.get(0), 0.3f, dropSeed.split())),
                 new Case("a Var used twice: x*x + tanh(x)", new int[][]{{3, 6}}, (t, v) -> t.add(t.mul(v.get(0), v.get(0)), t.activation(Activation.TANH, v.get(0)))));

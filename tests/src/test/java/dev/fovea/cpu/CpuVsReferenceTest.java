@@ -313,7 +313,7 @@ class CpuVsReferenceTest {
 
     @TestFactory List<DynamicTest> elementwise() {
         List<DynamicTest> tests = new ArrayList<>();
-        for (String op : List.of("add", "mul"))
+        for (String op : List.of("add", "mul", "div"))
             for (int bRank = 0; bRank <= 3; bRank++) {
                 final int br = bRank;
                 tests.add(property(op + " with b over the last " + br + " axes", 25, dims(r(1, 4), r(1, 5), r(1, 40)), d -> binaryCase(op, d, br)));
@@ -355,9 +355,15 @@ class CpuVsReferenceTest {
         SplittableRandom r = Bed.rng(d);
         int[] bs = java.util.Arrays.copyOfRange(d, d.length - bRank, d.length);
         try (Mirror m = mirror()) {
-            Pair a = m.random(r, d), b = m.random(r, bs), o = m.zeros(d);
-            if (op.equals("add")) { CPU.add(a.under(), b.under(), o.under()); REF.add(a.control(), b.control(), o.control()); }
-            else { CPU.mul(a.under(), b.under(), o.under()); REF.mul(a.control(), b.control(), o.control()); }
+            Pair a = m.random(r, d), o = m.zeros(d);
+            float[] bv = Bed.random(r, (int) dev.fovea.tensor.Shape.numel(bs));
+            if (op.equals("div")) for (int i = 0; i < bv.length; i++) bv[i] = Math.copySign(0.5f + Math.abs(bv[i]), bv[i]);   // away from 0
+            Pair b = m.of(bv, bs);
+            switch (op) {
+                case "add" -> { CPU.add(a.under(), b.under(), o.under()); REF.add(a.control(), b.control(), o.control()); }
+                case "mul" -> { CPU.mul(a.under(), b.under(), o.under()); REF.mul(a.control(), b.control(), o.control()); }
+                default -> { CPU.div(a.under(), b.under(), o.under()); REF.div(a.control(), b.control(), o.control()); }
+            }
             close(o, TOL, op);
         }
     }

@@ -134,7 +134,14 @@ public final class ReferenceBackend extends HeapBackend {
 
     @Override protected void binaryImpl(Binary kind, Tensor a, Tensor b, Tensor out) {
         double[] av = d(a), bv = d(b);
-        for (int i = 0; i < av.length; i++) av[i] = kind == Binary.ADD ? av[i] + bv[i % bv.length] : av[i] * bv[i % bv.length];
+        for (int i = 0; i < av.length; i++) {
+            double x = av[i], y = bv[i % bv.length];
+            av[i] = switch (kind) {
+                case ADD -> x + y;
+                case MUL -> x * y;
+                case DIV -> x / y;
+            };
+        }
         put(av, out);
     }
 

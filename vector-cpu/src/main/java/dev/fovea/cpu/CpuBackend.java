@@ -332,8 +332,7 @@ public final class CpuBackend extends HeapBackend {
     @Override protected void binaryImpl(Binary kind, Tensor a, Tensor b, Tensor out) {
         float[] av = data(a), bv = data(b), ov = data(out);
         int nb = b.numel(), blocks = nb == 0 ? 0 : a.numel() / nb;
-        boolean mul = kind == Binary.MUL;
-        par.forRange(blocks, Math.max(1, GRAIN / Math.max(1, nb)), (b0, b1) -> Pointwise.binary(mul, av, bv, nb, ov, b0 * nb, b1 * nb));
+        par.forRange(blocks, Math.max(1, GRAIN / Math.max(1, nb)), (b0, b1) -> Pointwise.binary(kind, av, bv, nb, ov, b0 * nb, b1 * nb));
     }
 
     @Override protected void scaleImpl(Tensor x, float alpha, Tensor out) {

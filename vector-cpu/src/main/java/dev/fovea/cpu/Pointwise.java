@@ -1,6 +1,7 @@
 package dev.fovea.cpu;
 
 import dev.fovea.backend.Activation;
+import dev.fovea.backend.Backend;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -196,14 +197,37 @@ final class Pointwise {
     }
 
     /** out[i] = a[i] + b[i mod nb] (or ·) for i in [from, to), where from is a multiple of nb. */
-    static void binary(boolean mul, float[] a, float[] b, int nb, float[] out, int from, int to) {
+    /** out = a (op) b over [from, to), b of nb elements repeated (a bias broadcast over the leading axes). */
+    static void binary(Backend.Binary kind, float[] a, float[] b, int nb, float[] out, int from, int to) {
+        // one loop per op: vectors merged from the branches of a switch inside the loop could be boxed
+        switch (kind) {
+            case ADD -> add(a, b, nb, out, from, to);
+            case MUL -> mul(a, b, nb, out, from, to);
+            case DIV -> div(a, b, nb, out, from, to);
+        }
+    }
+
+    private static void add(float[] a, float[] b, int nb, float[] out, int from, int to) {
         for (int base = from; base < to; base += nb) {
             int j = 0, bound = S.loopBound(nb);
-            for (; j < bound; j += S.length()) {
-                FloatVector va = FloatVector.fromArray(S, a, base + j), vb = FloatVector.fromArray(S, b, j);
-                (mul ? va.mul(vb) : va.add(vb)).intoArray(out, base + j);
-            }
-            for (; j < nb; j++) out[base + j] = mul ? a[base + j] * b[j] : a[base + j] + b[j];
+            for (; j < bound; j += S.length()) FloatVector.fromArray(S, a, base + j).add(FloatVector.fromArray(S, b, j)).intoArray(out, base + j);
+            for (; j < nb; j++) out[base + j] = a[base + j] + b[j];
+        }
+    }
+
+    private static void mul(float[] a, float[] b, int nb, float[] out, int from, int to) {
+        for (int base = from; base < to; base += nb) {
+            int j = 0, bound = S.loopBound(nb);
+            for (; j < bound; j += S.length()) FloatVector.fromArray(S, a, base + j).mul(FloatVector.fromArray(S, b, j)).intoArray(out, base + j);
+            for (; j < nb; j++) out[base + j] = a[base + j] * b[j];
+        }
+    }
+
+    private static void div(float[] a, float[] b, int nb, float[] out, int from, int to) {
+        for (int base = from; base < to; base += nb) {
+            int j = 0, bound = S.loopBound(nb);
+            for (; j < bound; j += S.length()) FloatVector.fromArray(S, a, base + j).div(FloatVector.fromArray(S, b, j)).intoArray(out, base + j);
+            for (; j < nb; j++) out[base + j] = a[base + j] / b[j];
         }
     }
 
