@@ -200,6 +200,10 @@ class CpuVsReferenceTest {
             CPU.activationBackward(f, x.under(), y.under(), dy.under(), dx.under());
             REF.activationBackward(f, x.control(), y.control(), dy.control(), dx.control());
             close(dx, TOL, f + " backward");
+            // in place: dx may be dy
+            float[] apart = dx.under().toArray();
+            CPU.activationBackward(f, x.under(), y.under(), dy.under(), dy.under());
+            org.junit.jupiter.api.Assertions.assertArrayEquals(apart, dy.under().toArray(), f + " backward in place");
         }
     }
 

@@ -174,7 +174,7 @@ final class Attention {
             }
     }
 
-    /** ds[0:SP] = p[0:SP]·(dp[0:SP] − di) (entries past the visible keys are garbage, cleared by the caller). */
+    /** ds[0:SP] = p[0:SP]·(dp[0:SP] − di): 0 where p is (hidden keys, padding), as dp is finite there. */
     private static void softmaxGrad(float[] buf, int p, int dp, float di, int ds) {
         for (int j = 0; j < SP; j += VL) {
             FloatVector pv = FloatVector.fromArray(S, buf, p + j);

@@ -77,8 +77,8 @@ final class Pointwise {
         forwardGeluTail(x, y, i, to);
     }
 
-    // scalar tails in methods of their own: inlined into the vector loop's method, they cost it the inlining of
-    // the vector exp (NodeCountInliningCutoff), and an exp left as a call boxes its vectors
+    // the scalar tail in a method of its own keeps the vector loop's compiled method small: C2 stops inlining past
+    // a node count, and a vector exp left as a call boxes its vectors
     private static void forwardGeluTail(float[] x, float[] y, int i, int to) {
         for (; i < to; i++) y[i] = 0.5f * x[i] * (1f + VMath.erf(x[i] * SQRT_HALF));
     }
@@ -141,41 +141,42 @@ final class Pointwise {
     }
 
     private static void backwardGelu(float[] x, float[] y, float[] dy, float[] dx, int from, int to) {
-        // d/dx x·Φ(x) = Φ(x) + x·φ(x): Φ into dx, then dy·(x·φ(x) + dx), in blocks that stay in L1. Two loops in two
-        // methods so that each compiled method holds one vector exp: with both in one, C2 stopped inlining the
-        // second (NodeCountInliningCutoff) and boxed its vectors (3x slower)
+        // d/dx x·Φ(x) = Φ(x) + x·φ(x): Φ into a block of scratch, then dy·(x·φ(x) + Φ), block by block (dx may be
+        // dy). Two loops in two methods so that each compiled method holds one vector exp: with both in one, C2
+        // stopped inlining the second (NodeCountInliningCutoff) and boxed its vectors (3x slower)
+        float[] cdf = new float[Math.min(GELU_BLOCK, to - from)];
         for (int b = from; b < to; b += GELU_BLOCK) {
             int e = Math.min(to, b + GELU_BLOCK);
-            geluCdf(x, dx, b, e);
-            geluGrad(x, dy, dx, b, e);
+            geluCdf(x, b, e, cdf);
+            geluGrad(x, dy, dx, b, e, cdf);
         }
     }
 
-    /** dx = Φ(x). */
-    private static void geluCdf(float[] x, float[] dx, int from, int to) {
+    /** cdf[0 : to−from] = Φ(x[from : to]). */
+    private static void geluCdf(float[] x, int from, int to, float[] cdf) {
         int i = from, bound = from + S.loopBound(to - from);
         for (; i < bound; i += S.length())
-            VMath.erf(FloatVector.fromArray(S, x, i).mul(SQRT_HALF)).add(1f).mul(0.5f).intoArray(dx, i);
-        geluCdfTail(x, dx, i, to);
+            VMath.erf(FloatVector.fromArray(S, x, i).mul(SQRT_HALF)).add(1f).mul(0.5f).intoArray(cdf, i - from);
+        geluCdfTail(x, from, i, to, cdf);
     }
 
-    private static void geluCdfTail(float[] x, float[] dx, int i, int to) {
-        for (; i < to; i++) dx[i] = (VMath.erf(x[i] * SQRT_HALF) + 1f) * 0.5f;
+    private static void geluCdfTail(float[] x, int from, int i, int to, float[] cdf) {
+        for (; i < to; i++) cdf[i - from] = (VMath.erf(x[i] * SQRT_HALF) + 1f) * 0.5f;
     }
 
-    /** dx = dy·(x·φ(x) + dx). */
-    private static void geluGrad(float[] x, float[] dy, float[] dx, int from, int to) {
+    /** dx = dy·(x·φ(x) + Φ(x)) over [from, to), Φ from cdf. */
+    private static void geluGrad(float[] x, float[] dy, float[] dx, int from, int to, float[] cdf) {
         int i = from, bound = from + S.loopBound(to - from);
         for (; i < bound; i += S.length()) {
             FloatVector v = FloatVector.fromArray(S, x, i);
             FloatVector pdf = VMath.exp(v.mul(v).mul(-0.5f)).mul(INV_SQRT_2PI);
-            FloatVector.fromArray(S, dy, i).mul(v.fma(pdf, FloatVector.fromArray(S, dx, i))).intoArray(dx, i);
+            FloatVector.fromArray(S, dy, i).mul(v.fma(pdf, FloatVector.fromArray(S, cdf, i - from))).intoArray(dx, i);
         }
-        geluGradTail(x, dy, dx, i, to);
+        geluGradTail(x, dy, dx, from, i, to, cdf);
     }
 
-    private static void geluGradTail(float[] x, float[] dy, float[] dx, int i, int to) {
-        for (; i < to; i++) dx[i] = dy[i] * Math.fma(x[i], VMath.exp(x[i] * x[i] * -0.5f) * INV_SQRT_2PI, dx[i]);
+    private static void geluGradTail(float[] x, float[] dy, float[] dx, int from, int i, int to, float[] cdf) {
+        for (; i < to; i++) dx[i] = dy[i] * Math.fma(x[i], VMath.exp(x[i] * x[i] * -0.5f) * INV_SQRT_2PI, cdf[i - from]);
     }
 
     private static void backwardGeluTanh(float[] x, float[] y, float[] dy, float[] dx, int from, int to) {

@@ -34,7 +34,7 @@ final class VMath {
         FloatVector z = x.abs();
         FloatVector one = FloatVector.broadcast(x.species(), 1f);
         FloatVector t = one.div(z.mul(0.5f).add(1f));
-        // written out, not looped: a vector carried around a loop the JIT does not unroll is boxed
+        // Horner written out as one expression: no loop over the coefficient array for the JIT to unroll
         var sp = x.species();
         FloatVector p = t.fma(C[9], C[8]).fma(t, FloatVector.broadcast(sp, C[7])).fma(t, FloatVector.broadcast(sp, C[6]))
                 .fma(t, FloatVector.broadcast(sp, C[5])).fma(t, FloatVector.broadcast(sp, C[4])).fma(t, FloatVector.broadcast(sp, C[3]))
