@@ -147,6 +147,19 @@ class ToolsCliTest {
                 assertTrue(inside > 0);
             }
         }
+        // the images load back as written: one grey channel, the item pixels bright on a dark canvas
+        var images = dev.fovea.data.coco.CocoImages.load(coco);
+        assertEquals(1, images.channels());
+        assertEquals(64, images.height());
+        float[] first = new float[64 * 64];
+        images.unit(0, first, 0);
+        for (var a : coco.annotations(coco.images().getFirst().id())) {
+            byte[] m = coco.mask(a);
+            for (int i = 0; i < m.length; i++) if (m[i] != 0) assertTrue(first[i] > dev.fovea.data.Scenes.INK - 1f / 255, "item pixel " + i);
+        }
+        Files.delete(dir.resolve("train/images").resolve(coco.images().get(2).fileName()));
+        var missing = org.junit.jupiter.api.Assertions.assertThrows(java.nio.file.NoSuchFileException.class, () -> dev.fovea.data.coco.CocoImages.load(coco));
+        assertTrue(missing.getMessage().contains("image 3 of"), missing.getMessage());
         // the same seed writes the same scenes
         Path again = tmp.resolve("again");
         assertEquals(0, run("scenes", "--out", again.toString(), "--count", "6", "--test-count", "3", "--seed", "5").code());
