@@ -77,20 +77,28 @@ final class ImageFiles {
      */
     static void writePng(Planes p, Path file) throws IOException {
         int h = p.height(), w = p.width();
-        BufferedImage img = new BufferedImage(w, h, p.channels() == 1 ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
+        if (p.channels() == 1) {
+            byte[] grey = new byte[h * w];
+            for (int i = 0; i < grey.length; i++) grey[i] = (byte) clamp(p.data()[i]);
+            writeGrey(grey, w, h, file);
+            return;
+        }
+        BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
                 int i = y * w + x;
-                int r = clamp(p.data()[i]);
-                if (p.channels() == 1) {
-                    img.getRaster().setSample(x, y, 0, r);
-                    continue;
-                }
-                int g = clamp(p.data()[h * w + i]), b = clamp(p.data()[2 * h * w + i]);
+                int r = clamp(p.data()[i]), g = clamp(p.data()[h * w + i]), b = clamp(p.data()[2 * h * w + i]);
                 img.setRGB(x, y, r << 16 | g << 8 | b);
             }
         if (!ImageIO.write(img, "png", file.toFile())) throw new IOException(file + ": no PNG writer in this JVM");
     }
 
     private static int clamp(float v) { return Math.max(0, Math.min(255, Math.round(v))); }
+
+    /** An 8-bit grey PNG of raw samples [height, width], through the raster (no colour conversion). */
+    static void writeGrey(byte[] samples, int width, int height, Path file) throws IOException {
+        BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_BYTE_GRAY);
+        img.getRaster().setDataElements(0, 0, width, height, samples);
+        if (!ImageIO.write(img, "png", file.toFile())) throw new IOException(file + ": no PNG writer in this JVM");
+    }
 }

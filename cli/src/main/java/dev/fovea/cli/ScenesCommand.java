@@ -7,8 +7,6 @@ import dev.fovea.data.coco.Rle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import javax.imageio.ImageIO;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -61,10 +59,10 @@ final class ScenesCommand implements Callable<Integer> {
         for (int i = 0; i < n; i++) {
             Scenes.Scene s = Scenes.draw(source, rng, size, maxItems, scale);
             String name = String.format("%06d.png", i + 1);
-            writeGrey(s.size(), i2b(s.pixels()), dir.resolve("images").resolve(name));
+            ImageFiles.writeGrey(i2b(s.pixels()), s.size(), s.size(), dir.resolve("images").resolve(name));
             byte[] sem = new byte[s.semantic().length];
             for (int k = 0; k < sem.length; k++) sem[k] = (byte) s.semantic()[k];
-            writeGrey(s.size(), sem, dir.resolve("masks").resolve(name));
+            ImageFiles.writeGrey(sem, s.size(), s.size(), dir.resolve("masks").resolve(name));
             images.add(new CocoDataset.Image(i + 1, name, s.size(), s.size()));
             for (Scenes.Item it : s.items())
                 anns.add(new CocoDataset.Annotation(annId++, i + 1, it.label() + 1, it.box(),
@@ -83,12 +81,5 @@ final class ScenesCommand implements Callable<Integer> {
         byte[] b = new byte[v.length];
         for (int i = 0; i < v.length; i++) b[i] = (byte) Math.round(Math.max(0f, Math.min(1f, v[i])) * 255f);
         return b;
-    }
-
-    /** An 8-bit grey PNG of the samples as they are (through the raster: no colour conversion). */
-    private static void writeGrey(int size, byte[] samples, Path file) throws IOException {
-        BufferedImage img = new BufferedImage(size, size, BufferedImage.TYPE_BYTE_GRAY);
-        img.getRaster().setDataElements(0, 0, size, size, samples);
-        if (!ImageIO.write(img, "png", file.toFile())) throw new IOException(file + ": no PNG writer in this JVM");
     }
 }

@@ -105,12 +105,12 @@ final class Attention {
 
     // ---------------------------------------------------------------- short sequences: register-blocked kernels
 
-    /** dst[dOff + c·sp + j] = src[so + j·w + c] for j < s, zero for s ≤ j < sp: a [S, W] slice as [W, sp]. */
-    private static void transpose(float[] src, int so, int s, int w, float[] dst, int dOff, int sp) {
+    /** dst[dOff + c·SP + j] = src[so + j·w + c] for j < s, zero for s ≤ j < SP: a [S, W] slice as [W, SP]. */
+    private static void transpose(float[] src, int so, int s, int w, float[] dst, int dOff) {
         for (int c = 0; c < w; c++) {
-            int row = dOff + c * sp;
+            int row = dOff + c * SP;
             for (int j = 0; j < s; j++) dst[row + j] = src[so + j * w + c];
-            Arrays.fill(dst, row + s, row + sp, 0f);
+            Arrays.fill(dst, row + s, row + SP, 0f);
         }
     }
 
@@ -194,7 +194,7 @@ final class Attention {
     private static void forwardRows(float[] q, int qo, float[] k, int ko, float[] v, int vo, float[] out, int oo, float[] lse, int lo,
                                     int t, int s, int d, int dv, float scale, boolean causal, float[] scratch) {
         int pm = d * SP;                           // scratch: Kᵀ [D, SP], then P [T, SP]
-        transpose(k, ko, s, d, scratch, 0, SP);
+        transpose(k, ko, s, d, scratch, 0);
         for (int i = 0; i < t; i++) {
             int pr = pm + i * SP;
             scoresRow(q, qo + i * d, d, scratch, scale, visible(i, s, causal), pr);
@@ -213,8 +213,8 @@ final class Attention {
                                      boolean causal, float[] scratch) {
         // scratch: Kᵀ [D, SP], Vᵀ [Dv, SP], P and dS [T rounded up to 8, SP], one row of dP
         int vt = d * SP, pm = vt + dv * SP, dsm = pm + rows8(t) * SP, dpr = dsm + rows8(t) * SP;
-        transpose(k, ko, s, d, scratch, 0, SP);
-        transpose(v, vo, s, dv, scratch, vt, SP);
+        transpose(k, ko, s, d, scratch, 0);
+        transpose(v, vo, s, dv, scratch, vt);
         for (int i = 0; i < t; i++) {
             int n = visible(i, s, causal), qi = qo + i * d, oi = oo + i * dv, pr = pm + i * SP, dsr = dsm + i * SP;
             // P, recomputed from the saved log-sum-exp (0 for hidden keys and padding); dP = dO·Vᵀ; dS = P ⊙ (dP − dO·O)

@@ -80,10 +80,10 @@ final class Gemm {
                     if (ta && alpha == 1f) {
                         // a transposed A already has the packed layout, MR rows side by side at each p: read in place
                         // (the weight gradient dYᵀ·X of every linear layer); only a ragged last panel is packed
-                        macro(mc, kc, nc, a, ao + pc * lda + ic, 1, lda, ap, lda, bp, pc * ncp, c, co + ic * ldc + jc, ldc);
+                        macro(mc, kc, nc, a, ao + pc * lda + ic, 1, lda, ap, bp, pc * ncp, c, co + ic * ldc + jc, ldc);
                     } else {
                         packA(ta, alpha, a, ao, lda, ic, mc, pc, kc, ap, 0);
-                        macro(mc, kc, nc, ap, 0, kc, MR, null, 0, bp, pc * ncp, c, co + ic * ldc + jc, ldc);
+                        macro(mc, kc, nc, ap, 0, kc, MR, null, bp, pc * ncp, c, co + ic * ldc + jc, ldc);
                     }
                 }
             }
@@ -105,7 +105,7 @@ final class Gemm {
      * row i is at ap[aBase + i·rowStep], its element (r, p) at +p·aps + r: packed (rowStep kc, aps MR) or a transposed
      * A read in place (rowStep 1, aps lda, spare non-null), whose ragged last panel is packed into {@code spare}.
      */
-    private static void macro(int mc, int kc, int nc, float[] ap, int aBase, int rowStep, int aps, float[] spare, int lda,
+    private static void macro(int mc, int kc, int nc, float[] ap, int aBase, int rowStep, int aps, float[] spare,
                               float[] bp, int bBase, float[] c, int co, int ldc) {
         int panels = (nc + NR - 1) / NR, aPanels = (mc + MR - 1) / MR, lines = NR * kc / 16;
         float touch = 0f;
@@ -126,7 +126,7 @@ final class Gemm {
                 int pao = aBase + i * rowStep, pas = aps;
                 if (mr < MR && spare != null) {
                     // in place, the panel would read past A's last row: pack it, zero-padded
-                    packPanelT(ap, aBase + i, lda, mr, kc, spare);
+                    packPanelT(ap, aBase + i, aps, mr, kc, spare);
                     pa = spare;
                     pao = 0;
                     pas = MR;
