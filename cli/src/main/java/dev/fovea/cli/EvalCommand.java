@@ -14,16 +14,29 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code fovea eval}: test accuracy and the confusion matrix of a checkpoint. */
-@Command(name = "eval", description = "Accuracy, loss and confusion matrix of a trained checkpoint on the test split.")
+@Command(name = "eval", description = {"Accuracy, loss and confusion matrix of a trained checkpoint on the test split;",
+        "with --task, the task's COCO metrics on a COCO folder. Last line: eval task=T images=N loss=L METRIC=V ..."})
 final class EvalCommand implements Callable<Integer> {
     @Option(names = "--weights", required = true, description = "a checkpoint written by fovea train") Path weights;
     @Option(names = "--data", description = "directory of MNIST-format IDX files (default: /usr/share/datasets/fashion-mnist if present, else the embedded sample)")
     Path data;
+    @Option(names = "--task", description = "localize, detect, segment or instance (default for a scene-task checkpoint: its own task; an instance model also does detect and segment)")
+    String task;
     @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 500;
     @Mixin EngineOptions engine;
 
+    /** Whether p is a scene-task checkpoint; false for anything else, whose own path then reports what is wrong with it. */
+    static boolean isTaskCheckpoint(Path p) {
+        try (dev.fovea.io.SafetensorsFile f = dev.fovea.io.SafetensorsFile.open(p)) {
+            return f.metadata().containsKey("task");
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     @Override public Integer call() throws IOException {
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        if (task != null || isTaskCheckpoint(weights)) return TaskRun.eval(weights, data, task, batch, engine);
         ImageDataset.Splits splits = ImageDataset.resolve(data);
         System.out.println("data: " + splits.description());
         try (Backend be = engine.open(); Weights.Loaded w = Weights.load(be, weights)) {

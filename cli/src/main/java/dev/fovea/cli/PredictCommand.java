@@ -17,19 +17,24 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code fovea predict}: top-k Fashion-MNIST classes for image files. */
-@Command(name = "predict", description = {"Classify image files (PNG, JPEG, GIF, BMP) with a trained checkpoint.",
-        "Images are converted to what the model saw in training: 28x28 grey, light object on a dark background."})
+@Command(name = "predict", description = {"Classify image files (PNG, JPEG, GIF, BMP) with a trained checkpoint;",
+        "with a scene-task checkpoint (--task), localize, detect or segment and draw the answer into --out.",
+        "Images are converted to what the model saw in training: its size and channels, light objects on a dark background."})
 final class PredictCommand implements Callable<Integer> {
     @Option(names = "--weights", required = true, description = "a checkpoint written by fovea train") Path weights;
     @Option(names = "--top", description = "classes to show per image (default: ${DEFAULT-VALUE})") int top = 3;
     @Option(names = "--invert", description = "invert: auto (when the border is light, as in photos of dark objects), yes or no (default: ${DEFAULT-VALUE})")
     String invert = "auto";
+    @Option(names = "--task", description = "localize, detect, segment or instance (default for a scene-task checkpoint: its own task)") String task;
+    @Option(names = "--out", description = "with --task: the picture to write (PNG; a folder when there are several images)") Path out;
+    @Option(names = "--min-score", description = "with --task: the least score of a detection shown (default: ${DEFAULT-VALUE})") double minScore = 0.3;
     @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "image files") List<Path> images;
     @Mixin EngineOptions engine;
 
     @Override public Integer call() throws IOException {
         if (top < 1) throw new IllegalArgumentException("--top must be >= 1, got " + top);
         if (!List.of("auto", "yes", "no").contains(invert)) throw new IllegalArgumentException("--invert must be auto, yes or no, got '" + invert + "'");
+        if (task != null || EvalCommand.isTaskCheckpoint(weights)) return TaskRun.predict(weights, images, task, out, minScore, invert, engine);
         List<float[]> inputs = new ArrayList<>();
         for (Path p : images) inputs.add(load(p));
         try (Backend be = engine.open(); Weights.Loaded w = Weights.load(be, weights)) {

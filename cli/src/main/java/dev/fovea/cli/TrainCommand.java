@@ -21,10 +21,14 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code fovea train}: trains an image classifier, checkpointing after every epoch. */
-@Command(name = "train", description = {"Train LeNet-5 or a ViT on Fashion-MNIST (or any MNIST-format data set).",
+@Command(name = "train", description = {"Train LeNet-5 or a ViT on Fashion-MNIST (or any MNIST-format data set),",
+        "or, with --task, a dense-prediction ViT for localization, detection or segmentation on a COCO-format folder.",
         "Writes OUT/checkpoint.safetensors after every epoch (atomically), OUT/metrics.csv and OUT/metrics.png.",
-        "Last line: trained model=M epochs=E test_accuracy=A images_per_s=X checkpoint=PATH"})
+        "Last line: trained model=M epochs=E test_accuracy=A images_per_s=X checkpoint=PATH",
+        "       or: trained task=T epochs=E METRIC=V images_per_s=X checkpoint=PATH"})
 final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--task", description = "localize, detect, segment or instance: train the scene model (a hybrid ViT with dense heads) on --data DIR, a COCO folder with train/ and test/ (as `fovea scenes` writes); default epochs: localize 10, detect 16, segment 20, instance 16")
+    String task;
     @Option(names = "--model", description = "lenet5 (the 1998 paper's, C3 connection table, scaled tanh), lenet5-full (C3 fully connected, tanh) or vit (patch 4, width 64, depth 4, 4 heads) (default: ${DEFAULT-VALUE})")
     String model = "lenet5";
     @Option(names = "--activation", description = "override the model's activation: tanh, scaled_tanh, relu, sigmoid, gelu")
@@ -41,7 +45,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--label-smoothing", description = "cross-entropy label smoothing (default: 0; vit 0.1)") Float labelSmoothing;
     @Option(names = "--augment", negatable = true, description = "random shifts of up to 1 pixel (default: off; on for vit)") Boolean augment;
     @Option(names = "--seed", description = "seed for initialisation and data order (default: ${DEFAULT-VALUE})") long seed = 1;
-    @Option(names = "--data", description = "directory of MNIST-format IDX files (default: /usr/share/datasets/fashion-mnist if present, else the embedded sample)")
+    @Option(names = "--data", description = "directory of MNIST-format IDX files (default: /usr/share/datasets/fashion-mnist if present, else the embedded sample); with --task a COCO folder")
     Path data;
     @Option(names = "--limit", description = "train on the first N training images only (default: all)") int limit;
     @Option(names = "--out", description = "output directory (default: runs/MODEL)") Path out;
@@ -54,6 +58,7 @@ final class TrainCommand implements Callable<Integer> {
     @Override public Integer call() throws IOException {
         if (stopAfter < 0) throw new IllegalArgumentException("--stop-after must be >= 1, got " + stopAfter);
         if (limit < 0) throw new IllegalArgumentException("--limit must be >= 1, got " + limit);
+        if (task != null || resume != null && EvalCommand.isTaskCheckpoint(resume)) return TaskRun.train(this);
         TrainConfig cfg;
         Checkpoint.Info info = null;
         if (resume != null) {

@@ -20,13 +20,22 @@ public final class Losses {
      * any shape, the two alike.
      */
     public static Var smoothL1(Tape t, Var pred, Var target, float beta) {
+        return mean(t, smoothL1Each(t, pred, target, beta));
+    }
+
+    /** Σ weight·smoothL1 element by element, weight a constant of pred's shape (0 where an element does not count). */
+    public static Var smoothL1(Tape t, Var pred, Var target, float beta, Var weight) {
+        sameShape("smooth-L1 weight", pred, weight);
+        return t.sum(t.mul(smoothL1Each(t, pred, target, beta), weight));
+    }
+
+    private static Var smoothL1Each(Tape t, Var pred, Var target, float beta) {
         if (!(beta > 0)) throw new IllegalArgumentException("smooth-L1: beta must be > 0, got " + beta);
         sameShape("smooth-L1", pred, target);
         Var d = sub(t, pred, target);
         Var a = abs(t, d);
         Var m = sub(t, a, relu(t, addScalar(t, a, -beta)));                 // min(|d|, β)
-        Var per = t.add(t.scale(t.mul(m, m), 0.5f / beta), sub(t, a, m));
-        return mean(t, per);
+        return t.add(t.scale(t.mul(m, m), 0.5f / beta), sub(t, a, m));
     }
 
     /**
@@ -35,6 +44,18 @@ public final class Losses {
      * leaves empty. {@code eps} keeps degenerate boxes finite.
      */
     public static Var giou(Tape t, Var pred, Var target, float eps) {
+        return mean(t, addScalar(t, t.scale(giouEach(t, pred, target, eps), -1f), 1f));
+    }
+
+    /** Σ weight·(1 − GIoU) over the pairs, weight a constant [N, 1] (0 for a pair that does not count). */
+    public static Var giou(Tape t, Var pred, Var target, float eps, Var weight) {
+        Var loss = addScalar(t, t.scale(giouEach(t, pred, target, eps), -1f), 1f);
+        sameShape("GIoU weight", loss, weight);
+        return t.sum(t.mul(loss, weight));
+    }
+
+    /** GIoU of each pair, [N, 1]. */
+    private static Var giouEach(Tape t, Var pred, Var target, float eps) {
         sameShape("GIoU", pred, target);
         if (pred.shape().length != 2 || pred.dim(1) != 4)
             throw new IllegalArgumentException("GIoU: boxes must be [N, 4] (x0, y0, x1, y1), got " + Shape.str(pred.shape()));
@@ -49,8 +70,7 @@ public final class Losses {
         Var cw = sub(t, max(t, p[2], g[2]), min(t, p[0], g[0]));
         Var ch = sub(t, max(t, p[3], g[3]), min(t, p[1], g[1]));
         Var hull = addScalar(t, t.mul(cw, ch), eps);
-        Var giou = sub(t, iou, t.div(sub(t, hull, union), hull));
-        return mean(t, addScalar(t, t.scale(giou, -1f), 1f));
+        return sub(t, iou, t.div(sub(t, hull, union), hull));
     }
 
     /**

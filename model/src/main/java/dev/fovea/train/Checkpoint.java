@@ -29,9 +29,16 @@ public final class Checkpoint {
 
     public static void save(Path path, Module model, Optimizer opt, TrainConfig cfg, int epochsDone, long steps,
                             List<EpochMetrics> history) throws IOException {
+        save(path, model, opt, cfg, epochsDone, steps, history, Map.of());
+    }
+
+    /** With {@code extra} metadata: what a model beyond the TrainConfig needs to be rebuilt (a scene task's spec). */
+    public static void save(Path path, Module model, Optimizer opt, TrainConfig cfg, int epochsDone, long steps,
+                            List<EpochMetrics> history, Map<String, String> extra) throws IOException {
         SafetensorsWriter w = new SafetensorsWriter();
         w.metadata("format", FORMAT);
         cfg.toMetadata().forEach(w::metadata);
+        extra.forEach(w::metadata);
         w.metadata("epochs_done", Integer.toString(epochsDone));
         w.metadata("steps", Long.toString(steps));
         w.metadata("optimizer_steps", Integer.toString(opt.steps()));

@@ -264,8 +264,14 @@ public final class CpuBackend extends HeapBackend {
 
     @Override protected void crossEntropyForwardImpl(Tensor logits, Tensor labels, Tensor probs, Tensor loss, float smoothing) {
         int n = logits.dim(0), c = logits.dim(1);
-        // rows are summed in double on one thread: the batch is small next to the rest of a step
-        double total = RowOps.crossEntropy(data(logits), data(labels), data(probs), c, smoothing, 0, n);
+        float[] lg = data(logits), lb = data(labels), pr = data(probs);
+        // per-chunk sums in double, added in chunk order: the same loss whatever the timing (a classifier's
+        // batch is one chunk; per-pixel losses have hundreds of thousands of rows)
+        int t = Math.min(par.threads(), Math.max(1, n * c / GRAIN));
+        double[] part = new double[t];
+        par.forChunks(n, t, (r0, r1) -> part[(int) ((long) r0 * t / n)] = RowOps.crossEntropy(lg, lb, pr, c, smoothing, r0, r1));
+        double total = 0;
+        for (double v : part) total += v;
         data(loss)[0] = n == 0 ? 0f : (float) (total / n);
     }
 

@@ -77,6 +77,7 @@ final class RowOps {
      * in double (the caller divides by N).
      */
     static double crossEntropy(float[] logits, float[] labels, float[] probs, int c, float eps, int r0, int r1) {
+        if (c < S.length()) return crossEntropyShortRows(logits, labels, probs, c, eps, r0, r1);
         double total = 0;
         for (int r = r0; r < r1; r++) {
             int off = r * c, lab = label(labels, r, c);
@@ -88,6 +89,42 @@ final class RowOps {
             if (eps != 0f) {
                 double meanLogit = Pointwise.sum(logits, off, off + c) / (double) c;
                 nll = (1 - eps) * nll + eps * (logZ - meanLogit);
+            }
+            total += nll;
+        }
+        return total;
+    }
+
+    /**
+     * Rows shorter than a vector (per-pixel losses over a few classes): shifted logits row by row, then one vector
+     * exp over the whole block of rows (lanes would idle within a row), then the sums row by row.
+     */
+    static double crossEntropyShortRows(float[] logits, float[] labels, float[] probs, int c, float eps, int r0, int r1) {
+        float[] max = new float[r1 - r0];
+        for (int r = r0; r < r1; r++) {
+            int off = r * c;
+            float m = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < c; j++) m = Math.max(m, logits[off + j]);
+            for (int j = 0; j < c; j++) probs[off + j] = logits[off + j] - m;
+            max[r - r0] = m;
+        }
+        int lo = r0 * c, hi = r1 * c, i = lo;
+        for (int bound = lo + S.loopBound(hi - lo); i < bound; i += S.length())
+            VMath.exp(FloatVector.fromArray(S, probs, i)).intoArray(probs, i);
+        for (; i < hi; i++) probs[i] = VMath.exp(probs[i]);
+        double total = 0;
+        for (int r = r0; r < r1; r++) {
+            int off = r * c, lab = label(labels, r, c);
+            float s = 0;
+            for (int j = 0; j < c; j++) s += probs[off + j];
+            float inv = 1f / s;
+            for (int j = 0; j < c; j++) probs[off + j] *= inv;
+            double logZ = max[r - r0] + Math.log(s);
+            double nll = logZ - logits[off + lab];
+            if (eps != 0f) {
+                double sum = 0;
+                for (int j = 0; j < c; j++) sum += logits[off + j];
+                nll = (1 - eps) * nll + eps * (logZ - sum / c);
             }
             total += nll;
         }

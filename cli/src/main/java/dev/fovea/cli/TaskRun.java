@@ -1,0 +1,246 @@
+package dev.fovea.cli;
+
+import dev.fovea.backend.Backend;
+import dev.fovea.io.SafetensorsFile;
+import dev.fovea.models.SceneNet;
+import dev.fovea.optim.Optimizer;
+import dev.fovea.tasks.DenseGrid;
+import dev.fovea.tasks.SceneData;
+import dev.fovea.tasks.SceneTrainer;
+import dev.fovea.tasks.Task;
+import dev.fovea.tasks.TaskSpec;
+import dev.fovea.train.Checkpoint;
+import dev.fovea.train.EpochMetrics;
+import dev.fovea.train.NonFiniteLossException;
+import dev.fovea.train.TrainConfig;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** {@code train}, {@code eval} and {@code predict} with {@code --task}: the scene tasks on a COCO-format folder. */
+final class TaskRun {
+    private TaskRun() {}
+
+    /** The scene model's default shape: width 64, 4 blocks of 4 heads (BENCHMARKS.md, issue 5). */
+    static final int DIM = 64, DEPTH = 4, HEADS = 4;
+
+    /** DIR/NAME when DIR holds a folder NAME with annotations.json, else DIR itself when it has one. */
+    static Path split(Path dir, String name) throws IOException {
+        if (Files.isRegularFile(dir.resolve(name).resolve("annotations.json"))) return dir.resolve(name);
+        if (Files.isRegularFile(dir.resolve("annotations.json"))) return dir;
+        throw new NoSuchFileException(dir + ": neither " + dir.resolve(name).resolve("annotations.json") + " nor " + dir.resolve("annotations.json")
+                + " (--data takes a COCO folder, as `fovea scenes --out DIR` writes)");
+    }
+
+    /** A scene-task checkpoint: its spec, run and model. */
+    record Loaded(TaskSpec spec, Checkpoint.Info info, SceneNet net) implements AutoCloseable {
+        @Override public void close() { net.close(); }
+    }
+
+    static Loaded load(Backend be, Path file) throws IOException {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            Checkpoint.Info info = Checkpoint.info(f);
+            TaskSpec spec = TaskSpec.fromMetadata(file.toString(), f.metadata());
+            SceneNet net = new SceneNet(be, spec.model(), info.config().seed());
+            try {
+                Checkpoint.load(f, net, null, be);
+            } catch (RuntimeException e) {
+                net.close();
+                throw e;
+            }
+            return new Loaded(spec, info, net);
+        }
+    }
+
+    // ---------------------------------------------------------------- train
+
+    static int train(TrainCommand o) throws IOException {
+        if (o.data == null) throw new IllegalArgumentException("--task needs --data DIR: a COCO folder with train/ and test/ (`fovea scenes --out DIR` makes one)");
+        TrainConfig cfg;
+        Checkpoint.Info info = null;
+        TaskSpec resumed = null;
+        Task asked = o.task != null ? Task.parse(o.task) : null;
+        if (o.resume != null) {
+            try (SafetensorsFile f = SafetensorsFile.open(o.resume)) {
+                info = Checkpoint.info(f);
+                resumed = TaskSpec.fromMetadata(o.resume.toString(), f.metadata());
+            }
+            cfg = info.config();
+            if (asked != null && asked != resumed.task())
+                throw new IllegalArgumentException(o.resume + " was trained for --task " + resumed.task().id() + ", not " + o.task);
+            if (o.epochs != null && o.epochs != cfg.epochs()) cfg = cfg.withEpochs(o.epochs);
+            if (info.epochsDone() >= cfg.epochs())
+                throw new IllegalArgumentException(o.resume + " has already done " + info.epochsDone() + " of " + cfg.epochs() + " epochs; pass a larger --epochs to continue");
+        } else {
+            if (o.activation != null) throw new IllegalArgumentException("--activation applies to lenet5 models only");
+            String opt = o.optimizer != null ? o.optimizer : "adamw";
+            boolean sgd = opt.equals("sgd");
+            cfg = new TrainConfig(TaskSpec.MODEL, "", o.epochs != null ? o.epochs : asked.epochs, o.batch, o.lr != null ? o.lr : sgd ? 0.05f : 0.001f, opt,
+                    o.momentum, o.weightDecay != null ? o.weightDecay : sgd ? 0f : 0.05f, o.nesterov, o.schedule,
+                    o.warmup != null ? o.warmup : 500, o.seed, 0f, false);
+        }
+        Task task = resumed != null ? resumed.task() : asked;
+        SceneData train = SceneData.load(split(o.data, "train"), resumed != null ? resumed.categories() : null, task.segmentation);
+        SceneData test = SceneData.load(split(o.data, "test"), train.categories(), task.segmentation);
+        if (o.limit > 0) System.out.println("note: --limit does not apply to --task runs; training on all " + train.count() + " images");
+        System.out.println("data: " + train.count() + " training images (" + train.coco().annotationsFile() + "), " + test.count() + " test images, "
+                + train.categories().size() + " categories, " + train.channels() + "x" + train.size() + "x" + train.size());
+        TaskSpec spec = resumed;
+        if (spec == null) {
+            float[] stats = train.pixelStats();
+            spec = new TaskSpec(task, new SceneNet.Config(train.size(), train.channels(), train.categories().size(), DIM, DEPTH, HEADS,
+                    task.detection, task.segmentation), train.categories(), stats[0], stats[1]);
+        } else if (resumed.model().imgSize() != train.size() || resumed.model().inChans() != train.channels())
+            throw new IllegalArgumentException(o.data + ": images are " + train.channels() + "x" + train.size() + "x" + train.size() + ", the checkpoint's model takes "
+                    + resumed.model().inChans() + "x" + resumed.model().imgSize() + "x" + resumed.model().imgSize());
+        Path dir = o.out != null ? o.out : Path.of("runs", task.id());
+        Files.createDirectories(dir);
+        Path ckpt = dir.resolve("checkpoint.safetensors");
+        try (Backend be = o.engine.open(); SceneNet net = new SceneNet(be, spec.model(), cfg.seed()); Optimizer opt = cfg.newOptimizer(be, net)) {
+            List<EpochMetrics> history = new ArrayList<>();
+            int first = 1;
+            long steps = 0;
+            String lastGood = null;
+            if (info != null) {
+                try (SafetensorsFile f = SafetensorsFile.open(o.resume)) { Checkpoint.load(f, net, opt, be); }
+                history.addAll(info.history());
+                first = info.epochsDone() + 1;
+                steps = info.steps();
+                lastGood = o.resume + " (epoch " + info.epochsDone() + ")";
+                System.out.println("resumed: " + o.resume + " after epoch " + info.epochsDone() + " (step " + steps + ")");
+            }
+            System.out.println("model: " + spec + ", " + String.format(Locale.ROOT, "%,d", net.parameterCount()) + " parameters; " + opt.describe());
+            System.out.println("train: " + cfg + " on " + be.describe().lines().findFirst().orElse(be.name()));
+            SceneTrainer trainer = new SceneTrainer(be, net, opt, cfg, task, train, spec.pixelStats(), steps);
+            Progress bar = new Progress(System.err);
+            int last = o.stopAfter > 0 ? Math.min(cfg.epochs(), first + o.stopAfter - 1) : cfg.epochs();
+            double secs = 0;
+            long images = 0;
+            SceneTrainer.Report report = null;
+            for (int e = first; e <= last; e++) {
+                String label = "epoch " + e + "/" + cfg.epochs();
+                EpochMetrics m;
+                try {
+                    m = trainer.trainEpoch(e, (ep, i, n, seen, s, loss) -> bar.update(label, i, n, seen, s, loss));
+                } catch (NonFiniteLossException ex) {
+                    bar.finish();
+                    System.err.println("fovea: error: " + ex.getMessage() + (lastGood != null ? "; the last good checkpoint is " + lastGood : "; no checkpoint of this run was written"));
+                    return 3;
+                }
+                bar.finish();
+                report = SceneTrainer.evaluate(be, net, task, test, spec.pixelStats(), 250);
+                m = new EpochMetrics(m.epoch(), m.trainLoss(), m.trainAccuracy(), report.loss(), report.primary(task), m.imagesPerSecond(), m.seconds(), m.lr());
+                history.add(m);
+                secs += m.seconds();
+                images += train.count();
+                System.out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f %s %.4f | test loss %.4f %s | %.0f img/s, %.1f s, lr %.3g%n", e, cfg.epochs(),
+                        m.trainLoss(), task.detection ? "cell acc" : "pixel acc", m.trainAccuracy(), m.testLoss(), metrics(report.metrics()),
+                        m.imagesPerSecond(), m.seconds(), m.lr());
+                Checkpoint.save(ckpt, net, opt, cfg, e, trainer.steps(), history, spec.toMetadata());
+                lastGood = ckpt + " (epoch " + e + ")";
+                Fit.writeMetrics(dir, history, task.id() + ": loss and " + task.metric + " (in the accuracy column)");
+            }
+            System.out.printf(Locale.ROOT, "metrics: %s, %s (test_accuracy holds %s)%n", dir.resolve("metrics.csv"), dir.resolve("metrics.png"), task.metric);
+            if (last < cfg.epochs())
+                System.out.println("stopped after epoch " + last + " of " + cfg.epochs() + " (--stop-after); continue with --resume " + ckpt);
+            System.out.printf(Locale.ROOT, "trained task=%s epochs=%d %s=%.4f images_per_s=%.0f checkpoint=%s%n", task.id(), last, task.metric,
+                    report.primary(task), images / secs, ckpt);
+            return 0;
+        }
+    }
+
+    static String metrics(Map<String, Double> m) {
+        StringBuilder sb = new StringBuilder();
+        m.forEach((k, v) -> sb.append(sb.isEmpty() ? "" : " ").append(k).append('=').append(String.format(Locale.ROOT, "%.4f", v)));
+        return sb.toString();
+    }
+
+    // ---------------------------------------------------------------- eval
+
+    static int eval(Path weights, Path data, String taskName, int batch, EngineOptions engine) throws IOException {
+        if (data == null) throw new IllegalArgumentException("--task needs --data DIR: a COCO folder (its test/ split, or DIR itself)");
+        try (Backend be = engine.open(); Loaded w = load(be, weights)) {
+            Task task = taskName != null ? Task.parse(taskName) : w.spec().task();
+            if (!w.spec().task().covers(task))
+                throw new IllegalArgumentException(weights + " was trained for " + w.spec().task().id() + "; its heads cannot do " + task.id());
+            // the label maps whenever the model segments: its loss covers all its heads
+            SceneData test = SceneData.load(split(data, "test"), w.spec().categories(), w.spec().task().segmentation);
+            System.out.println("data: " + test.count() + " images (" + test.coco().annotationsFile() + ")");
+            System.out.println("model: " + w.spec() + " from " + weights + " (" + w.info().epochsDone() + " epochs)");
+            SceneTrainer.Report r = SceneTrainer.evaluate(be, w.net(), task, test, w.spec().pixelStats(), batch);
+            System.out.printf(Locale.ROOT, "eval task=%s images=%d loss=%.4f %s%n", task.id(), test.count(), r.loss(), metrics(r.metrics()));
+            return 0;
+        }
+    }
+
+    // ---------------------------------------------------------------- predict
+
+    /**
+     * Runs a scene-task checkpoint on image files and draws the answers: one image → {@code out} is the picture's
+     * file; several → {@code out} is a folder of NAME-TASK.png. Prints each detection.
+     */
+    static int predict(Path weights, List<Path> images, String taskName, Path out, double minScore, String invert, EngineOptions engine) throws IOException {
+        if (out == null) throw new IllegalArgumentException("predict --task needs --out: the picture to write (a folder when there are several images)");
+        if (!(minScore >= 0 && minScore <= 1)) throw new IllegalArgumentException("--min-score must be in [0, 1], got " + minScore);
+        try (Backend be = engine.open(); Loaded w = load(be, weights)) {
+            Task task = taskName != null ? Task.parse(taskName) : w.spec().task();
+            if (!w.spec().task().covers(task))
+                throw new IllegalArgumentException(weights + " was trained for " + w.spec().task().id() + "; its heads cannot do " + task.id());
+            SceneNet.Config mc = w.spec().model();
+            int s = mc.imgSize(), c = mc.inChans(), n = s * s * c;
+            if (images.size() > 1) Files.createDirectories(out);
+            for (Path image : images) {
+                java.awt.image.BufferedImage img = ImageFiles.read(image);
+                List<String> notes = new ArrayList<>();
+                if (img.getWidth() != s || img.getHeight() != s) {
+                    notes.add("resized " + img.getWidth() + "x" + img.getHeight() + " to " + s + "x" + s);
+                    img = ImageFiles.resize(img, s, s);
+                }
+                float[] px = ImageFiles.planes(img, c == 1).data();
+                double border = 0;
+                for (int i = 0; i < s; i++) border += px[i] + px[(s - 1) * s + i] + px[i * s] + px[i * s + s - 1];
+                boolean inv = invert.equals("yes") || invert.equals("auto") && border / (4 * s) > 127;
+                if (inv) {
+                    notes.add("inverted (light background)");
+                    for (int i = 0; i < n; i++) px[i] = 255 - px[i];
+                }
+                if (!notes.isEmpty()) System.out.println("note: " + image + ": converted: " + String.join(", ", notes));
+                float[] x = new float[n];
+                for (int i = 0; i < n; i++) x[i] = (px[i] / 255f - w.spec().pixelMean()) / w.spec().pixelStd();
+                SceneTrainer.Prediction p = SceneTrainer.predict(be, w.net(), task, x, 1).getFirst();
+                String[] names = w.spec().names();
+                int shown = 0;
+                for (DenseGrid.Detection d : p.detections()) {
+                    if (d.score() < minScore) continue;
+                    shown++;
+                    System.out.printf(Locale.ROOT, "%s: %s %.3f box [%.1f, %.1f, %.1f, %.1f]%s%n", image, names[d.cls()], d.score(),
+                            d.box()[0], d.box()[1], d.box()[2], d.box()[3], d.mask() != null ? " mask " + dev.fovea.metrics.Boxes.maskArea(d.mask()) + " px" : "");
+                }
+                if (p.labels() != null && task == Task.SEGMENT) {
+                    int[] count = new int[names.length + 1];
+                    for (int l : p.labels()) count[l]++;
+                    for (int j = 1; j < count.length; j++)
+                        if (count[j] > 0) System.out.printf(Locale.ROOT, "%s: %s %d px%n", image, names[j - 1], count[j]);
+                }
+                Path file = images.size() > 1 ? out.resolve(stem(image) + "-" + task.id() + ".png") : out;
+                Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+                javax.imageio.ImageIO.write(SceneDrawing.draw(px, c, s, p, names, minScore, Math.max(1, 256 / s)), "png", tmp.toFile());
+                Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                System.out.println("predicted task=" + task.id() + " image=" + image + " shown=" + (task == Task.SEGMENT ? "label map" : shown + " objects") + " out=" + file);
+            }
+            return 0;
+        }
+    }
+
+    private static String stem(Path p) {
+        String n = p.getFileName().toString();
+        int dot = n.lastIndexOf('.');
+        return dot > 0 ? n.substring(0, dot) : n;
+    }
+}

@@ -1,0 +1,40 @@
+package dev.fovea.tasks;
+
+import java.util.Locale;
+
+/** The vision tasks beyond classification, with the heads each needs and the metric that judges it. */
+public enum Task {
+    /** One object per image: its class and box. Judged by the correct-localization rate. */
+    LOCALIZE(true, false, "corloc", 10),
+    /** A box and a class for each object. Judged by COCO box AP at IoU 0.5. */
+    DETECT(true, false, "box_ap50", 16),
+    /** A class for each pixel (background included). Judged by mean IoU over the classes. */
+    SEGMENT(false, true, "miou", 20),
+    /** A mask and a class for each object. Judged by COCO mask AP at IoU 0.5. */
+    INSTANCE(true, true, "mask_ap50", 16);
+
+    public final boolean detection, segmentation;
+    /** The metric's name in the CLI's output and the checkpoint's history. */
+    public final String metric;
+    /** Training epochs by default: each task's run on 20,000 Fashion-MNIST scenes within the hour (BENCHMARKS.md). */
+    public final int epochs;
+
+    Task(boolean detection, boolean segmentation, String metric, int epochs) {
+        this.detection = detection;
+        this.segmentation = segmentation;
+        this.metric = metric;
+        this.epochs = epochs;
+    }
+
+    public String id() { return name().toLowerCase(Locale.ROOT); }
+
+    public static Task parse(String s) {
+        for (Task t : values()) if (t.id().equals(s)) return t;
+        throw new IllegalArgumentException("unknown task '" + s + "', expected localize, detect, segment or instance");
+    }
+
+    /** Whether a model trained for this task has the heads {@code other} needs. */
+    public boolean covers(Task other) {
+        return (!other.detection || detection) && (!other.segmentation || segmentation);
+    }
+}

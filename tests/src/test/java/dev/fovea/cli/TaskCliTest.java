@@ -1,0 +1,104 @@
+package dev.fovea.cli;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Pattern;
+
+import static dev.fovea.cli.CliTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** train / eval / predict with --task on a few Fashion-MNIST scenes (the embedded sample), end to end. */
+class TaskCliTest {
+    @TempDir static Path tmp;
+    static Path data, instance;
+
+    @BeforeAll static void makeScenesAndTrain() {
+        data = tmp.resolve("scenes");
+        assertEquals(0, run("scenes", "--out", data.toString(), "--count", "24", "--test-count", "8", "--seed", "3").code());
+        instance = tmp.resolve("instance");
+        CliTest.Run r = run("train", "--task", "instance", "--data", data.toString(), "--epochs", "2", "--batch", "8", "--out", instance.toString(), "--threads", "2");
+        assertEquals(0, r.code(), r.err());
+        String num = "[0-9.]+";
+        assertTrue(Pattern.matches("trained task=instance epochs=2 mask_ap50=" + num + " images_per_s=" + num + " checkpoint=" + Pattern.quote(instance.resolve("checkpoint.safetensors").toString()), r.lastLine()), r.lastLine());
+        assertTrue(r.out().contains("epoch 2/2: train loss"), r.out());
+    }
+
+    @Test void evalPrintsTheTaskMetricsLastAndAnInstanceModelAlsoDetectsAndSegments() {
+        String ckpt = instance.resolve("checkpoint.safetensors").toString();
+        String num = "-?[0-9.]+";
+        CliTest.Run own = run("eval", "--weights", ckpt, "--data", data.toString());
+        assertEquals(0, own.code(), own.err());
+        assertTrue(Pattern.matches("eval task=instance images=8 loss=" + num + " mask_ap50=" + num + " mask_ap=" + num + " mask_ap75=" + num + " box_ap50=" + num + " miou=" + num, own.lastLine()), own.lastLine());
+        CliTest.Run det = run("eval", "--task", "detect", "--weights", ckpt, "--data", data.resolve("test").toString());
+        assertEquals(0, det.code(), det.err());
+        assertTrue(det.lastLine().startsWith("eval task=detect images=8 ") && det.lastLine().contains(" box_ap50="), det.lastLine());
+        CliTest.Run seg = run("eval", "--task", "segment", "--weights", ckpt, "--data", data.toString());
+        assertTrue(seg.lastLine().startsWith("eval task=segment images=8 ") && seg.lastLine().contains(" miou="), seg.lastLine());
+    }
+
+    @Test void predictDrawsAPicture() throws IOException {
+        Path image = data.resolve("test/images/000001.png"), out = tmp.resolve("pred.png");
+        CliTest.Run r = run("predict", "--task", "instance", "--weights", instance.resolve("checkpoint.safetensors").toString(), image.toString(),
+                "--out", out.toString(), "--min-score", "0");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.lastLine().startsWith("predicted task=instance image=" + image) && r.lastLine().endsWith("out=" + out), r.lastLine());
+        BufferedImage pic = ImageIO.read(out.toFile());
+        assertEquals(256, pic.getWidth());
+        assertEquals(256, pic.getHeight());
+        // several images: --out is a folder
+        Path dir = tmp.resolve("pictures");
+        CliTest.Run two = run("predict", "--task", "segment", "--weights", instance.resolve("checkpoint.safetensors").toString(), image.toString(),
+                data.resolve("test/images/000002.png").toString(), "--out", dir.toString());
+        assertEquals(0, two.code(), two.err());
+        assertTrue(Files.isRegularFile(dir.resolve("000002-segment.png")));
+    }
+
+    @Test void resumeContinuesTheTaskRun() {
+        Path dir = tmp.resolve("localize");
+        CliTest.Run first = run("train", "--task", "localize", "--data", data.toString(), "--epochs", "2", "--stop-after", "1", "--batch", "8", "--out", dir.toString());
+        assertEquals(0, first.code(), first.err());
+        assertTrue(first.lastLine().startsWith("trained task=localize epochs=1 corloc="), first.lastLine());
+        CliTest.Run rest = run("train", "--resume", dir.resolve("checkpoint.safetensors").toString(), "--data", data.toString(), "--out", dir.toString());
+        assertEquals(0, rest.code(), rest.err());
+        assertTrue(rest.out().contains("resumed: "), rest.out());
+        assertTrue(rest.lastLine().startsWith("trained task=localize epochs=2 corloc="), rest.lastLine());
+    }
+
+    @Test void userErrorsAreNamed() throws IOException {
+        String ckpt = instance.resolve("checkpoint.safetensors").toString();
+        CliTest.Run noData = run("train", "--task", "detect", "--data", tmp.resolve("nowhere").toString());
+        assertEquals(2, noData.code());
+        assertTrue(noData.err().contains("annotations.json"), noData.err());
+        CliTest.Run badTask = run("train", "--task", "classify", "--data", data.toString());
+        assertEquals(2, badTask.code());
+        assertTrue(badTask.err().contains("unknown task 'classify'"), badTask.err());
+        // a localization model has no segmentation head
+        Path loc = tmp.resolve("loc-only");
+        assertEquals(0, run("train", "--task", "localize", "--data", data.toString(), "--epochs", "1", "--batch", "8", "--out", loc.toString()).code());
+        CliTest.Run cannot = run("eval", "--task", "segment", "--weights", loc.resolve("checkpoint.safetensors").toString(), "--data", data.toString());
+        assertEquals(2, cannot.code());
+        assertTrue(cannot.err().contains("was trained for localize; its heads cannot do segment"), cannot.err());
+        CliTest.Run noOut = run("predict", "--weights", ckpt, data.resolve("test/images/000001.png").toString());
+        assertEquals(2, noOut.code());
+        assertTrue(noOut.err().contains("--out"), noOut.err());
+        // a category the model does not know
+        Path odd = tmp.resolve("odd");
+        Files.createDirectories(odd);
+        Files.copy(data.resolve("test/images/000001.png"), odd.resolve("a.png"));
+        Files.writeString(odd.resolve("annotations.json"), """
+                {"images":[{"id":1,"file_name":"a.png","width":64,"height":64}],
+                 "categories":[{"id":42,"name":"kite"}],
+                 "annotations":[{"id":7,"image_id":1,"category_id":42,"bbox":[1,1,5,5],"iscrowd":0}]}""");
+        CliTest.Run unknown = run("eval", "--task", "detect", "--weights", ckpt, "--data", odd.toString());
+        assertEquals(2, unknown.code());
+        assertTrue(unknown.err().contains("category 42 (kite) is not one the model knows"), unknown.err());
+    }
+}
