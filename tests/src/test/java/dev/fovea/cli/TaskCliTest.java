@@ -101,4 +101,42 @@ class TaskCliTest {
         assertEquals(2, unknown.code());
         assertTrue(unknown.err().contains("category 42 (kite) is not one the model knows"), unknown.err());
     }
+
+    /** A user's own data: colour images of another size, polygon masks, a crowd region, category ids not 1..K. */
+    @Test void colourImagesWithPolygonsTrainAndEvaluate() throws IOException {
+        Path dir = tmp.resolve("own");
+        for (String split : new String[]{"train", "test"}) {
+            Path d = dir.resolve(split);
+            Files.createDirectories(d.resolve("images"));
+            StringBuilder images = new StringBuilder(), anns = new StringBuilder();
+            for (int i = 1; i <= 4; i++) {
+                BufferedImage img = new BufferedImage(32, 32, BufferedImage.TYPE_INT_RGB);
+                int x0 = 2 + 3 * i, y0 = 4 + i;
+                for (int y = y0; y < y0 + 10; y++) for (int x = x0; x < x0 + 12; x++) img.setRGB(x, y, i % 2 == 0 ? 0xff4020 : 0x20c0ff);
+                ImageIO.write(img, "png", d.resolve("images/" + i + ".png").toFile());
+                images.append(i > 1 ? "," : "").append("{\"id\":").append(i).append(",\"file_name\":\"").append(i).append(".png\",\"width\":32,\"height\":32}");
+                anns.append(i > 1 ? "," : "").append("{\"id\":").append(100 + i).append(",\"image_id\":").append(i).append(",\"category_id\":").append(i % 2 == 0 ? 7 : 9)
+                        .append(",\"bbox\":[").append(x0).append(',').append(y0).append(",12,10],\"iscrowd\":0,\"segmentation\":[[")
+                        .append(x0).append(',').append(y0).append(',').append(x0 + 12).append(',').append(y0).append(',')
+                        .append(x0 + 12).append(',').append(y0 + 10).append(',').append(x0).append(',').append(y0 + 10).append("]]}");
+            }
+            anns.append(",{\"id\":200,\"image_id\":1,\"category_id\":7,\"bbox\":[20,22,4,4],\"iscrowd\":1,\"segmentation\":[[20,22,24,22,24,26,20,26]]}");
+            Files.writeString(d.resolve("annotations.json"), "{\"images\":[" + images + "],\"categories\":[{\"id\":7,\"name\":\"red\"},{\"id\":9,\"name\":\"blue\"}],\"annotations\":[" + anns + "]}");
+        }
+        Path out = tmp.resolve("own-run");
+        CliTest.Run r = run("train", "--task", "instance", "--data", dir.toString(), "--epochs", "1", "--batch", "4", "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("2 categories, 3x32x32"), r.out());
+        CliTest.Run e = run("eval", "--weights", out.resolve("checkpoint.safetensors").toString(), "--data", dir.toString());
+        assertEquals(0, e.code(), e.err());
+        assertTrue(e.lastLine().startsWith("eval task=instance images=4 "), e.lastLine());
+        CliTest.Run p = run("predict", "--weights", out.resolve("checkpoint.safetensors").toString(), dir.resolve("test/images/1.png").toString(),
+                "--out", tmp.resolve("own.png").toString());
+        assertEquals(0, p.code(), p.err());
+        // the model takes 32x32 colour images: a 64x64 grey scene is resized, and it says so
+        CliTest.Run resized = run("predict", "--weights", out.resolve("checkpoint.safetensors").toString(), data.resolve("test/images/000001.png").toString(),
+                "--out", tmp.resolve("own2.png").toString());
+        assertEquals(0, resized.code(), resized.err());
+        assertTrue(resized.out().contains("resized 64x64 to 32x32"), resized.out());
+    }
 }
