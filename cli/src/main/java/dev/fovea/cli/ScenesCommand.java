@@ -1,7 +1,9 @@
 package dev.fovea.cli;
 
 import dev.fovea.data.ImageDataset;
+import dev.fovea.data.SceneCaptions;
 import dev.fovea.data.Scenes;
+import dev.fovea.data.coco.CocoCaptions;
 import dev.fovea.data.coco.CocoDataset;
 import dev.fovea.data.coco.Rle;
 import picocli.CommandLine.Command;
@@ -21,7 +23,8 @@ import java.util.concurrent.Callable;
 @Command(name = "scenes", description = {"Make Fashion-MNIST scenes: a COCO-format detection / segmentation dataset.",
         "Each scene places 1..--max-items Fashion-MNIST items (train split for OUT/train, test split for OUT/test)",
         "at random, non-overlapping places on a dark canvas. Per split: images/NNNNNN.png, masks/NNNNNN.png",
-        "(semantic labels: 0 background, 1 + class) and annotations.json (COCO: tight boxes, per-instance RLE masks).",
+        "(semantic labels: 0 background, 1 + class), annotations.json (COCO: tight boxes, per-instance RLE masks)",
+        "and captions.json (COCO captions: each item and where it is, three phrasings per scene).",
         "Last line: scenes out=DIR train=N test=M seed=S"})
 final class ScenesCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "output directory") Path out;
@@ -53,6 +56,7 @@ final class ScenesCommand implements Callable<Integer> {
         for (int c = 0; c < ImageDataset.FASHION_CLASSES.length; c++) cats.add(new CocoDataset.Category(c + 1, ImageDataset.FASHION_CLASSES[c]));
         List<CocoDataset.Image> images = new ArrayList<>();
         List<CocoDataset.Annotation> anns = new ArrayList<>();
+        java.util.Map<Long, List<String>> captions = new java.util.LinkedHashMap<>();
         Progress progress = new Progress(System.out);
         long t0 = System.nanoTime();
         long annId = 1;
@@ -64,6 +68,7 @@ final class ScenesCommand implements Callable<Integer> {
             for (int k = 0; k < sem.length; k++) sem[k] = (byte) s.semantic()[k];
             ImageFiles.writeGrey(sem, s.size(), s.size(), dir.resolve("masks").resolve(name));
             images.add(new CocoDataset.Image(i + 1, name, s.size(), s.size()));
+            captions.put(i + 1L, SceneCaptions.captions(s));
             for (Scenes.Item it : s.items())
                 anns.add(new CocoDataset.Annotation(annId++, i + 1, it.label() + 1, it.box(),
                         new CocoDataset.RleMask(Rle.encode(it.mask(), s.size(), s.size())), false));
@@ -71,10 +76,15 @@ final class ScenesCommand implements Callable<Integer> {
         }
         progress.finish();
         CocoDataset coco = new CocoDataset(dir.resolve("annotations.json"), dir.resolve("images"), cats, images, anns);
-        Path tmp = dir.resolve("annotations.json.tmp");
-        Files.writeString(tmp, coco.toJson(), StandardCharsets.UTF_8);
-        Files.move(tmp, dir.resolve("annotations.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        writeAtomically(dir.resolve("annotations.json"), coco.toJson());
+        writeAtomically(dir.resolve("captions.json"), new CocoCaptions(dir.resolve("captions.json"), images, captions).toJson());
         System.out.println(dir + ": " + n + " scenes, " + anns.size() + " items");
+    }
+
+    private static void writeAtomically(Path file, String text) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.writeString(tmp, text, StandardCharsets.UTF_8);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     private static byte[] i2b(float[] v) {

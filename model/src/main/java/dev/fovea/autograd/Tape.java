@@ -434,6 +434,22 @@ public final class Tape implements AutoCloseable {
     }
 
     /**
+     * Rows of {@code table} [V, D] picked by {@code ids} [N] (indices as floats): [N, D] — a token embedding. The
+     * backward adds each row's gradient into its table row (repeated ids accumulate).
+     */
+    public Var embedding(Var table, Var ids) {
+        if (table.value().rank() != 2) throw new IllegalArgumentException("embedding: table must be [V, D], got " + Shape.str(table.shape()));
+        Tensor y = alloc(ids.dim(0), table.dim(1));
+        be.gather(table.value(), ids.value(), y);
+        Var out = result("embedding", y, table, ids);
+        onBackward("embedding", out, () -> accumulate(table, additive((dt, add) -> {
+            if (!add) be.fill(dt, 0f);
+            be.scatterAdd(out.grad, ids.value(), dt);
+        })));
+        return out;
+    }
+
+    /**
      * Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1−p), drawing the mask from
      * {@code rng}; the identity on an inference tape or when p is 0.
      */

@@ -21,14 +21,33 @@ public final class Attention extends Module {
         proj = child("proj", Linear.timm(be, init, dim, dim, true));
     }
 
-    @Override public Var forward(Tape t, Var x) {
+    @Override public Var forward(Tape t, Var x) { return forward(t, x, null); }
+
+    /**
+     * With a cache (decoding, no gradients): an empty cache takes the whole prompt x [B, T, D] (causal as usual) and
+     * keeps its keys and values; after that x is one new position [B, 1, D], which attends to every cached position
+     * and its own — the same numbers as the whole sequence at once would give at that position.
+     */
+    public Var forward(Tape t, Var x, KvCache cache) {
         int b = x.dim(0), n = x.dim(1), d = x.dim(2), dh = d / heads;
+        if (cache != null && !cache.isEmpty() && n != 1)
+            throw new IllegalArgumentException("attention: a filled cache takes one new position at a time, got " + n);
         Var qkvOut = t.reshape(qkv.forward(t, x), b, n, 3, heads, dh);        // [B, T, 3, H, Dh]
         Var split = t.permute(qkvOut, 2, 0, 3, 1, 4);                        // [3, B, H, T, Dh]
         Var q = t.reshape(t.slice(split, 0, 0, 1), b, heads, n, dh);
         Var k = t.reshape(t.slice(split, 0, 1, 1), b, heads, n, dh);
         Var v = t.reshape(t.slice(split, 0, 2, 1), b, heads, n, dh);
-        Var o = t.attention(q, k, v, (float) (1 / Math.sqrt(dh)), causal);   // [B, H, T, Dh]
+        boolean mask = causal;
+        if (cache != null) {
+            boolean first = cache.isEmpty();
+            cache.append(k.value(), v.value());
+            if (!first) {                                                    // one query: everything cached is its past
+                k = t.constantView(cache.keys());
+                v = t.constantView(cache.values());
+                mask = false;
+            }
+        }
+        Var o = t.attention(q, k, v, (float) (1 / Math.sqrt(dh)), mask);     // [B, H, T, Dh]
         Var merged = t.reshape(t.permute(o, 0, 2, 1, 3), b, n, d);           // [B, T, D]
         return proj.forward(t, merged);
     }

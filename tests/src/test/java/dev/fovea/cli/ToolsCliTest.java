@@ -160,6 +160,12 @@ class ToolsCliTest {
         Files.delete(dir.resolve("train/images").resolve(coco.images().get(2).fileName()));
         var missing = org.junit.jupiter.api.Assertions.assertThrows(java.nio.file.NoSuchFileException.class, () -> dev.fovea.data.coco.CocoImages.load(coco));
         assertTrue(missing.getMessage().contains("image 3 of"), missing.getMessage());
+        // captions name every item of every scene
+        var caps = dev.fovea.data.coco.CocoCaptions.read(dir.resolve("train/captions.json"));
+        for (var im : coco.images()) {
+            String caption = caps.captions(im.id()).getFirst();
+            for (var a : coco.annotations(im.id())) assertTrue(caption.contains(dev.fovea.data.SceneCaptions.NAMES[(int) a.categoryId() - 1]), caption);
+        }
         // the same seed writes the same scenes
         Path again = tmp.resolve("again");
         assertEquals(0, run("scenes", "--out", again.toString(), "--count", "6", "--test-count", "3", "--seed", "5").code());

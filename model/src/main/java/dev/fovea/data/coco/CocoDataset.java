@@ -154,7 +154,7 @@ public final class CocoDataset {
         throw bad(f, what + ": \"segmentation\" must be a list of polygons or an RLE object");
     }
 
-    private static List<Map<?, ?>> objects(Path f, Map<?, ?> top, String key) {
+    static List<Map<?, ?>> objects(Path f, Map<?, ?> top, String key) {
         if (!(top.get(key) instanceof List<?> l)) throw bad(f, "no \"" + key + "\" list at the top level");
         List<Map<?, ?>> out = new ArrayList<>();
         for (int i = 0; i < l.size(); i++) {
@@ -164,17 +164,17 @@ public final class CocoDataset {
         return out;
     }
 
-    private static Number num(Path f, Map<?, ?> m, String key, String what) {
+    static Number num(Path f, Map<?, ?> m, String key, String what) {
         if (!(m.get(key) instanceof Number n)) throw bad(f, what + ": missing number \"" + key + "\"");
         return n;
     }
 
-    private static String str(Path f, Map<?, ?> m, String key, String what) {
+    static String str(Path f, Map<?, ?> m, String key, String what) {
         if (!(m.get(key) instanceof String s)) throw bad(f, what + ": missing string \"" + key + "\"");
         return s;
     }
 
-    private static IllegalArgumentException bad(Path f, String msg) { return new IllegalArgumentException(f + ": " + msg); }
+    static IllegalArgumentException bad(Path f, String msg) { return new IllegalArgumentException(f + ": " + msg); }
 
     private static String box(double[] b) {
         return String.format(Locale.ROOT, "[%s, %s, %s, %s]", fmt(b[0]), fmt(b[1]), fmt(b[2]), fmt(b[3]));
