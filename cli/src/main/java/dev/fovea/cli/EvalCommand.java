@@ -20,7 +20,7 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--weights", required = true, description = "a checkpoint written by fovea train") Path weights;
     @Option(names = "--data", description = "directory of MNIST-format IDX files (default: /usr/share/datasets/fashion-mnist if present, else the embedded sample)")
     Path data;
-    @Option(names = "--task", description = "localize, detect, segment or instance (default for a scene-task checkpoint: its own task; an instance model also does detect and segment)")
+    @Option(names = "--task", description = "localize, detect, segment, instance or caption (default for a scene-task checkpoint: its own task; an instance model also does detect and segment)")
     String task;
     @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 500;
     @Mixin EngineOptions engine;
@@ -36,6 +36,7 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override public Integer call() throws IOException {
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        if ("caption".equals(task) || task == null && CaptionRun.isCaptionCheckpoint(weights)) return CaptionRun.eval(weights, data, batch, engine);
         if (task != null || isTaskCheckpoint(weights)) return TaskRun.eval(weights, data, task, batch, engine);
         ImageDataset.Splits splits = ImageDataset.resolve(data);
         System.out.println("data: " + splits.description());

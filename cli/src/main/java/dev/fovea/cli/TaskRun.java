@@ -31,10 +31,13 @@ final class TaskRun {
     static final int DIM = 64, DEPTH = 4, HEADS = 4;
 
     /** DIR/NAME when DIR holds a folder NAME with annotations.json, else DIR itself when it has one. */
-    static Path split(Path dir, String name) throws IOException {
-        if (Files.isRegularFile(dir.resolve(name).resolve("annotations.json"))) return dir.resolve(name);
-        if (Files.isRegularFile(dir.resolve("annotations.json"))) return dir;
-        throw new NoSuchFileException(dir + ": neither " + dir.resolve(name).resolve("annotations.json") + " nor " + dir.resolve("annotations.json")
+    static Path split(Path dir, String name) throws IOException { return split(dir, name, "annotations.json"); }
+
+    /** DIR/NAME when it holds {@code file}, else DIR itself when it has it. */
+    static Path split(Path dir, String name, String file) throws IOException {
+        if (Files.isRegularFile(dir.resolve(name).resolve(file))) return dir.resolve(name);
+        if (Files.isRegularFile(dir.resolve(file))) return dir;
+        throw new NoSuchFileException(dir + ": neither " + dir.resolve(name).resolve(file) + " nor " + dir.resolve(file)
                 + " (--data takes a COCO folder, as `fovea scenes --out DIR` writes)");
     }
 
@@ -174,6 +177,8 @@ final class TaskRun {
             System.out.println("data: " + test.count() + " images (" + test.coco().annotationsFile() + ")");
             System.out.println("model: " + w.spec() + " from " + weights + " (" + w.info().epochsDone() + " epochs)");
             SceneTrainer.Report r = SceneTrainer.evaluate(be, w.net(), task, test, w.spec().pixelStats(), batch);
+            System.out.println(task == Task.SEGMENT ? "per class: IoU" : "per class: " + (task == Task.INSTANCE ? "mask" : "box") + " AP over IoU 0.50:0.95");
+            r.details().perClass(w.spec().names()).forEach((name, v) -> System.out.printf(Locale.ROOT, "  %-12s %.4f%n", name, v));
             System.out.printf(Locale.ROOT, "eval task=%s images=%d loss=%.4f %s%n", task.id(), test.count(), r.loss(), metrics(r.metrics()));
             return 0;
         }

@@ -29,7 +29,7 @@ import dev.fovea.tensor.Shape;
  * </ul>
  * Which heads exist depends on the task: localization and detection have the detection heads, semantic segmentation
  * the segmentation head, instance segmentation both (a detected box and the foreground inside it make an
- * instance's mask).
+ * instance's mask); with neither it is an encoder (a captioner's).
  */
 public final class SceneNet extends Module {
     /** Pixels per token side. */
@@ -45,7 +45,6 @@ public final class SceneNet extends Module {
             if (inChans != 1 && inChans != 3) throw new IllegalArgumentException("scene model: images must have 1 or 3 channels, got " + inChans);
             if (classes < 1) throw new IllegalArgumentException("scene model: at least one object class, got " + classes);
             if (dim % heads != 0) throw new IllegalArgumentException("scene model: width " + dim + " is not divisible by " + heads + " heads");
-            if (!detection && !segmentation) throw new IllegalArgumentException("scene model: no head");
         }
 
         public int grid() { return imgSize / STRIDE; }

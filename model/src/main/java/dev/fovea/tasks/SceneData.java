@@ -100,17 +100,7 @@ public final class SceneData {
     public boolean hasSemantic() { return semantic != null; }
 
     /** Mean and standard deviation of all pixels in [0, 1]: the normalisation a model trained on this split uses. */
-    public float[] pixelStats() {
-        byte[] p = images.pixels();
-        double s = 0, sq = 0;
-        for (byte b : p) {
-            double v = (b & 0xff) / 255.0;
-            s += v;
-            sq += v * v;
-        }
-        double mean = s / p.length, var = Math.max(1e-12, sq / p.length - mean * mean);
-        return new float[]{(float) mean, (float) Math.sqrt(var)};
-    }
+    public float[] pixelStats() { return images.pixelStats(); }
 
     /** Images idx, normalised ((v − mean) / std), into dst [B, C, H, W]. */
     public void batch(int[] idx, float mean, float std, float[] dst) {

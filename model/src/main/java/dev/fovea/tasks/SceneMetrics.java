@@ -56,6 +56,25 @@ public final class SceneMetrics {
         if (right) localized++;
     }
 
+    /**
+     * Per class, in index order: AP over IoU 0.5:0.95 (boxes; masks for instance segmentation) of the classes with
+     * objects, or for segmentation each class's IoU, background first (classes that occur nowhere left out).
+     */
+    public Map<String, Double> perClass(String[] names) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        if (task == Task.SEGMENT) {
+            for (int c = 0; c <= names.length; c++) {
+                double v = seg.iou(c);
+                if (!Double.isNaN(v)) m.put(c == 0 ? "background" : names[c - 1], v);
+            }
+            return m;
+        }
+        AveragePrecision.Kind kind = task == Task.INSTANCE ? AveragePrecision.Kind.MASK : AveragePrecision.Kind.BOX;
+        Map<Long, Double> ap = AveragePrecision.evaluate(truths, dets, kind, SceneTrainer.MAX_DETS).perCategory();
+        for (int c = 0; c < names.length; c++) if (ap.containsKey((long) c)) m.put(names[c], ap.get((long) c));
+        return m;
+    }
+
     /** The task's metrics, its primary one ({@link Task#metric}) first. */
     public Map<String, Double> result() {
         Map<String, Double> m = new LinkedHashMap<>();

@@ -187,8 +187,8 @@ public final class SceneTrainer {
         return out;
     }
 
-    /** The test loss and the task's metrics (its primary one under {@link Task#metric}). */
-    public record Report(double loss, Map<String, Double> metrics) {
+    /** The test loss and the task's metrics (its primary one under {@link Task#metric}); what else they can say. */
+    public record Report(double loss, Map<String, Double> metrics, SceneMetrics details) {
         public double primary(Task task) { return metrics.get(task.metric); }
     }
 
@@ -221,6 +221,6 @@ public final class SceneTrainer {
         } finally {
             net.train(true);
         }
-        return new Report(lossSum / data.count(), metrics.result());
+        return new Report(lossSum / data.count(), metrics.result(), metrics);
     }
 }

@@ -139,4 +139,21 @@ class TaskCliTest {
         assertEquals(0, resized.code(), resized.err());
         assertTrue(resized.out().contains("resized 64x64 to 32x32"), resized.out());
     }
+
+    @Test void captioningTrainsEvaluatesAndCaptions() {
+        Path out = tmp.resolve("caption");
+        CliTest.Run r = run("train", "--task", "caption", "--data", data.toString(), "--epochs", "1", "--batch", "8", "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Pattern.matches("trained task=caption epochs=1 bleu4=[0-9.]+ exact=[0-9.]+ images_per_s=[0-9]+ checkpoint=.*", r.lastLine()), r.lastLine());
+        CliTest.Run e = run("eval", "--weights", out.resolve("checkpoint.safetensors").toString(), "--data", data.toString());
+        assertEquals(0, e.code(), e.err());
+        assertTrue(Pattern.matches("eval task=caption bleu4=[0-9.]+ exact=[0-9.]+", e.lastLine()), e.lastLine());
+        Path image = data.resolve("test/images/000001.png");
+        CliTest.Run c = run("caption", "--weights", out.resolve("checkpoint.safetensors").toString(), image.toString());
+        assertEquals(0, c.code(), c.err());
+        assertTrue(c.lastLine().startsWith(image + ": "), c.lastLine());
+        CliTest.Run wrong = run("caption", "--weights", instance.resolve("checkpoint.safetensors").toString(), image.toString());
+        assertEquals(2, wrong.code());
+        assertTrue(wrong.err().contains("not a captioning checkpoint (its task is instance)"), wrong.err());
+    }
 }

@@ -22,6 +22,18 @@ public record CocoImages(CocoDataset dataset, int channels, int height, int widt
         for (int k = 0; k < n; k++) dst[offset + k] = (pixels[base + k] & 0xff) / 255f;
     }
 
+    /** Mean and standard deviation of all pixels in [0, 1]: the normalisation a model trained on these images uses. */
+    public float[] pixelStats() {
+        double s = 0, sq = 0;
+        for (byte b : pixels) {
+            double v = (b & 0xff) / 255.0;
+            s += v;
+            sq += v * v;
+        }
+        double mean = s / pixels.length, var = Math.max(1e-12, sq / pixels.length - mean * mean);
+        return new float[]{(float) mean, (float) Math.sqrt(var)};
+    }
+
     /** Decodes every image; each must exist, decode, and have the width and height its JSON entry gives. */
     public static CocoImages load(CocoDataset coco) throws IOException {
         List<CocoDataset.Image> images = coco.images();
