@@ -98,7 +98,7 @@ final class TaskRun {
         if (spec == null) {
             float[] stats = train.pixelStats();
             spec = new TaskSpec(task, new SceneNet.Config(train.size(), train.channels(), train.categories().size(), DIM, DEPTH, HEADS,
-                    task.detection, task.segmentation), train.categories(), stats[0], stats[1]);
+                    task.detection, task.segmentation, task.imageClass), train.categories(), stats[0], stats[1]);
         } else if (resumed.model().imgSize() != train.size() || resumed.model().inChans() != train.channels())
             throw new IllegalArgumentException(o.data + ": images are " + train.channels() + "x" + train.size() + "x" + train.size() + ", the checkpoint's model takes "
                     + resumed.model().inChans() + "x" + resumed.model().imgSize() + "x" + resumed.model().imgSize());

@@ -23,6 +23,8 @@ import dev.fovea.tensor.Shape;
  *   <li>detection ({@code cls_head}, {@code box_head}): for every cell, logits over background + K classes (an object
  *       whose centre region covers the cell, as FCOS assigns them) and the distances from the cell's centre to the
  *       object's four sides, as fractions of the image side (sigmoid, so they are positive and the box never inverts);</li>
+ *   <li>image class ({@code image_head}, localization): logits over the K classes from the mean of the tokens — the
+ *       class of a one-object image learnt from every image, not only from the few cells around its object;</li>
  *   <li>segmentation ({@code seg_head}): logits over background + K classes for each of the cell's 64 pixels, decoded
  *       linearly from the token and the cell's own pixels (SETR's "naive" per-patch decoder with a skip connection
  *       from the input, as U-Net's, which gives the coarse token the item's exact outline).</li>
@@ -38,7 +40,12 @@ public final class SceneNet extends Module {
     /**
      * @param classes object classes (background excluded)
      */
-    public record Config(int imgSize, int inChans, int classes, int dim, int depth, int heads, boolean detection, boolean segmentation) {
+    public record Config(int imgSize, int inChans, int classes, int dim, int depth, int heads, boolean detection, boolean segmentation, boolean imageClass) {
+        /** Without the image-level class head. */
+        public Config(int imgSize, int inChans, int classes, int dim, int depth, int heads, boolean detection, boolean segmentation) {
+            this(imgSize, inChans, classes, dim, depth, heads, detection, segmentation, false);
+        }
+
         public Config {
             if (imgSize < STRIDE || imgSize % STRIDE != 0)
                 throw new IllegalArgumentException("scene model: the image side must be a multiple of " + STRIDE + ", got " + imgSize);
@@ -57,16 +64,17 @@ public final class SceneNet extends Module {
      * @param cls [B·N, 1 + K] logits, background first (null without detection)
      * @param box [B·N, 4] (left, top, right, bottom) distances from the cell centre over the image side, in (0, 1)
      * @param corners [B·N, 4] the same boxes as (x0, y0, x1, y1) over the image side
+     * @param image [B, K] the image's class logits (null without that head)
      * @param seg [B·N·64, 1 + K] logits per pixel, rows in (image, cell row, cell column, pixel row, pixel column) order
      */
-    public record Out(Var cls, Var box, Var corners, Var seg) {}
+    public record Out(Var cls, Var box, Var corners, Var seg, Var image) {}
 
     private final Config cfg;
     public final Conv2d stem1, stem2, stem3;
     public final Var posEmbed;
     public final Sequential blocks;
     public final LayerNorm norm;
-    public final Linear clsHead, boxHead, segHead;
+    public final Linear clsHead, boxHead, segHead, imageHead;
 
     public SceneNet(Backend be, Config cfg, long seed) {
         this.cfg = cfg;
@@ -84,6 +92,7 @@ public final class SceneNet extends Module {
         int outs = 1 + cfg.classes();
         clsHead = cfg.detection() ? child("cls_head", Linear.timm(be, init, d, outs, true)) : null;
         boxHead = cfg.detection() ? child("box_head", Linear.timm(be, init, d, 4, true)) : null;
+        imageHead = cfg.imageClass() ? child("image_head", Linear.timm(be, init, d, cfg.classes(), true)) : null;
         segHead = cfg.segmentation() ? child("seg_head", Linear.timm(be, init, d + STRIDE * STRIDE * cfg.inChans(), STRIDE * STRIDE * outs, true)) : null;
     }
 
@@ -126,6 +135,7 @@ public final class SceneNet extends Module {
             Var px = t.reshape(t.permute(t.reshape(x, b, c, g, STRIDE, g, STRIDE), 0, 2, 4, 3, 5, 1), b, n, STRIDE * STRIDE * c);
             seg = t.reshape(segHead.forward(t, t.concat(2, tokens, px)), b * n * STRIDE * STRIDE, outs);
         }
-        return new Out(cls, box, corners, seg);
+        Var image = imageHead == null ? null : imageHead.forward(t, t.meanFirst(t.permute(tokens, 1, 0, 2)));   // mean over the cells
+        return new Out(cls, box, corners, seg, image);
     }
 }

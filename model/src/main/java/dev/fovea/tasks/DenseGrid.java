@@ -25,7 +25,7 @@ public final class DenseGrid {
     private DenseGrid() {}
 
     /** The training targets of a batch; arrays in SceneNet.Out's row order. */
-    public record Targets(float[] cls, float[] box, float[] boxWeight, float[] giouBox, float[] giouWeight, float[] seg, int positives) {}
+    public record Targets(float[] cls, float[] box, float[] boxWeight, float[] giouBox, float[] giouWeight, float[] seg, float[] image, int positives) {}
 
     /** A detection: class index, box [x, y, w, h], score, and its mask (row-major over the image) or null. */
     public record Detection(int cls, double[] box, double score, byte[] mask) {}
@@ -97,7 +97,17 @@ public final class DenseGrid {
                             for (int px = 0; px < st; px++)
                                 seg[r++] = data.label(idx[i], (gy * st + py) * s + gx * st + px);
         }
-        return new Targets(cls, box, boxW, giou, giouW, seg, positives);
+        float[] image = null;
+        if (cfg.imageClass()) {                        // the largest object's class (the only one, in localization data)
+            image = new float[b];
+            for (int i = 0; i < b; i++) {
+                SceneData.Objects o = data.objects(idx[i]);
+                double area = -1;
+                for (int j = 0; j < o.classes().length; j++)
+                    if (!o.crowd()[j] && o.boxes()[j][2] * o.boxes()[j][3] > area) { area = o.boxes()[j][2] * o.boxes()[j][3]; image[i] = o.classes()[j]; }
+            }
+        }
+        return new Targets(cls, box, boxW, giou, giouW, seg, image, positives);
     }
 
     /** Softmax of row r of [rows, k] logits. */
@@ -147,9 +157,24 @@ public final class DenseGrid {
         return out.size() > maxDets ? new ArrayList<>(out.subList(0, maxDets)) : out;
     }
 
-    /** Image i's single most confident object (localization): the cell whose best object class is most probable. */
-    public static Detection localize(float[] cls, float[] corners, int i, SceneNet.Config cfg) {
+    /**
+     * Image i's single object (localization): the class the image head finds most probable (its probability the
+     * score), in the box of the cell that gives that class the highest probability; without an image head, the cell
+     * whose best object class is most probable, with that class.
+     */
+    public static Detection localize(float[] cls, float[] corners, float[] image, int i, SceneNet.Config cfg) {
         int n = cfg.cells(), k = 1 + cfg.classes();
+        if (image != null) {
+            float[] p = softmax(image, i, cfg.classes());
+            int c = 0, cell = 0;
+            for (int j = 1; j < p.length; j++) if (p[j] > p[c]) c = j;
+            float best = -1;
+            for (int q = 0; q < n; q++) {
+                float pc = softmax(cls, i * n + q, k)[1 + c];
+                if (pc > best) { best = pc; cell = q; }
+            }
+            return new Detection(c, box(corners, i * n + cell, cfg), p[c], null);
+        }
         int bestCell = 0, bestClass = 1;
         float bestP = -1;
         for (int c = 0; c < n; c++) {

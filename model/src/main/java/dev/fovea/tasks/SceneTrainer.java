@@ -128,6 +128,10 @@ public final class SceneTrainer {
                     t.constant(be.upload(tg.giouWeight(), rows, 1)));
             total = t.add(ce, t.add(t.scale(l1, L1_WEIGHT / norm), t.scale(giou, GIOU_WEIGHT / norm)));
         }
+        if (out.image() != null) {
+            Var ce = t.crossEntropy(out.image(), t.constant(be.upload(tg.image(), tg.image().length)), 0f);
+            total = total == null ? ce : t.add(total, ce);
+        }
         if (out.seg() != null) {
             Var ce = t.crossEntropy(out.seg(), t.constant(be.upload(tg.seg(), tg.seg().length)), 0f);
             total = total == null ? ce : t.add(total, ce);
@@ -138,11 +142,12 @@ public final class SceneTrainer {
     // ---------------------------------------------------------------- inference
 
     /** What the heads say about a batch, on the host. */
-    record Raw(float[] cls, float[] corners, float[] seg) {
+    record Raw(float[] cls, float[] corners, float[] seg, float[] image) {
         static Raw of(SceneNet.Out out) {
-            return new Raw(out.cls() == null ? null : out.cls().value().toArray(), out.corners() == null ? null : out.corners().value().toArray(),
-                    out.seg() == null ? null : out.seg().value().toArray());
+            return new Raw(array(out.cls()), array(out.corners()), array(out.seg()), array(out.image()));
         }
+
+        private static float[] array(Var v) { return v == null ? null : v.value().toArray(); }
     }
 
     static Raw run(Backend be, SceneNet net, float[] x, int count) {
@@ -171,7 +176,7 @@ public final class SceneTrainer {
         for (int i = 0; i < count; i++) {
             int[] labels = task.segmentation ? DenseGrid.labels(raw.seg(), i, mc) : null;
             List<DenseGrid.Detection> dets = switch (task) {
-                case LOCALIZE -> List.of(DenseGrid.localize(raw.cls(), raw.corners(), i, mc));
+                case LOCALIZE -> List.of(DenseGrid.localize(raw.cls(), raw.corners(), raw.image(), i, mc));
                 case DETECT -> DenseGrid.detect(raw.cls(), raw.corners(), i, mc, MIN_SCORE, NMS_IOU, MAX_DETS);
                 case SEGMENT -> List.of();
                 case INSTANCE -> {

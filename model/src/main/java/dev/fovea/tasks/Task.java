@@ -4,24 +4,27 @@ import java.util.Locale;
 
 /** The vision tasks beyond classification, with the heads each needs and the metric that judges it. */
 public enum Task {
-    /** One object per image: its class and box. Judged by the correct-localization rate. */
-    LOCALIZE(true, false, "corloc", 10),
+    /** One object per image: its class (from the whole image) and box (from the grid). Judged by the correct-localization rate. */
+    LOCALIZE(true, false, true, "corloc", 20),
     /** A box and a class for each object. Judged by COCO box AP at IoU 0.5. */
-    DETECT(true, false, "box_ap50", 16),
+    DETECT(true, false, false, "box_ap50", 16),
     /** A class for each pixel (background included). Judged by mean IoU over the classes. */
-    SEGMENT(false, true, "miou", 20),
+    SEGMENT(false, true, false, "miou", 20),
     /** A mask and a class for each object. Judged by COCO mask AP at IoU 0.5. */
-    INSTANCE(true, true, "mask_ap50", 16);
+    INSTANCE(true, true, false, "mask_ap50", 16);
 
     public final boolean detection, segmentation;
+    /** An image-level class head: localization takes its class from the whole image and its box from the grid. */
+    public final boolean imageClass;
     /** The metric's name in the CLI's output and the checkpoint's history. */
     public final String metric;
     /** Training epochs by default: each task's run on 20,000 Fashion-MNIST scenes within the hour (BENCHMARKS.md). */
     public final int epochs;
 
-    Task(boolean detection, boolean segmentation, String metric, int epochs) {
+    Task(boolean detection, boolean segmentation, boolean imageClass, String metric, int epochs) {
         this.detection = detection;
         this.segmentation = segmentation;
+        this.imageClass = imageClass;
         this.metric = metric;
         this.epochs = epochs;
     }

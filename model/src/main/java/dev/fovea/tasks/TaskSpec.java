@@ -51,7 +51,7 @@ public record TaskSpec(Task task, SceneNet.Config model, List<CocoDataset.Catego
             }
             SceneNet.Config cfg = new SceneNet.Config(Integer.parseInt(req(source, m, "img_size")), Integer.parseInt(req(source, m, "in_chans")),
                     cats.size(), Integer.parseInt(req(source, m, "embed_dim")), Integer.parseInt(req(source, m, "depth")),
-                    Integer.parseInt(req(source, m, "num_heads")), task.detection, task.segmentation);
+                    Integer.parseInt(req(source, m, "num_heads")), task.detection, task.segmentation, task.imageClass);
             return new TaskSpec(task, cfg, cats, Float.parseFloat(req(source, m, "pixel_mean")), Float.parseFloat(req(source, m, "pixel_std")));
         } catch (Json.ParseException e) {
             throw new IllegalArgumentException(source + ": bad \"categories\" in the scene-task metadata: " + e.getMessage());

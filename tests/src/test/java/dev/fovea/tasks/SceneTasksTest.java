@@ -38,7 +38,7 @@ class SceneTasksTest {
     }
 
     static SceneNet.Config config(Task task) {
-        return new SceneNet.Config(64, 1, 10, 16, 1, 2, task.detection, task.segmentation);
+        return new SceneNet.Config(64, 1, 10, 16, 1, 2, task.detection, task.segmentation, task.imageClass);
     }
 
     /** What a perfect model would output: the targets themselves, as logits and corners. */
@@ -52,7 +52,12 @@ class SceneTasksTest {
             seg = new float[tg.seg().length * 11];
             for (int r = 0; r < tg.seg().length; r++) seg[r * 11 + (int) tg.seg()[r]] = 12f;
         }
-        return new SceneTrainer.Raw(cls, tg.giouBox(), seg);
+        float[] image = null;
+        if (tg.image() != null) {
+            image = new float[tg.image().length * 10];
+            for (int r = 0; r < tg.image().length; r++) image[r * 10 + (int) tg.image()[r]] = 12f;
+        }
+        return new SceneTrainer.Raw(cls, tg.giouBox(), seg, image);
     }
 
     @Test void targetsDecodeBackToTheTruthAndScorePerfectly() {
@@ -94,7 +99,7 @@ class SceneTasksTest {
         int empty = 0;
         while (tg.cls()[empty] != 0) empty++;
         raw.cls()[empty * 11 + 3] = 11f;
-        DenseGrid.Detection top = DenseGrid.localize(raw.cls(), raw.corners(), 0, cfg);
+        DenseGrid.Detection top = DenseGrid.localize(raw.cls(), raw.corners(), null, 0, cfg);
         SceneData.Objects o = data.objects(0);
         boolean matches = false;
         for (int j = 0; j < o.classes().length; j++) matches |= o.classes()[j] == top.cls() && dev.fovea.metrics.Boxes.iou(o.boxes()[j], top.box()) > 0.999;
