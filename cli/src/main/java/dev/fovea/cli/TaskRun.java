@@ -86,7 +86,7 @@ final class TaskRun {
             boolean sgd = opt.equals("sgd");
             cfg = new TrainConfig(TaskSpec.MODEL, "", o.epochs != null ? o.epochs : asked.epochs, o.batch, o.lr != null ? o.lr : sgd ? 0.05f : 0.001f, opt,
                     o.momentum, o.weightDecay != null ? o.weightDecay : sgd ? 0f : 0.05f, o.nesterov, o.schedule,
-                    o.warmup != null ? o.warmup : 500, o.seed, 0f, false);
+                    o.warmup != null ? o.warmup : 500, o.seed, o.labelSmoothing != null ? o.labelSmoothing : asked.imageClass ? 0.1f : 0f, false);
         }
         Task task = resumed != null ? resumed.task() : asked;
         SceneData train = SceneData.load(split(o.data, "train"), resumed != null ? resumed.categories() : null, task.segmentation);

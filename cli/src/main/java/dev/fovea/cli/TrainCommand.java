@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
         "Last line: trained model=M epochs=E test_accuracy=A images_per_s=X checkpoint=PATH",
         "       or: trained task=T epochs=E METRIC=V images_per_s=X checkpoint=PATH"})
 final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--task", description = "localize, detect, segment or instance: train the scene model; caption: a captioner (scene encoder + Transformer decoder) on DIR/{train,test}/captions.json; (a hybrid ViT with dense heads) on --data DIR, a COCO folder with train/ and test/ (as `fovea scenes` writes); default epochs: localize 20, detect 16, segment 20, instance 16")
+    @Option(names = "--task", description = "localize, detect, segment or instance: train the scene model; caption: a captioner (scene encoder + Transformer decoder) on DIR/{train,test}/captions.json; (a hybrid ViT with dense heads) on --data DIR, a COCO folder with train/ and test/ (as `fovea scenes` writes); default epochs: localize 24, detect 16, segment 20, instance 16")
     String task;
     @Option(names = "--model", description = "lenet5 (the 1998 paper's, C3 connection table, scaled tanh), lenet5-full (C3 fully connected, tanh) or vit (patch 4, width 64, depth 4, 4 heads) (default: ${DEFAULT-VALUE})")
     String model = "lenet5";

@@ -84,7 +84,7 @@ public final class SceneTrainer {
             lr = schedule.lr(step);
             try (Tape t = Tape.training(be).profile(profile)) {
                 SceneNet.Out out = net.heads(t, t.constant(be.upload(java.util.Arrays.copyOf(x, b * x.length / cfg.batch()), b, mc.inChans(), mc.imgSize(), mc.imgSize())));
-                Var loss = loss(t, out, tg);
+                Var loss = loss(t, out, tg, cfg.labelSmoothing());
                 float lv = loss.value().toArray()[0];
                 if (!Float.isFinite(lv)) throw new NonFiniteLossException(epoch, step + 1, lv);
                 net.zeroGrad();
@@ -115,8 +115,8 @@ public final class SceneTrainer {
         return new long[]{right, counted};
     }
 
-    /** The task's loss for a batch, a one-element Var. */
-    static Var loss(Tape t, SceneNet.Out out, DenseGrid.Targets tg) {
+    /** The task's loss for a batch, a one-element Var; {@code smoothing} applies to the image-level class only. */
+    static Var loss(Tape t, SceneNet.Out out, DenseGrid.Targets tg, float smoothing) {
         Backend be = t.backend();
         Var total = null;
         if (out.cls() != null) {
@@ -129,7 +129,7 @@ public final class SceneTrainer {
             total = t.add(ce, t.add(t.scale(l1, L1_WEIGHT / norm), t.scale(giou, GIOU_WEIGHT / norm)));
         }
         if (out.image() != null) {
-            Var ce = t.crossEntropy(out.image(), t.constant(be.upload(tg.image(), tg.image().length)), 0f);
+            Var ce = t.crossEntropy(out.image(), t.constant(be.upload(tg.image(), tg.image().length)), smoothing);
             total = total == null ? ce : t.add(total, ce);
         }
         if (out.seg() != null) {
@@ -217,7 +217,7 @@ public final class SceneTrainer {
                 Raw raw;
                 try (Tape t = Tape.inference(be)) {
                     SceneNet.Out out = net.heads(t, t.constant(be.upload(java.util.Arrays.copyOf(x, b * mc.inChans() * s * s), b, mc.inChans(), s, s)));
-                    lossSum += (double) loss(t, out, DenseGrid.encode(data, idx, mc)).value().toArray()[0] * b;
+                    lossSum += (double) loss(t, out, DenseGrid.encode(data, idx, mc), 0f).value().toArray()[0] * b;
                     raw = Raw.of(out);
                 }
                 List<Prediction> preds = decode(mc, task, raw, b);

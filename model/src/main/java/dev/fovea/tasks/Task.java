@@ -5,7 +5,7 @@ import java.util.Locale;
 /** The vision tasks beyond classification, with the heads each needs and the metric that judges it. */
 public enum Task {
     /** One object per image: its class (from the whole image) and box (from the grid). Judged by the correct-localization rate. */
-    LOCALIZE(true, false, true, "corloc", 20),
+    LOCALIZE(true, false, true, "corloc", 24),
     /** A box and a class for each object. Judged by COCO box AP at IoU 0.5. */
     DETECT(true, false, false, "box_ap50", 16),
     /** A class for each pixel (background included). Judged by mean IoU over the classes. */
