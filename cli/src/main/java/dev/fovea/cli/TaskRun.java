@@ -92,6 +92,7 @@ final class TaskRun {
         SceneData train = SceneData.load(split(o.data, "train"), resumed != null ? resumed.categories() : null, task.segmentation);
         SceneData test = SceneData.load(split(o.data, "test"), train.categories(), task.segmentation);
         if (o.limit > 0) System.out.println("note: --limit does not apply to --task runs; training on all " + train.count() + " images");
+        if (Boolean.TRUE.equals(o.augment)) System.out.println("note: --augment does not apply to --task runs (the scenes place their items at random already)");
         System.out.println("data: " + train.count() + " training images (" + train.coco().annotationsFile() + "), " + test.count() + " test images, "
                 + train.categories().size() + " categories, " + train.channels() + "x" + train.size() + "x" + train.size());
         TaskSpec spec = resumed;
