@@ -9,7 +9,6 @@ import dev.fovea.tasks.CaptionTrainer;
 import dev.fovea.text.Vocabulary;
 import dev.fovea.train.Checkpoint;
 import dev.fovea.train.EpochMetrics;
-import dev.fovea.train.NonFiniteLossException;
 import dev.fovea.train.TrainConfig;
 
 import java.io.IOException;
@@ -47,14 +46,6 @@ final class CaptionRun {
 
     record Loaded(Captioner net, Vocabulary vocab, float[] stats, Checkpoint.Info info) implements AutoCloseable {
         @Override public void close() { net.close(); }
-    }
-
-    static boolean isCaptionCheckpoint(Path p) {
-        try (SafetensorsFile f = SafetensorsFile.open(p)) {
-            return "caption".equals(f.metadata().get("task"));
-        } catch (IOException | RuntimeException e) {
-            return false;
-        }
     }
 
     static Loaded load(Backend be, Path file) throws IOException {
@@ -111,16 +102,8 @@ final class CaptionRun {
             CaptionTrainer.Report r = null;
             double secs = 0;
             for (int e = 1; e <= last; e++) {
-                String label = "epoch " + e + "/" + cfg.epochs();
-                EpochMetrics m;
-                try {
-                    m = trainer.trainEpoch(e, (ep, i, n, seen, s, loss) -> bar.update(label, i, n, seen, s, loss));
-                } catch (NonFiniteLossException ex) {
-                    bar.finish();
-                    System.err.println("fovea: error: " + ex.getMessage());
-                    return 3;
-                }
-                bar.finish();
+                EpochMetrics m = Fit.epoch(bar, e, cfg.epochs(), trainer::trainEpoch, e > 1 ? ckpt + " (epoch " + (e - 1) + ")" : null);
+                if (m == null) return 3;
                 r = CaptionTrainer.evaluate(be, net, test, stats, 250);
                 m = new EpochMetrics(e, m.trainLoss(), m.trainAccuracy(), Double.NaN, r.exact(), m.imagesPerSecond(), m.seconds(), m.lr());
                 history.add(m);

@@ -25,19 +25,10 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 500;
     @Mixin EngineOptions engine;
 
-    /** Whether p is a scene-task checkpoint; false for anything else, whose own path then reports what is wrong with it. */
-    static boolean isTaskCheckpoint(Path p) {
-        try (dev.fovea.io.SafetensorsFile f = dev.fovea.io.SafetensorsFile.open(p)) {
-            return f.metadata().containsKey("task");
-        } catch (IOException | RuntimeException e) {
-            return false;
-        }
-    }
-
     @Override public Integer call() throws IOException {
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
-        if ("caption".equals(task) || task == null && CaptionRun.isCaptionCheckpoint(weights)) return CaptionRun.eval(weights, data, batch, engine);
-        if (task != null || isTaskCheckpoint(weights)) return TaskRun.eval(weights, data, task, batch, engine);
+        if ("caption".equals(task) || task == null && "caption".equals(Weights.task(weights))) return CaptionRun.eval(weights, data, batch, engine);
+        if (task != null || Weights.task(weights) != null) return TaskRun.eval(weights, data, task, batch, engine);
         ImageDataset.Splits splits = ImageDataset.resolve(data);
         System.out.println("data: " + splits.description());
         try (Backend be = engine.open(); Weights.Loaded w = Weights.load(be, weights)) {

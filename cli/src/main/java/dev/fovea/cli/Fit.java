@@ -39,16 +39,8 @@ final class Fit {
         EpochMetrics lastMetrics = null;
         int last = stopAfter > 0 ? Math.min(cfg.epochs(), first + stopAfter - 1) : cfg.epochs();
         for (int e = first; e <= last; e++) {
-            String label = "epoch " + e + "/" + cfg.epochs();
-            EpochMetrics m;
-            try {
-                m = trainer.trainEpoch(e, (ep, i, n, images, secs, loss) -> bar.update(label, i, n, images, secs, loss));
-            } catch (NonFiniteLossException ex) {
-                bar.finish();
-                System.err.println("fovea: error: " + ex.getMessage() + (lastGood != null ? "; the last good checkpoint is " + lastGood : "; no checkpoint of this run was written"));
-                return 3;
-            }
-            bar.finish();
+            EpochMetrics m = epoch(bar, e, cfg.epochs(), trainer::trainEpoch, lastGood);
+            if (m == null) return 3;
             Evaluation ev = Trainer.evaluate(be, net, splits.test(), 500);
             m = new EpochMetrics(m.epoch(), m.trainLoss(), m.trainAccuracy(), ev.loss(), ev.accuracy(), m.imagesPerSecond(), m.seconds(), m.lr());
             history.add(m);
@@ -67,6 +59,30 @@ final class Fit {
         System.out.printf(Locale.ROOT, "%s model=%s epochs=%d test_accuracy=%.4f images_per_s=%.0f checkpoint=%s%n",
                 verb, cfg.model(), last, lastMetrics.testAccuracy(), trainImages / trainSeconds, ckpt);
         return 0;
+    }
+
+    /** One epoch's training, as the trainers do it: epoch number and progress listener → its metrics. */
+    @FunctionalInterface
+    interface EpochTrainer {
+        EpochMetrics train(int epoch, Trainer.Listener listener);
+    }
+
+    /**
+     * Trains epoch e with a progress bar; on a non-finite loss prints the error (naming the last good checkpoint)
+     * and returns null, for the caller to exit with status 3.
+     */
+    static EpochMetrics epoch(Progress bar, int e, int epochs, EpochTrainer trainer, String lastGood) {
+        String label = "epoch " + e + "/" + epochs;
+        EpochMetrics m;
+        try {
+            m = trainer.train(e, (ep, i, n, images, secs, loss) -> bar.update(label, i, n, images, secs, loss));
+        } catch (NonFiniteLossException ex) {
+            bar.finish();
+            System.err.println("fovea: error: " + ex.getMessage() + (lastGood != null ? "; the last good checkpoint is " + lastGood : "; no checkpoint of this run was written"));
+            return null;
+        }
+        bar.finish();
+        return m;
     }
 
     static void writeMetrics(Path dir, List<EpochMetrics> history, String title) throws IOException {

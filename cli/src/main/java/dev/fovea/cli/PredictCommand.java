@@ -34,7 +34,7 @@ final class PredictCommand implements Callable<Integer> {
     @Override public Integer call() throws IOException {
         if (top < 1) throw new IllegalArgumentException("--top must be >= 1, got " + top);
         if (!List.of("auto", "yes", "no").contains(invert)) throw new IllegalArgumentException("--invert must be auto, yes or no, got '" + invert + "'");
-        if (task != null || EvalCommand.isTaskCheckpoint(weights)) return TaskRun.predict(weights, images, task, out, minScore, invert, engine);
+        if (task != null || Weights.task(weights) != null) return TaskRun.predict(weights, images, task, out, minScore, invert, engine);
         List<float[]> inputs = new ArrayList<>();
         for (Path p : images) inputs.add(load(p));
         try (Backend be = engine.open(); Weights.Loaded w = Weights.load(be, weights)) {

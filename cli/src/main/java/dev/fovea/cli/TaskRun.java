@@ -11,7 +11,6 @@ import dev.fovea.tasks.Task;
 import dev.fovea.tasks.TaskSpec;
 import dev.fovea.train.Checkpoint;
 import dev.fovea.train.EpochMetrics;
-import dev.fovea.train.NonFiniteLossException;
 import dev.fovea.train.TrainConfig;
 
 import java.io.IOException;
@@ -128,16 +127,8 @@ final class TaskRun {
             long images = 0;
             SceneTrainer.Report report = null;
             for (int e = first; e <= last; e++) {
-                String label = "epoch " + e + "/" + cfg.epochs();
-                EpochMetrics m;
-                try {
-                    m = trainer.trainEpoch(e, (ep, i, n, seen, s, loss) -> bar.update(label, i, n, seen, s, loss));
-                } catch (NonFiniteLossException ex) {
-                    bar.finish();
-                    System.err.println("fovea: error: " + ex.getMessage() + (lastGood != null ? "; the last good checkpoint is " + lastGood : "; no checkpoint of this run was written"));
-                    return 3;
-                }
-                bar.finish();
+                EpochMetrics m = Fit.epoch(bar, e, cfg.epochs(), trainer::trainEpoch, lastGood);
+                if (m == null) return 3;
                 report = SceneTrainer.evaluate(be, net, task, test, spec.pixelStats(), 250);
                 m = new EpochMetrics(m.epoch(), m.trainLoss(), m.trainAccuracy(), report.loss(), report.primary(task), m.imagesPerSecond(), m.seconds(), m.lr());
                 history.add(m);

@@ -59,7 +59,7 @@ final class TrainCommand implements Callable<Integer> {
         if (stopAfter < 0) throw new IllegalArgumentException("--stop-after must be >= 1, got " + stopAfter);
         if (limit < 0) throw new IllegalArgumentException("--limit must be >= 1, got " + limit);
         if ("caption".equals(task)) return CaptionRun.train(this);
-        if (task != null || resume != null && EvalCommand.isTaskCheckpoint(resume)) return TaskRun.train(this);
+        if (task != null || resume != null && Weights.task(resume) != null) return TaskRun.train(this);
         TrainConfig cfg;
         Checkpoint.Info info = null;
         if (resume != null) {

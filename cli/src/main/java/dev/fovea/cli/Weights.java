@@ -18,6 +18,18 @@ final class Weights {
         @Override public void close() { model.close(); }
     }
 
+    /**
+     * The task a checkpoint of {@code train --task} records ("detect", "caption", ...), or null for anything else —
+     * a classifier's checkpoint, or a file that is not one, whose own path then reports what is wrong with it.
+     */
+    static String task(Path p) {
+        try (SafetensorsFile f = SafetensorsFile.open(p)) {
+            return f.metadata().get("task");
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
     static Loaded load(Backend be, Path file) throws IOException {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Checkpoint.Info info = Checkpoint.info(f);

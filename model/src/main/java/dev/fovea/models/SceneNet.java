@@ -14,6 +14,7 @@ import dev.fovea.nn.Linear;
 import dev.fovea.nn.Module;
 import dev.fovea.nn.Sequential;
 import dev.fovea.tensor.Shape;
+import dev.fovea.tensor.Tensor;
 
 /**
  * A dense-prediction ViT for the tasks beyond classification: a small convolutional stem (a hybrid ViT's, as in
@@ -75,6 +76,8 @@ public final class SceneNet extends Module {
     public final Sequential blocks;
     public final LayerNorm norm;
     public final Linear clsHead, boxHead, segHead, imageHead;
+    /** For the box corners: each cell's centre (x, y, x, y) over the image side [N, 4], and the signs (−1, −1, 1, 1). */
+    private final Tensor centres, signs;
 
     public SceneNet(Backend be, Config cfg, long seed) {
         this.cfg = cfg;
@@ -92,6 +95,19 @@ public final class SceneNet extends Module {
         int outs = 1 + cfg.classes();
         clsHead = cfg.detection() ? child("cls_head", Linear.timm(be, init, d, outs, true)) : null;
         boxHead = cfg.detection() ? child("box_head", Linear.timm(be, init, d, 4, true)) : null;
+        if (cfg.detection()) {
+            int n = cfg.cells(), g = cfg.grid();
+            float[] centre = new float[n * 4];
+            for (int q = 0; q < n; q++) {
+                float cx = ((q % g) * STRIDE + STRIDE / 2f) / cfg.imgSize(), cy = ((q / g) * STRIDE + STRIDE / 2f) / cfg.imgSize();
+                centre[q * 4] = centre[q * 4 + 2] = cx;
+                centre[q * 4 + 1] = centre[q * 4 + 3] = cy;
+            }
+            centres = be.upload(centre, n, 4);
+            signs = be.upload(new float[]{-1, -1, 1, 1}, 4);
+        } else {
+            centres = signs = null;
+        }
         imageHead = cfg.imageClass() ? child("image_head", Linear.timm(be, init, d, cfg.classes(), true)) : null;
         segHead = cfg.segmentation() ? child("seg_head", Linear.timm(be, init, d + STRIDE * STRIDE * cfg.inChans(), STRIDE * STRIDE * outs, true)) : null;
     }
@@ -120,15 +136,8 @@ public final class SceneNet extends Module {
             cls = t.reshape(clsHead.forward(t, tokens), b * n, outs);
             box = t.activation(Activation.SIGMOID, t.reshape(boxHead.forward(t, tokens), b * n, 4));
             // (x0, y0, x1, y1) = the cell's centre + (−l, −t, r, b)
-            float[] centre = new float[n * 4];
-            for (int q = 0; q < n; q++) {
-                float cx = ((q % g) * STRIDE + STRIDE / 2f) / cfg.imgSize(), cy = ((q / g) * STRIDE + STRIDE / 2f) / cfg.imgSize();
-                centre[q * 4] = centre[q * 4 + 2] = cx;
-                centre[q * 4 + 1] = centre[q * 4 + 3] = cy;
-            }
-            Backend be = t.backend();
-            Var signed = t.mul(box, t.constant(be.upload(new float[]{-1, -1, 1, 1}, 4)));
-            corners = t.reshape(t.add(t.reshape(signed, b, n, 4), t.constant(be.upload(centre, n, 4))), b * n, 4);
+            Var signed = t.mul(box, t.constantView(signs));
+            corners = t.reshape(t.add(t.reshape(signed, b, n, 4), t.constantView(centres)), b * n, 4);
         }
         if (segHead != null) {
             // each cell's pixels: [B, C, G, 8, G, 8] → [B, G, G, 8, 8, C] → [B, N, 64·C]
@@ -137,5 +146,10 @@ public final class SceneNet extends Module {
         }
         Var image = imageHead == null ? null : imageHead.forward(t, t.meanFirst(t.permute(tokens, 1, 0, 2)));   // mean over the cells
         return new Out(cls, box, corners, seg, image);
+    }
+
+    @Override public void close() {
+        super.close();
+        if (centres != null) { centres.close(); signs.close(); }
     }
 }

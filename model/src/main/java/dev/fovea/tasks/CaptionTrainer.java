@@ -54,7 +54,7 @@ public final class CaptionTrainer {
         long seed = Trainer.epochSeed(cfg.seed(), epoch);
         int[] order = Batches.permutation(train.count(), seed);
         SplittableRandom pick = new SplittableRandom(~seed);
-        int batches = (order.length + cfg.batch() - 1) / cfg.batch(), n = pixels();
+        int batches = (order.length + cfg.batch() - 1) / cfg.batch();
         double lossSum = 0;
         long right = 0, counted = 0, seen = 0;
         float lr = 0;
@@ -91,8 +91,6 @@ public final class CaptionTrainer {
         double secs = (System.nanoTime() - t0) / 1e9;
         return new EpochMetrics(epoch, lossSum / seen, (double) right / counted, Double.NaN, Double.NaN, seen / secs, secs, lr);
     }
-
-    private int pixels() { return net.config().inChans() * net.config().imgSize() * net.config().imgSize(); }
 
     static float[] images(CaptionData d, int[] idx, float mean, float std) {
         int n = d.images().channels() * d.images().height() * d.images().width();

@@ -94,7 +94,7 @@ public final class SceneData {
     public Objects objects(int i) { return objects[i]; }
     public long imageId(int i) { return coco().images().get(i).id(); }
 
-    /** Image i's label map [H·W] (0 background, 1 + class), or null when loaded without. */
+    /** Pixel p's label in image i's map (0 background, 1 + class); only when loaded with label maps. */
     public int label(int i, int pixel) { return semantic[i * images.height() * images.width() + pixel]; }
 
     public boolean hasSemantic() { return semantic != null; }

@@ -28,7 +28,7 @@ class CaptionTest {
 
     static List<String> w(String s) { return List.of(s.split(" ")); }
 
-    /** Expected values from nltk.translate.bleu_score.corpus_bleu (NLTK 3.9) on the same lists. */
+    /** Expected values from nltk.translate.bleu_score.corpus_bleu (NLTK 3.10.3) on the same lists. */
     @Test void bleuMatchesNltk() {
         List<List<String>> cands = List.of(w("a sneaker at the top left and a bag at the bottom right"), w("there is a dress in the center"),
                 w("a coat on the left and a shirt"));
