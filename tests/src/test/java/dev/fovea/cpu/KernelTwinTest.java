@@ -16,7 +16,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /** Each vectorised routine against its scalar twin, and the vector math against the reference. */
 class KernelTwinTest {
     @TestFactory List<DynamicTest> gemmAgainstItsScalarTwin() {
-        return List.of(property("packed sgemm vs scalar twin with strided operands", 40, dims(r(1, 50), r(1, 70), r(1, 90), r(0, 3), r(0, 5)), d -> {
+        return List.of(gemmProperty("packed sgemm vs scalar twin with strided operands", r(1, 50)),
+                gemmProperty("sgemm of a few rows (unpacked, a decoder's single tokens) vs scalar twin", r(1, Gemm.FEW_ROWS)));
+    }
+
+    private static DynamicTest gemmProperty(String name, int[] rows) {
+        return property(name, 40, dims(rows, r(1, 300), r(1, 200), r(0, 3), r(0, 5)), d -> {
             int m = d[0], n = d[1], k = d[2], pad = d[4];
             boolean ta = (d[3] & 1) == 1, tb = (d[3] & 2) == 2;
             SplittableRandom r = Bed.rng(d);
@@ -30,7 +35,7 @@ class KernelTwinTest {
             if (e > 1e-5) throw new AssertionError("relative error " + e);
             for (int i = 0; i < m; i++) for (int j = n; j < ldc && i * ldc + j + 3 < c.length; j++)
                 assertEquals(c2[3 + i * ldc + j], c[3 + i * ldc + j], "padding columns untouched");
-        }));
+        });
     }
 
     @Test void erfVectorMatchesScalarTwinAndReference() {

@@ -43,6 +43,10 @@ final class Gemm {
             scalarAccumulate(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
             return;
         }
+        if (m <= FEW_ROWS) {
+            fewRows(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
+            return;
+        }
         int threads = par.threads();
         int mPanels = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
         // threads take column ranges of C, or row ranges as well when N is too narrow to share; a tall, narrow C
@@ -389,6 +393,49 @@ final class Gemm {
             if (beta == 0f) Arrays.fill(c, r, r + n, 0f);
             else for (int j = 0; j < n; j++) c[r + j] *= beta;
         }
+    }
+
+    /** Rows of C up to which {@link #fewRows} beats packing. */
+    static final int FEW_ROWS = 4;
+
+    /**
+     * C += alpha·op(A)·op(B) for a few rows of C — a decoder drawing one token at a time — where packing B would
+     * cost as much as the product itself: B is read once, in place, by column ranges of C across threads; along K
+     * as dot products when B is transposed (a linear layer's weight [N, K]), along N as row updates otherwise.
+     */
+    static void fewRows(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha,
+                        float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
+        float[] ar = new float[m * k];                                           // op(A)·alpha [m, k], contiguous
+        for (int i = 0; i < m; i++)
+            for (int p = 0; p < k; p++) ar[i * k + p] = alpha * (ta ? a[ao + p * lda + i] : a[ao + i * lda + p]);
+        int chunks = (long) n * k * m >= 1 << 16 ? par.threads() : 1;
+        par.forChunks(n, chunks, (j0, j1) -> {
+            if (tb) {
+                for (int j = j0; j < j1; j++)
+                    for (int i = 0; i < m; i++) c[co + i * ldc + j] += dot(ar, i * k, b, bo + j * ldb, k);
+            } else {
+                for (int p = 0; p < k; p++)
+                    for (int i = 0; i < m; i++) axpy(ar[i * k + p], b, bo + p * ldb + j0, c, co + i * ldc + j0, j1 - j0);
+            }
+        });
+    }
+
+    /** Σ x[xo + p]·y[yo + p] over p < len. */
+    static float dot(float[] x, int xo, float[] y, int yo, int len) {
+        FloatVector acc = FloatVector.zero(S);
+        int p = 0;
+        for (; p <= len - VL; p += VL) acc = FloatVector.fromArray(S, x, xo + p).fma(FloatVector.fromArray(S, y, yo + p), acc);
+        float s = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        for (; p < len; p++) s += x[xo + p] * y[yo + p];
+        return s;
+    }
+
+    /** y[yo + j] += alpha·x[xo + j] over j < len. */
+    static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int len) {
+        FloatVector av = FloatVector.broadcast(S, alpha);
+        int j = 0;
+        for (; j <= len - VL; j += VL) FloatVector.fromArray(S, x, xo + j).fma(av, FloatVector.fromArray(S, y, yo + j)).intoArray(y, yo + j);
+        for (; j < len; j++) y[yo + j] += alpha * x[xo + j];
     }
 
     /** C += alpha·op(A)·op(B) with plain loops: for tiny products, where packing costs more than it saves. */
