@@ -1,10 +1,13 @@
 package dev.fovea.cli;
 
 import dev.fovea.backend.Backend;
+import dev.fovea.bench.DecodeBench;
 import dev.fovea.bench.GemmBench;
 import dev.fovea.bench.InferBench;
 import dev.fovea.bench.TrainBench;
 import dev.fovea.data.ImageDataset;
+import dev.fovea.data.ImageTokens;
+import dev.fovea.models.ImageGenerator;
 import dev.fovea.models.Models;
 import dev.fovea.bench.OpenBlas;
 import picocli.CommandLine.Command;
@@ -18,7 +21,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code fovea bench ...}: throughput side by side with a named peer. */
-@Command(name = "bench", description = "Benchmarks, side by side with a peer.", subcommands = {BenchCommand.Gemm.class, BenchCommand.Train.class, BenchCommand.Infer.class})
+@Command(name = "bench", description = "Benchmarks, side by side with a peer.", subcommands = {BenchCommand.Gemm.class, BenchCommand.Train.class, BenchCommand.Infer.class, BenchCommand.Decode.class})
 final class BenchCommand {
 
     @Command(name = "gemm", description = {"Square SGEMM: Fovea's CPU kernel against OpenBLAS cblas_sgemm on the same data.",
@@ -72,6 +75,34 @@ final class BenchCommand {
                         engine.resolvedThreads(), be.name(), warmup, repeats, seconds);
                 double rate = TrainBench.run(be, model, batch, splits.train(), warmup, repeats, seconds, profile, System.out);
                 System.out.printf(Locale.ROOT, "train model=%s batch=%d threads=%d images_per_s=%.0f%n", model, batch, engine.resolvedThreads(), rate);
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "decode", description = {"Autoregressive decoding with the key/value cache against recomputing the whole prefix at every token:",
+            "the image generator drawing whole images (49 tokens each), after a warm-up, medians of interleaved repeats.",
+            "Last line: decode model=generator batch=B threads=T cached=X uncached=Y tokens/s speedup=Z"})
+    static final class Decode implements Callable<Integer> {
+        @Option(names = "--weights", description = "a checkpoint of train --task generate (default: a fresh generator of the default size; the time does not depend on the weights)")
+        Path weights;
+        @Option(names = "--batch", description = "images drawn at once (default: ${DEFAULT-VALUE})") int batch = 1;
+        @Option(names = "--repeats", description = "timed repeats, median reported (default: ${DEFAULT-VALUE})") int repeats = 5;
+        @Option(names = "--warmup", description = "warm-up seconds (default: ${DEFAULT-VALUE})") double warmup = 6;
+        @Option(names = "--seconds", description = "seconds per timed repeat per side (default: ${DEFAULT-VALUE})") double seconds = 2;
+        @Mixin EngineOptions engine;
+
+        @Override public Integer call() throws IOException {
+            if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+            if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
+            try (Backend be = engine.open();
+                 ImageGenerator net = weights != null ? GenerateRun.load(be, weights).net() : new ImageGenerator(be,
+                         new ImageGenerator.Config(ImageTokens.FASHION, 10, GenerateRun.DIM, GenerateRun.DEPTH, GenerateRun.HEADS), 1)) {
+                System.out.printf(Locale.ROOT, "bench decode: generator %s, batch %d, %d thread(s), %s; warm-up %.0f s, %d x %.0f s a side%n",
+                        weights != null ? weights : "(fresh, width " + GenerateRun.DIM + ", depth " + GenerateRun.DEPTH + ")", batch, engine.resolvedThreads(), be.name(), warmup, repeats, seconds);
+                double[] r = DecodeBench.run(be, net, batch, warmup, repeats, seconds, System.out);
+                System.out.printf(Locale.ROOT, "decode model=generator batch=%d threads=%d cached=%.0f uncached=%.0f tokens/s speedup=%.2f%n", batch,
+                        engine.resolvedThreads(), r[0], r[1], r[0] / r[1]);
                 return 0;
             }
         }

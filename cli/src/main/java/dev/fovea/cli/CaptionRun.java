@@ -80,6 +80,7 @@ final class CaptionRun {
         if (o.resume != null) throw new IllegalArgumentException("--resume is not supported for --task caption yet");
         CaptionData train = CaptionData.load(TaskRun.split(o.data, "train", "captions.json"), null, 0);
         CaptionData test = CaptionData.load(TaskRun.split(o.data, "test", "captions.json"), train.vocabulary(), train.length());
+        if (test.unknownWords().count() > 0) System.out.println("note: test captions: " + test.unknownWords() + "; they are read as <unk>");
         System.out.println("data: " + train.count() + " training images, " + test.count() + " test images, vocabulary of " + train.vocabulary().size()
                 + " (words seen twice or more), captions of up to " + (train.length() - 2) + " words");
         String opt = o.optimizer != null ? o.optimizer : "adamw";
@@ -123,6 +124,7 @@ final class CaptionRun {
         if (data == null) throw new IllegalArgumentException("--task caption needs --data DIR (its test/ split, or DIR itself, with captions.json)");
         try (Backend be = engine.open(); Loaded w = load(be, weights)) {
             CaptionData test = CaptionData.load(TaskRun.split(data, "test", "captions.json"), w.vocab(), w.net().config().maxLen());
+            if (test.unknownWords().count() > 0) System.out.println("note: " + test.unknownWords() + "; they are read as <unk>");
             CaptionTrainer.Report r = CaptionTrainer.evaluate(be, w.net(), test, w.stats(), batch);
             for (int i = 0; i < Math.min(5, r.captions().size()); i++) System.out.println("  " + r.captions().get(i) + "   | reference: " + test.captions(i).getFirst());
             System.out.printf(Locale.ROOT, "eval task=caption bleu4=%.4f exact=%.4f%n", r.bleu4(), r.exact());

@@ -20,14 +20,20 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--weights", required = true, description = "a checkpoint written by fovea train") Path weights;
     @Option(names = "--data", description = "directory of MNIST-format IDX files (default: /usr/share/datasets/fashion-mnist if present, else the embedded sample)")
     Path data;
-    @Option(names = "--task", description = "localize, detect, segment, instance or caption (default for a scene-task checkpoint: its own task; an instance model also does detect and segment)")
+    @Option(names = "--task", description = "localize, detect, segment, instance, caption or generate (default for a task's checkpoint: its own task; an instance model also does detect and segment)")
     String task;
+    @Option(names = "--classifier", description = "with --task generate: the classifier that judges the samples (default: the one the checkpoint names)") Path classifier;
+    @Option(names = "--count", description = "with --task generate: samples in all, spread evenly over the classes (default: ${DEFAULT-VALUE})") int count = 1000;
+    @Option(names = "--temperature", description = "with --task generate: sampling temperature (default: ${DEFAULT-VALUE})") float temperature = 1f;
+    @Option(names = "--seed", description = "with --task generate: sampling seed (default: ${DEFAULT-VALUE})") long seed = 1;
     @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 500;
     @Mixin EngineOptions engine;
 
     @Override public Integer call() throws IOException {
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         if ("caption".equals(task) || task == null && "caption".equals(Weights.task(weights))) return CaptionRun.eval(weights, data, batch, engine);
+        if ("generate".equals(task) || task == null && "generate".equals(Weights.task(weights)))
+            return GenerateRun.eval(weights, data, classifier, count, temperature, seed, engine);
         if (task != null || Weights.task(weights) != null) return TaskRun.eval(weights, data, task, batch, engine);
         ImageDataset.Splits splits = ImageDataset.resolve(data);
         System.out.println("data: " + splits.description());

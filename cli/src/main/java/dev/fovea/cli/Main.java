@@ -10,7 +10,7 @@ import java.io.UncheckedIOException;
 /** The {@code fovea} command. User errors print one line and exit non-zero, without a stack trace. */
 @Command(name = "fovea", mixinStandardHelpOptions = true, version = "fovea 0.1.0",
         description = "A deep-learning engine for the JVM: CNNs and Vision Transformers on the Vector API (and CUDA).",
-        subcommands = {TrainCommand.class, PretrainCommand.class, FinetuneCommand.class, EvalCommand.class, PredictCommand.class, CaptionCommand.class, FilterCommand.class, ScenesCommand.class, CheckCommand.class, InfoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {TrainCommand.class, PretrainCommand.class, FinetuneCommand.class, EvalCommand.class, PredictCommand.class, CaptionCommand.class, GenerateCommand.class, FilterCommand.class, ScenesCommand.class, CheckCommand.class, InfoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args));

@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
         "Last line: trained model=M epochs=E test_accuracy=A images_per_s=X checkpoint=PATH",
         "       or: trained task=T epochs=E METRIC=V images_per_s=X checkpoint=PATH"})
 final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--task", description = "localize, detect, segment or instance: train the scene model; caption: a captioner (scene encoder + Transformer decoder) on DIR/{train,test}/captions.json; (a hybrid ViT with dense heads) on --data DIR, a COCO folder with train/ and test/ (as `fovea scenes` writes); default epochs: localize 24, detect 16, segment 20, instance 16")
+    @Option(names = "--task", description = "localize, detect, segment or instance: the scene model (a hybrid ViT with dense heads) on --data DIR, a COCO folder with train/ and test/ (as `fovea scenes` writes; default epochs: localize 24, detect 16, segment 20, instance 16); caption: a captioner (scene encoder + Transformer decoder) on DIR/{train,test}/captions.json (20 epochs); generate: a class-conditional image generator (decoder-only Transformer over image tokens) on Fashion-MNIST (10 epochs)")
     String task;
     @Option(names = "--model", description = "lenet5 (the 1998 paper's, C3 connection table, scaled tanh), lenet5-full (C3 fully connected, tanh) or vit (patch 4, width 64, depth 4, 4 heads) (default: ${DEFAULT-VALUE})")
     String model = "lenet5";
@@ -49,6 +49,10 @@ final class TrainCommand implements Callable<Integer> {
     Path data;
     @Option(names = "--limit", description = "train on the first N training images only (default: all)") int limit;
     @Option(names = "--out", description = "output directory (default: runs/MODEL)") Path out;
+    @Option(names = "--classifier", description = "with --task generate: the classifier that judges the samples (default: OUT/classifier/checkpoint.safetensors, a LeNet-5 trained first on the images as the generator sees them)")
+    Path classifier;
+    @Option(names = "--samples", description = "with --task generate: samples judged by the classifier after each epoch, spread evenly over the classes (default: ${DEFAULT-VALUE})")
+    int samples = 1000;
     @Option(names = "--stop-after", description = "end this session after N epochs, as an interruption would (continue with --resume)")
     int stopAfter;
     @Option(names = "--resume", description = "continue the run saved in this checkpoint (its settings win over the options above, except --epochs)")
@@ -59,6 +63,7 @@ final class TrainCommand implements Callable<Integer> {
         if (stopAfter < 0) throw new IllegalArgumentException("--stop-after must be >= 1, got " + stopAfter);
         if (limit < 0) throw new IllegalArgumentException("--limit must be >= 1, got " + limit);
         if ("caption".equals(task)) return CaptionRun.train(this);
+        if ("generate".equals(task)) return GenerateRun.train(this);
         if (task != null || resume != null && Weights.task(resume) != null) return TaskRun.train(this);
         TrainConfig cfg;
         Checkpoint.Info info = null;

@@ -22,7 +22,7 @@ public final class Captioner extends Module {
     public Captioner(Backend be, Config cfg, long seed) {
         this.cfg = cfg;
         encoder = child("encoder", new SceneNet(be, new SceneNet.Config(cfg.imgSize(), cfg.inChans(), 1, cfg.dim(), cfg.depth(), cfg.heads(), false, false), seed));
-        decoder = child("decoder", new TransformerDecoder(be, new TransformerDecoder.Config(cfg.vocab(), cfg.maxLen(), cfg.dim(), cfg.decoderDepth(), cfg.heads()), seed + 1));
+        decoder = child("decoder", new TransformerDecoder(be, new TransformerDecoder.Config(cfg.vocab(), cfg.maxLen(), cfg.dim(), cfg.decoderDepth(), cfg.heads(), true), seed + 1));
     }
 
     public Config config() { return cfg; }

@@ -17,16 +17,18 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * A Transformer language model conditioned on an encoder's tokens (the captioning decoder): token embeddings and
- * learned position embeddings, pre-norm decoder blocks (causal self-attention, cross-attention, MLP), a final norm
- * and a linear head over the vocabulary. Trained with teacher forcing ({@link #logits}); decoded greedily or by
- * beam search, with a key/value cache per layer or, for comparison, recomputing the whole prefix at every step.
+ * A Transformer language model, conditioned on an encoder's tokens (the captioning decoder) or, without
+ * cross-attention, on nothing but its own prefix (GPT-2's decoder-only model, the image generator): token embeddings
+ * and learned position embeddings, pre-norm decoder blocks (causal self-attention, cross-attention, MLP), a final
+ * norm and a linear head over the vocabulary. Trained with teacher forcing ({@link #logits}); decoded greedily, by
+ * beam search or by sampling, with a key/value cache per layer or, for comparison, recomputing the whole prefix at
+ * every step.
  */
 public final class TransformerDecoder extends Module {
     /** @param maxLen the most positions (tokens, begin and end marks included) */
-    public record Config(int vocab, int maxLen, int dim, int depth, int heads) {
+    public record Config(int vocab, int maxLen, int dim, int depth, int heads, boolean crossAttention) {
         public Config {
-            if (vocab < 4) throw new IllegalArgumentException("decoder: a vocabulary needs at least the 4 special tokens, got " + vocab);
+            if (vocab < 2) throw new IllegalArgumentException("decoder: a vocabulary of at least 2 tokens, got " + vocab);
             if (maxLen < 2) throw new IllegalArgumentException("decoder: at least 2 positions, got " + maxLen);
             if (dim % heads != 0) throw new IllegalArgumentException("decoder: width " + dim + " is not divisible by " + heads + " heads");
         }
@@ -46,7 +48,7 @@ public final class TransformerDecoder extends Module {
         posEmbed = param("pos_embed", init.truncNormal(be, 0.02f, 1, cfg.maxLen(), cfg.dim()));
         blocks = child("blocks", new Sequential());
         for (int i = 0; i < cfg.depth(); i++) {
-            DecoderBlock blk = new DecoderBlock(be, init, cfg.dim(), cfg.heads(), 4f, 1e-6f);
+            DecoderBlock blk = new DecoderBlock(be, init, cfg.dim(), cfg.heads(), 4f, 1e-6f, cfg.crossAttention());
             blocks.add(Integer.toString(i), blk);
             layers.add(blk);
         }
@@ -58,7 +60,7 @@ public final class TransformerDecoder extends Module {
 
     @Override public Var forward(Tape t, Var x) { throw new UnsupportedOperationException("the decoder needs token ids and the encoder's tokens: logits(t, ids, b, len, memory)"); }
 
-    /** Teacher forcing: ids [B·len] (row-major, as floats) and memory [B, M, D] → logits [B, len, V]. */
+    /** Teacher forcing: ids [B·len] (row-major, as floats) and memory [B, M, D] (null if decoder-only) → logits [B, len, V]. */
     public Var logits(Tape t, float[] ids, int b, int len, Var memory) {
         return run(t, ids, b, len, 0, memory, null);
     }
@@ -86,7 +88,10 @@ public final class TransformerDecoder extends Module {
         Caches(Backend be) {
             self = new KvCache[layers.size()];
             cross = new KvCache[layers.size()];
-            for (int l = 0; l < self.length; l++) { self[l] = new KvCache(be); cross[l] = new KvCache(be); }
+            for (int l = 0; l < self.length; l++) {
+                self[l] = new KvCache(be);
+                cross[l] = cfg.crossAttention() ? new KvCache(be) : null;
+            }
         }
 
         /** Keeps the sequences {@code rows} (beam search's survivors), in that order. */
@@ -94,12 +99,18 @@ public final class TransformerDecoder extends Module {
             float[] r = new float[rows.length];
             for (int i = 0; i < r.length; i++) r[i] = rows[i];
             try (Tensor idx = be.upload(r, r.length)) {
-                for (int l = 0; l < self.length; l++) { self[l].select(idx); cross[l].select(idx); }
+                for (int l = 0; l < self.length; l++) {
+                    self[l].select(idx);
+                    if (cross[l] != null) cross[l].select(idx);
+                }
             }
         }
 
         @Override public void close() {
-            for (int l = 0; l < self.length; l++) { self[l].close(); cross[l].close(); }
+            for (int l = 0; l < self.length; l++) {
+                self[l].close();
+                if (cross[l] != null) cross[l].close();
+            }
         }
     }
 
@@ -110,7 +121,7 @@ public final class TransformerDecoder extends Module {
     private float[] next(Backend be, Tensor memory, int[][] seqs, Caches caches) {
         int b = seqs.length, len = seqs[0].length;
         try (Tape t = Tape.inference(be)) {
-            Var mem = t.constantView(memory);
+            Var mem = memory == null ? null : t.constantView(memory);
             int from = caches == null ? 0 : caches.length;
             float[] ids = new float[b * (len - from)];
             for (int i = 0; i < b; i++) for (int j = from; j < len; j++) ids[i * (len - from) + j - from] = seqs[i][j];
@@ -129,6 +140,48 @@ public final class TransformerDecoder extends Module {
             }
             return out;
         }
+    }
+
+    /**
+     * Sampling, for a decoder-only model: each row of {@code prefixes} (all of one length) continued by {@code steps}
+     * tokens, each drawn from softmax(logits / temperature) over the tokens [0, allowed) only (the vocabulary's other
+     * tokens, such as class marks, never follow). Temperature 0 takes the most probable token. Returns the new tokens.
+     */
+    public int[][] sample(Backend be, int[][] prefixes, int steps, int allowed, float temperature, java.util.SplittableRandom rng, boolean cached) {
+        if (cfg.crossAttention()) throw new IllegalStateException("sampling without encoder tokens needs a decoder-only model");
+        if (!(temperature >= 0) || Float.isInfinite(temperature)) throw new IllegalArgumentException("temperature must be a finite number >= 0, got " + temperature);
+        if (allowed < 1 || allowed > cfg.vocab()) throw new IllegalArgumentException("sampling: allowed tokens [0, " + allowed + ") not within the vocabulary of " + cfg.vocab());
+        int b = prefixes.length, start = prefixes[0].length, v = cfg.vocab();
+        // the last token drawn is never fed back: the positions used are [0, start + steps − 1)
+        if (start < 1 || start + steps - 1 > cfg.maxLen()) throw new IllegalArgumentException("sampling: a prefix of " + start + " and " + steps + " steps do not fit the " + cfg.maxLen() + " positions");
+        int[][] seqs = new int[b][];
+        for (int i = 0; i < b; i++) {
+            if (prefixes[i].length != start) throw new IllegalArgumentException("sampling: prefixes of different lengths (" + start + ", " + prefixes[i].length + ")");
+            seqs[i] = Arrays.copyOf(prefixes[i], start + steps);
+        }
+        double[] p = new double[allowed];
+        try (Caches c = cached ? new Caches(be) : null) {
+            for (int s = 0; s < steps; s++) {
+                int len = start + s;
+                int[][] now = new int[b][];
+                for (int i = 0; i < b; i++) now[i] = Arrays.copyOf(seqs[i], len);
+                float[] lp = next(be, null, now, c);
+                for (int i = 0; i < b; i++) {
+                    int off = i * v, tok = argmax(lp, off, allowed);
+                    if (temperature > 0) {
+                        double sum = 0, max = lp[off + tok];
+                        for (int j = 0; j < allowed; j++) sum += p[j] = Math.exp((lp[off + j] - max) / temperature);
+                        double u = rng.nextDouble() * sum;
+                        tok = allowed - 1;
+                        for (int j = 0; j < allowed; j++) if ((u -= p[j]) < 0) { tok = j; break; }
+                    }
+                    seqs[i][len] = tok;
+                }
+            }
+        }
+        int[][] out = new int[b][];
+        for (int i = 0; i < b; i++) out[i] = Arrays.copyOfRange(seqs[i], start, start + steps);
+        return out;
     }
 
     /**

@@ -64,11 +64,40 @@ public final class CaptionData {
             for (String c : all) longest = Math.max(longest, Vocabulary.words(c).size());
             length = longest + 2;
         }
+        CaptionData d;
         try {
-            return new CaptionData(px, texts, vocab, length);
+            d = new CaptionData(px, texts, vocab, length);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(file + ": " + e.getMessage());
         }
+        Unknown u = d.unknownWords();
+        // a few rare words are normal in real caption sets; a fifth of them unknown means other captions altogether
+        if (u.count() * 5 > u.total())
+            throw new IllegalArgumentException(file + ": vocabulary mismatch: " + u + "; the vocabulary (" + (vocab.size() - 4)
+                    + " words) was built from other captions");
+        return d;
+    }
+
+    /** Word occurrences the vocabulary does not know, of all the captions' words; a few of them as examples. */
+    public record Unknown(long count, long total, List<String> examples) {
+        @Override public String toString() {
+            return String.format(java.util.Locale.ROOT, "%d of %d words (%.1f %%) are not in the vocabulary, such as %s", count, total, 100.0 * count / total, examples);
+        }
+    }
+
+    public Unknown unknownWords() {
+        long count = 0, total = 0;
+        java.util.Set<String> examples = new java.util.LinkedHashSet<>();
+        for (List<String> cs : captions)
+            for (String c : cs)
+                for (String w : Vocabulary.words(c)) {
+                    total++;
+                    if (vocab.id(w) == Vocabulary.UNK) {
+                        count++;
+                        if (examples.size() < 5) examples.add(w);
+                    }
+                }
+        return new Unknown(count, total, List.copyOf(examples));
     }
 
     public CocoImages images() { return images; }

@@ -10,7 +10,6 @@ import dev.fovea.optim.LrSchedule;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.text.Vocabulary;
 import dev.fovea.train.EpochMetrics;
-import dev.fovea.train.NonFiniteLossException;
 import dev.fovea.train.TrainConfig;
 import dev.fovea.train.Trainer;
 
@@ -70,12 +69,7 @@ public final class CaptionTrainer {
             lr = schedule.lr(step);
             try (Tape t = Tape.training(be)) {
                 Var[] out = net.loss(t, t.constant(be.upload(x, b, net.config().inChans(), net.config().imgSize(), net.config().imgSize())), tokens);
-                float lv = out[0].value().toArray()[0];
-                if (!Float.isFinite(lv)) throw new NonFiniteLossException(epoch, step + 1, lv);
-                net.zeroGrad();
-                out[0].backward();
-                opt.step(lr);
-                step++;
+                float lv = Trainer.descend(out[0], net, opt, lr, epoch, ++step);
                 lossSum += (double) lv * b;
                 float[] lg = out[1].value().toArray();
                 int v = net.config().vocab(), p = 0;

@@ -9,7 +9,6 @@ import dev.fovea.nn.Losses;
 import dev.fovea.optim.LrSchedule;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.train.EpochMetrics;
-import dev.fovea.train.NonFiniteLossException;
 import dev.fovea.train.TrainConfig;
 import dev.fovea.train.Trainer;
 
@@ -85,12 +84,7 @@ public final class SceneTrainer {
             try (Tape t = Tape.training(be).profile(profile)) {
                 SceneNet.Out out = net.heads(t, t.constant(be.upload(java.util.Arrays.copyOf(x, b * x.length / cfg.batch()), b, mc.inChans(), mc.imgSize(), mc.imgSize())));
                 Var loss = loss(t, out, tg, cfg.labelSmoothing());
-                float lv = loss.value().toArray()[0];
-                if (!Float.isFinite(lv)) throw new NonFiniteLossException(epoch, step + 1, lv);
-                net.zeroGrad();
-                loss.backward();
-                opt.step(lr);
-                step++;
+                float lv = Trainer.descend(loss, net, opt, lr, epoch, ++step);
                 lossSum += (double) lv * b;
                 long[] acc = task.detection ? cellAccuracy(out.cls().value().toArray(), tg.cls(), 1 + mc.classes())
                         : cellAccuracy(out.seg().value().toArray(), tg.seg(), 1 + mc.classes());

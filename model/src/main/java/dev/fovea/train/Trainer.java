@@ -83,12 +83,7 @@ public final class Trainer {
             Var y = t.constant(be.upload(b.labels(), b.size()));
             Var logits = model.forward(t, x);
             Var loss = t.crossEntropy(logits, y, cfg.labelSmoothing());
-            float lv = loss.value().toArray()[0];
-            if (!Float.isFinite(lv)) throw new NonFiniteLossException(epoch, step + 1, lv);
-            model.zeroGrad();
-            loss.backward();
-            opt.step(lr);
-            step++;
+            float lv = descend(loss, model, opt, lr, epoch, ++step);
             return new StepResult(lv, (int) countCorrect(logits.value().toArray(), b.labels()));
         }
     }
@@ -120,6 +115,19 @@ public final class Trainer {
             model.train(true);
         }
         return new Evaluation(lossSum / data.count(), (double) correct / data.count(), confusion);
+    }
+
+    /**
+     * The update every trainer makes: the loss's value, checked finite (else the error names epoch and step, the
+     * step about to be made, counted from 1), then backward and one optimizer step at learning rate lr.
+     */
+    public static float descend(Var loss, Module model, Optimizer opt, float lr, int epoch, long step) {
+        float lv = loss.value().toArray()[0];
+        if (!Float.isFinite(lv)) throw new NonFiniteLossException(epoch, step, lv);
+        model.zeroGrad();
+        loss.backward();
+        opt.step(lr);
+        return lv;
     }
 
     static long countCorrect(float[] logits, float[] labels) {

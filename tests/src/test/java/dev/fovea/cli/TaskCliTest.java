@@ -156,4 +156,21 @@ class TaskCliTest {
         assertEquals(2, wrong.code());
         assertTrue(wrong.err().contains("not a captioning checkpoint (its task is instance)"), wrong.err());
     }
+
+    /** Captions in other words than the checkpoint's vocabulary: a clear error, not a BLEU of unknown tokens. */
+    @Test void aVocabularyMismatchIsNamed() throws IOException {
+        Path out = tmp.resolve("caption-vocab");
+        assertEquals(0, run("train", "--task", "caption", "--data", data.toString(), "--epochs", "1", "--batch", "8", "--out", out.toString()).code());
+        Path other = tmp.resolve("other-captions");
+        Files.createDirectories(other);
+        Files.copy(data.resolve("test/images"), other.resolve("images"));
+        for (Path p : Files.list(data.resolve("test/images")).toList()) Files.copy(p, other.resolve("images").resolve(p.getFileName()));
+        String json = Files.readString(data.resolve("test/captions.json"));
+        String swapped = json.replaceAll("\"caption\": \"[^\"]*\"", "\"caption\": \"two dogs chase a red kite\"");
+        assertTrue(!swapped.equals(json));
+        Files.writeString(other.resolve("captions.json"), swapped);
+        CliTest.Run r = run("eval", "--task", "caption", "--weights", out.resolve("checkpoint.safetensors").toString(), "--data", other.toString());
+        assertEquals(2, r.code(), r.out());
+        assertTrue(r.err().contains(other.resolve("captions.json") + ": vocabulary mismatch: ") && r.err().contains("are not in the vocabulary, such as [two, dogs, chase,"), r.err());
+    }
 }

@@ -220,4 +220,47 @@ class TrainCliTest {
         assertEquals(2, bad.code());
         assertEquals("fovea: error: --mask-ratio must be in (0, 1), got 1.5", bad.err().strip());
     }
+
+    @Test void generationTrainsItsJudgeEvaluatesAndDrawsAGrid() throws IOException {
+        Path out = tmp.resolve("generate");
+        String num = "[0-9.]+";
+        CliTest.Run r = run("train", "--task", "generate", "--data", data.toString(), "--limit", "128", "--epochs", "1", "--batch", "32", "--samples", "20",
+                "--threads", "2", "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("classifier: training LeNet-5 on the training images as image tokens draw them"), r.out());
+        assertTrue(r.out().contains("tokens: 28×28 images averaged to 14×14, 4 grey levels, 2×2 pixels a token: 49 tokens of 256 values an image"), r.out());
+        assertTrue(Pattern.matches("trained task=generate epochs=1 bits_per_dim=" + num + " class_accuracy=" + num + " images_per_s=" + num + " checkpoint="
+                + Pattern.quote(out.resolve("checkpoint.safetensors").toString()), r.lastLine()), r.lastLine());
+        assertTrue(Files.exists(out.resolve("classifier/checkpoint.safetensors")));
+        String ckpt = out.resolve("checkpoint.safetensors").toString();
+
+        // the task is read from the checkpoint; the judge is the one it names
+        CliTest.Run ev = run("eval", "--weights", ckpt, "--data", data.toString(), "--count", "20", "--threads", "2");
+        assertEquals(0, ev.code(), ev.err());
+        assertTrue(ev.out().contains("classifier: " + out.resolve("classifier/checkpoint.safetensors") + "; on the test images as image tokens draw them: accuracy "), ev.out());
+        assertTrue(Pattern.matches("eval task=generate bits_per_dim=" + num + " class_accuracy=" + num, ev.lastLine()), ev.lastLine());
+        double bpd = Double.parseDouble(ev.lastLine().replaceAll(".*bits_per_dim=([0-9.]+).*", "$1"));
+        assertTrue(bpd > 0.2 && bpd < 2.1, "bits/dim of a barely trained model: " + bpd);
+
+        Path grid = tmp.resolve("grid.png");
+        CliTest.Run g = run("generate", "--weights", ckpt, "--class", "Ankle Boot", "--count", "4", "--out", grid.toString(), "--seed", "3");
+        assertEquals(0, g.code(), g.err());
+        assertEquals("generated class=Ankle_boot count=4 temperature=1.0 seed=3 out=" + grid, g.lastLine());
+        java.awt.image.BufferedImage pic = javax.imageio.ImageIO.read(grid.toFile());
+        assertEquals(2 * 56 + 3 * 2, pic.getWidth());                              // 2 × 2 images of 28·2 pixels, 2-pixel gaps
+        assertEquals(2 * 56 + 3 * 2, pic.getHeight());
+        CliTest.Run all = run("generate", "--weights", ckpt, "--class", "all", "--count", "2", "--out", grid.toString(), "--temperature", "0.5");
+        assertEquals(0, all.code(), all.err());
+        assertEquals(10 * 56 + 11 * 2, javax.imageio.ImageIO.read(grid.toFile()).getHeight());
+
+        CliTest.Run sock = run("generate", "--weights", ckpt, "--class", "sock", "--out", grid.toString());
+        assertEquals(2, sock.code());
+        assertTrue(sock.err().contains("unknown class \"sock\"; the classes are: T-shirt/top, Trouser,"), sock.err());
+        CliTest.Run none = run("generate", "--weights", tmp.resolve("nothing.safetensors").toString(), "--class", "bag", "--out", grid.toString());
+        assertEquals(2, none.code());
+        assertTrue(none.err().contains("no such checkpoint (train a generator with `fovea train --task generate`)"), none.err());
+        CliTest.Run classifier = run("generate", "--weights", out.resolve("classifier/checkpoint.safetensors").toString(), "--class", "bag", "--out", grid.toString());
+        assertEquals(2, classifier.code());
+        assertTrue(classifier.err().contains("not a generator's checkpoint"), classifier.err());
+    }
 }

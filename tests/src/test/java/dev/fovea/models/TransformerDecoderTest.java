@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The captioning decoder: cached against uncached decoding, beam search, the CPU against the reference, the vocabulary. */
 class TransformerDecoderTest {
     static final CpuBackend CPU = new CpuBackend(new BackendOptions(2, Precision.FP32));
-    static final TransformerDecoder.Config CFG = new TransformerDecoder.Config(13, 12, 16, 2, 2);
+    static final TransformerDecoder.Config CFG = new TransformerDecoder.Config(13, 12, 16, 2, 2, true);
 
     /** A decoder whose logits are far from uniform (scaled head), so that decoding is not a coin toss. */
     static TransformerDecoder decoder(Backend be, long seed) {
