@@ -31,6 +31,7 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override public Integer call() throws IOException {
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        TaskRun.checkName(task);
         if ("caption".equals(task) || task == null && "caption".equals(Weights.task(weights))) return CaptionRun.eval(weights, data, batch, engine);
         if ("generate".equals(task) || task == null && "generate".equals(Weights.task(weights)))
             return GenerateRun.eval(weights, data, classifier, count, temperature, seed, engine);

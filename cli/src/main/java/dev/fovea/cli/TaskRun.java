@@ -29,6 +29,16 @@ final class TaskRun {
     /** The scene model's default shape: width 64, 4 blocks of 4 heads (BENCHMARKS.md, issue 5). */
     static final int DIM = 64, DEPTH = 4, HEADS = 4;
 
+    /** The --task names train and eval take: the scene tasks, caption and generate. */
+    static void checkName(String task) {
+        if (task == null || task.equals("caption") || task.equals("generate")) return;
+        try {
+            Task.parse(task);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("unknown task '" + task + "', expected localize, detect, segment, instance, caption or generate");
+        }
+    }
+
     /** DIR/NAME when DIR holds a folder NAME with annotations.json, else DIR itself when it has one. */
     static Path split(Path dir, String name) throws IOException { return split(dir, name, "annotations.json"); }
 

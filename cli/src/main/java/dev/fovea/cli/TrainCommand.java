@@ -62,6 +62,7 @@ final class TrainCommand implements Callable<Integer> {
     @Override public Integer call() throws IOException {
         if (stopAfter < 0) throw new IllegalArgumentException("--stop-after must be >= 1, got " + stopAfter);
         if (limit < 0) throw new IllegalArgumentException("--limit must be >= 1, got " + limit);
+        TaskRun.checkName(task);
         if ("caption".equals(task)) return CaptionRun.train(this);
         if ("generate".equals(task)) return GenerateRun.train(this);
         if (task != null || resume != null && Weights.task(resume) != null) return TaskRun.train(this);

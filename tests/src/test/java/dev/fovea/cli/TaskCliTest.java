@@ -79,7 +79,7 @@ class TaskCliTest {
         assertTrue(noData.err().contains("annotations.json"), noData.err());
         CliTest.Run badTask = run("train", "--task", "classify", "--data", data.toString());
         assertEquals(2, badTask.code());
-        assertTrue(badTask.err().contains("unknown task 'classify'"), badTask.err());
+        assertTrue(badTask.err().contains("unknown task 'classify', expected localize, detect, segment, instance, caption or generate"), badTask.err());
         // a localization model has no segmentation head
         Path loc = tmp.resolve("loc-only");
         assertEquals(0, run("train", "--task", "localize", "--data", data.toString(), "--epochs", "1", "--batch", "8", "--out", loc.toString()).code());
