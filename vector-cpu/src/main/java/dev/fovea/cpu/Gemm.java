@@ -405,17 +405,25 @@ final class Gemm {
      */
     static void fewRows(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha,
                         float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
-        float[] ar = new float[m * k];                                           // op(A)·alpha [m, k], contiguous
-        for (int i = 0; i < m; i++)
-            for (int p = 0; p < k; p++) ar[i * k + p] = alpha * (ta ? a[ao + p * lda + i] : a[ao + i * lda + p]);
+        // op(A)'s rows must be contiguous: read in place, or (transposed A) gathered once into this thread's scratch
+        float[] ar = a;
+        int aro = ao, ars = lda;
+        if (ta) {
+            ar = scratch(PACK_A, m * k);
+            for (int i = 0; i < m; i++) for (int p = 0; p < k; p++) ar[i * k + p] = a[ao + p * lda + i];
+            aro = 0;
+            ars = k;
+        }
+        float[] rows = ar;
+        int ro = aro, rs = ars;
         int chunks = (long) n * k * m >= 1 << 16 ? par.threads() : 1;
         par.forChunks(n, chunks, (j0, j1) -> {
             if (tb) {
                 for (int j = j0; j < j1; j++)
-                    for (int i = 0; i < m; i++) c[co + i * ldc + j] += dot(ar, i * k, b, bo + j * ldb, k);
+                    for (int i = 0; i < m; i++) c[co + i * ldc + j] += alpha * dot(rows, ro + i * rs, b, bo + j * ldb, k);
             } else {
                 for (int p = 0; p < k; p++)
-                    for (int i = 0; i < m; i++) axpy(ar[i * k + p], b, bo + p * ldb + j0, c, co + i * ldc + j0, j1 - j0);
+                    for (int i = 0; i < m; i++) axpy(alpha * rows[ro + i * rs + p], b, bo + p * ldb + j0, c, co + i * ldc + j0, j1 - j0);
             }
         });
     }
