@@ -95,13 +95,13 @@ final class TaskRun {
             boolean sgd = opt.equals("sgd");
             cfg = new TrainConfig(TaskSpec.MODEL, "", o.epochs != null ? o.epochs : asked.epochs, o.batch, o.lr != null ? o.lr : sgd ? 0.05f : 0.001f, opt,
                     o.momentum, o.weightDecay != null ? o.weightDecay : sgd ? 0f : 0.05f, o.nesterov, o.schedule,
-                    o.warmup != null ? o.warmup : 500, o.seed, o.labelSmoothing != null ? o.labelSmoothing : asked.imageClass ? 0.1f : 0f, false);
+                    o.warmup != null ? o.warmup : 500, o.seed, o.labelSmoothing != null ? o.labelSmoothing : asked.imageClass ? 0.1f : 0f,
+                    o.augment != null ? o.augment : asked.augment);
         }
         Task task = resumed != null ? resumed.task() : asked;
         SceneData train = SceneData.load(split(o.data, "train"), resumed != null ? resumed.categories() : null, task.segmentation);
         SceneData test = SceneData.load(split(o.data, "test"), train.categories(), task.segmentation);
         if (o.limit > 0) System.out.println("note: --limit does not apply to --task runs; training on all " + train.count() + " images");
-        if (Boolean.TRUE.equals(o.augment)) System.out.println("note: --augment does not apply to --task runs (the scenes place their items at random already)");
         System.out.println("data: " + train.count() + " training images (" + train.coco().annotationsFile() + "), " + test.count() + " test images, "
                 + train.categories().size() + " categories, " + train.channels() + "x" + train.size() + "x" + train.size());
         TaskSpec spec = resumed;

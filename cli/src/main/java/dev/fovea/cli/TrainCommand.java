@@ -43,7 +43,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--schedule", description = "constant, step or cosine (default: ${DEFAULT-VALUE})") String schedule = "cosine";
     @Option(names = "--warmup", description = "warm-up steps of the cosine schedule (default: 200; vit 500)") Integer warmup;
     @Option(names = "--label-smoothing", description = "cross-entropy label smoothing (default: 0; vit 0.1)") Float labelSmoothing;
-    @Option(names = "--augment", negatable = true, description = "random shifts of up to 1 pixel (default: off; on for vit)") Boolean augment;
+    @Option(names = "--augment", negatable = true, description = "random shifts of up to 1 pixel (default: off; on for vit); with --task, scenes mirrored and moved as a whole (default: on for localize)") Boolean augment;
     @Option(names = "--seed", description = "seed for initialisation and data order (default: ${DEFAULT-VALUE})") long seed = 1;
     @Option(names = "--data", description = "directory of MNIST-format IDX files (default: /usr/share/datasets/fashion-mnist if present, else the embedded sample); with --task a COCO folder")
     Path data;

@@ -32,7 +32,10 @@ public final class DenseGrid {
 
     static final double RADIUS = 1.5;
 
-    public static Targets encode(SceneData data, int[] idx, SceneNet.Config cfg) {
+    public static Targets encode(SceneData data, int[] idx, SceneNet.Config cfg) { return encode(data, idx, null, cfg); }
+
+    /** The targets of images idx after moves (null: none). */
+    public static Targets encode(SceneData data, int[] idx, SceneData.Move[] moves, SceneNet.Config cfg) {
         int b = idx.length, n = cfg.cells(), g = cfg.grid(), s = cfg.imgSize(), st = SceneNet.STRIDE;
         float[] cls = null, box = null, boxW = null, giou = null, giouW = null, seg = null;
         int positives = 0;
@@ -43,7 +46,7 @@ public final class DenseGrid {
             giou = new float[b * n * 4];
             giouW = new float[b * n];
             for (int i = 0; i < b; i++) {
-                SceneData.Objects o = data.objects(idx[i]);
+                SceneData.Objects o = data.objects(idx[i], move(moves, i));
                 double[] dist = new double[n];
                 Arrays.fill(dist, Double.POSITIVE_INFINITY);
                 int[] owner = new int[n];
@@ -90,12 +93,14 @@ public final class DenseGrid {
         if (cfg.segmentation()) {
             seg = new float[b * n * st * st];
             int r = 0;
-            for (int i = 0; i < b; i++)
+            for (int i = 0; i < b; i++) {
+                SceneData.Move m = move(moves, i);
                 for (int gy = 0; gy < g; gy++)
                     for (int gx = 0; gx < g; gx++)
                         for (int py = 0; py < st; py++)
                             for (int px = 0; px < st; px++)
-                                seg[r++] = data.label(idx[i], (gy * st + py) * s + gx * st + px);
+                                seg[r++] = data.label(idx[i], m, (gy * st + py) * s + gx * st + px);
+            }
         }
         float[] image = null;
         if (cfg.imageClass()) {                        // the largest object's class (the only one, in localization data)
@@ -109,6 +114,8 @@ public final class DenseGrid {
         }
         return new Targets(cls, box, boxW, giou, giouW, seg, image, positives);
     }
+
+    private static SceneData.Move move(SceneData.Move[] moves, int i) { return moves == null ? SceneData.Move.NONE : moves[i]; }
 
     /** Softmax of row r of [rows, k] logits. */
     static float[] softmax(float[] logits, int r, int k) {

@@ -15,19 +15,23 @@ import dev.fovea.train.Trainer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 
 /**
  * Training and evaluation of a {@link SceneNet} on a task. The loss is DETR's mix for boxes — cross-entropy over
  * each cell's classes (background included), plus 5 × smooth-L1 (β = 0.02, nearly L1) on the side distances and
  * 2 × (1 − GIoU) on the boxes, both summed over positive cells and divided by their count — and per-pixel
  * cross-entropy for segmentation. The epoch loop mirrors {@link Trainer}'s: epoch e's order comes from (seed, e),
- * one tape per step.
+ * one tape per step. With {@code cfg.augment()}, each training scene is mirrored half the time and moved as a whole
+ * (its objects staying on the canvas): the same objects, a new picture of them every epoch.
  */
 public final class SceneTrainer {
     static final float L1_WEIGHT = 5f, GIOU_WEIGHT = 2f, L1_BETA = 0.02f;
     /** Decoding: the least class probability reported, NMS overlap, detections per image (COCO's maxDets). */
     public static final double MIN_SCORE = 0.05, NMS_IOU = 0.5;
     public static final int MAX_DETS = 100;
+    /** With augmentation, scenes move by up to a quarter of their side each way (two cells of a 64-pixel scene). */
+    static final int MAX_SHIFT_FRACTION = 4;
     /** Pixels an instance mask may reach beyond its box. */
     static final int MASK_MARGIN = 2;
 
@@ -75,11 +79,17 @@ public final class SceneTrainer {
         float lr = 0;
         SceneNet.Config mc = net.config();
         float[] x = new float[cfg.batch() * mc.inChans() * mc.imgSize() * mc.imgSize()];
+        SplittableRandom moves = cfg.augment() ? new SplittableRandom(Trainer.epochSeed(cfg.seed(), epoch) ^ 0x5DEECE66DL) : null;
         for (int bi = 0; bi < batches; bi++) {
             int[] idx = java.util.Arrays.copyOfRange(order, bi * cfg.batch(), Math.min(order.length, (bi + 1) * cfg.batch()));
             int b = idx.length;
-            train.batch(idx, mean, std, x);
-            DenseGrid.Targets tg = DenseGrid.encode(train, idx, mc);
+            SceneData.Move[] m = null;
+            if (moves != null) {
+                m = new SceneData.Move[b];
+                for (int i = 0; i < b; i++) m[i] = train.randomMove(idx[i], moves, mc.imgSize() / MAX_SHIFT_FRACTION);
+            }
+            train.batch(idx, m, mean, std, x);
+            DenseGrid.Targets tg = DenseGrid.encode(train, idx, m, mc);
             lr = schedule.lr(step);
             try (Tape t = Tape.training(be).profile(profile)) {
                 SceneNet.Out out = net.heads(t, t.constant(be.upload(java.util.Arrays.copyOf(x, b * x.length / cfg.batch()), b, mc.inChans(), mc.imgSize(), mc.imgSize())));

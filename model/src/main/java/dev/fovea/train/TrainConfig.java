@@ -17,7 +17,8 @@ import java.util.Map;
  *
  * @param schedule       "constant", "step" (×0.1 at 50% and 75% of the steps) or "cosine" (warm-up, then cosine to 0)
  * @param labelSmoothing ε of the cross-entropy's smoothed targets
- * @param augment        random shifts of the training images by up to 1 pixel
+ * @param augment        random shifts of the training images by up to 1 pixel; for scene tasks, scenes mirrored and moved
+ *                       as a whole (SceneData.Move)
  * @param classes        the head's output count
  * @param freezeBackbone only the head is trained (fine-tuning)
  */

@@ -90,6 +90,64 @@ class SceneTasksTest {
         assertTrue(tg.positives() >= objects && tg.positives() <= 9 * objects, tg.positives() + " positive cells for " + objects + " objects");
     }
 
+    /** Mirrored and moved scenes: the same pixels, every object whole, boxes and label maps moved with the picture. */
+    @Test void movedScenesKeepTheirObjectsWholeWithBoxesAndLabelsAlong() {
+        SplittableRandom rng = new SplittableRandom(5);
+        int s = 64, tries = 0, mirrored = 0, shifted = 0;
+        float[] before = new float[s * s], after = new float[s * s];
+        for (int i = 0; i < data.count(); i++)
+            for (int k = 0; k < 4; k++, tries++) {
+                SceneData.Move m = data.randomMove(i, rng, 16);
+                mirrored += m.mirror() ? 1 : 0;
+                shifted += m.dx() != 0 || m.dy() != 0 ? 1 : 0;
+                assertTrue(Math.abs(m.dx()) <= 16 && Math.abs(m.dy()) <= 16, m.toString());
+                data.batch(new int[]{i}, null, 0f, 1f, before);
+                data.batch(new int[]{i}, new SceneData.Move[]{m}, 0f, 1f, after);
+                double sumBefore = 0, sumAfter = 0;
+                for (int p = 0; p < s * s; p++) { sumBefore += before[p]; sumAfter += after[p]; }
+                // (the scenes' boxes and masks leave out the faintest pixels, 1/255, which a move may push off the canvas)
+                assertEquals(sumBefore, sumAfter, 0.02, "image " + i + " " + m + ": no pixel of an object leaves the canvas");
+                SceneData.Objects o = data.objects(i, m);
+                int labelledBefore = 0, labelled = 0;
+                double x0 = s, y0 = s, x1 = 0, y1 = 0, bx0 = s, by0 = s, bx1 = 0, by1 = 0;
+                for (double[] b : o.boxes()) {
+                    assertTrue(b[0] >= 0 && b[1] >= 0 && b[0] + b[2] <= s && b[1] + b[3] <= s, "image " + i + " " + m + ": box " + java.util.Arrays.toString(b));
+                    bx0 = Math.min(bx0, b[0]); by0 = Math.min(by0, b[1]); bx1 = Math.max(bx1, b[0] + b[2]); by1 = Math.max(by1, b[1] + b[3]);
+                }
+                for (int p = 0; p < s * s; p++) {
+                    int r = p / s, c = p % s, label = data.label(i, m, p);
+                    labelledBefore += data.label(i, p) != 0 ? 1 : 0;
+                    if (label != 0) {
+                        labelled++;
+                        boolean inBoxOfItsClass = false;
+                        for (int j = 0; j < o.boxes().length; j++) {
+                            double[] b = o.boxes()[j];
+                            inBoxOfItsClass |= 1 + o.classes()[j] == label && c + 0.5 > b[0] && c + 0.5 < b[0] + b[2] && r + 0.5 > b[1] && r + 0.5 < b[1] + b[3];
+                        }
+                        assertTrue(inBoxOfItsClass, "image " + i + " " + m + ": pixel (" + r + ", " + c + ") labelled " + label + " outside its object's moved box");
+                    }
+                    if (after[p] > 0.05f) { x0 = Math.min(x0, c); y0 = Math.min(y0, r); x1 = Math.max(x1, c + 1); y1 = Math.max(y1, r + 1); }
+                }
+                assertEquals(labelledBefore, labelled, "image " + i + " " + m + ": labelled pixels");
+                // the training targets follow: each moved object owns the cell of its moved centre
+                DenseGrid.Targets tg = DenseGrid.encode(data, new int[]{i}, new SceneData.Move[]{m}, config(Task.INSTANCE));
+                for (int j = 0; j < o.classes().length; j++) {
+                    double[] b = o.boxes()[j];
+                    int cell = (int) ((b[1] + b[3] / 2) / 8) * 8 + (int) ((b[0] + b[2] / 2) / 8);
+                    assertEquals(1 + o.classes()[j], (int) tg.cls()[cell], "image " + i + " " + m + " object " + j);
+                }
+                for (int p = 0; p < s * s; p++) {
+                    int r = p / s, c = p % s, cellRow = (r / 8) * 8 + c / 8, inCell = (r % 8) * 8 + c % 8;
+                    assertEquals(data.label(i, m, p), (int) tg.seg()[cellRow * 64 + inCell], "image " + i + " " + m + " pixel " + p);
+                }
+                // the boxes are tight around the items' pixels before the move, and so after it
+                assertEquals(bx0, x0, 1.0, "left"); assertEquals(bx1, x1, 1.0, "right");
+                assertEquals(by0, y0, 1.0, "top"); assertEquals(by1, y1, 1.0, "bottom");
+            }
+        assertTrue(mirrored > tries / 4 && mirrored < 3 * tries / 4, mirrored + " of " + tries + " mirrored");
+        assertTrue(shifted > tries / 2, shifted + " of " + tries + " moved");
+    }
+
     @Test void localizationTakesTheMostConfidentCell() {
         SceneNet.Config cfg = config(Task.LOCALIZE);
         int[] idx = {0};
