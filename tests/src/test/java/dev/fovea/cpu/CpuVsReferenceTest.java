@@ -291,8 +291,10 @@ class CpuVsReferenceTest {
                 String n = "attention " + (fwd ? "forward" : "backward") + (causal ? " causal" : "");
                 tests.add(property(n + ": T = S", 25, dims(r(1, 2), r(1, 3), r(1, 20), r(1, 40)), d -> attnCase(d[0], d[1], d[2], d[2], d[3], d[3], causal, fwd)));
                 tests.add(property(n + ": T != S, Dv != D", 25, dims(r(1, 2), r(1, 3), r(1, 12), r(1, 12), r(1, 20), r(1, 20)), d -> attnCase(d[0], d[1], d[2], d[3], d[4], d[5], causal, fwd)));
-                // S above Attention.ROWS_MAX_S: the blocked GEMM kernels instead of the row-at-a-time ones
+                // S above Attention.ROWS_MAX_S: the blocked GEMM kernels (backward; forward above MEDIUM_MAX_S) or the
+                // eight-row products in query blocks (forward); T past one block of 64 queries
                 tests.add(property(n + ": long S", 6, dims(r(1, 1), r(1, 2), r(1, 70), r(65, 150), r(1, 20), r(1, 20)), d -> attnCase(d[0], d[1], d[2], d[3], d[4], d[5], causal, fwd)));
+                tests.add(property(n + ": S of a few hundred", 4, dims(r(1, 1), r(1, 2), r(60, 140), r(180, 300), r(1, 70), r(1, 40)), d -> attnCase(d[0], d[1], d[2], d[3], d[4], d[5], causal, fwd)));
             }
         return tests;
     }

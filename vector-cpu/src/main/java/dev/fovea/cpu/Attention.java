@@ -17,6 +17,12 @@ import java.util.Arrays;
  * query's scores are D broadcasts times four vectors of keys; the slice's whole P (and dS) stays in scratch, and
  * the products with V, K, Q and dO take eight rows (or eight keys) at a time, each row of the other operand loaded
  * once for all eight.
+ *
+ * <p>Sequences of a few hundred keys (S ≤ {@link #MEDIUM_MAX_S}: ViT-Ti/16's 197 tokens) take the same eight-row
+ * products in the forward pass, in blocks of BQ queries: Kᵀ is laid out once per slice, zero-padded to whole vectors,
+ * and each block's scores are eight queries times one vector of keys per step, every key vector loaded once for the
+ * eight. Through the GEMM, that size paid for packing and ragged edges (a 197-key row is 12 vectors and 5 floats;
+ * the last block of 197 queries is 5 rows) at each of the slice's four blocks.
  */
 final class Attention {
     /** Queries per block. */
@@ -27,6 +33,8 @@ final class Attention {
     static final int ROWS_MAX_S = 4 * VL;
     /** Keys as the short-sequence kernels lay them out: every row of Kᵀ, Vᵀ, P and dS is this long, zero-padded. */
     private static final int SP = ROWS_MAX_S;
+    /** The longest key sequence whose forward takes the eight-row products in query blocks. */
+    static final int MEDIUM_MAX_S = 256;
 
     private Attention() {}
 
@@ -35,8 +43,13 @@ final class Attention {
 
     /** Scratch floats one thread needs for a slice of T queries, S keys, D-wide queries and keys, Dv-wide values. */
     static int scratchSize(int t, int s, int d, int dv) {
-        return s <= ROWS_MAX_S ? (d + dv + 2 * rows8(t) + 1) * SP : 2 * BQ * Math.max(1, s);
+        if (s <= ROWS_MAX_S) return (d + dv + 2 * rows8(t) + 1) * SP;
+        int blocked = 2 * BQ * Math.max(1, s);
+        return s <= MEDIUM_MAX_S ? Math.max(blocked, padded(s) * (d + BQ) + BQ * d) : blocked;
     }
+
+    /** Keys rounded up to whole vectors: the row length of Kᵀ and P in the medium-sequence forward. */
+    private static int padded(int s) { return (s + VL - 1) / VL * VL; }
 
     /** scores[r, 0:cols] ← scale·q[t0+r]·k[0:cols]ᵀ for the block's rows. */
     private static void scores(float[] q, int qo, float[] k, int ko, int t0, int bq, int cols, int d, float scale, float[] sc) {
@@ -50,6 +63,10 @@ final class Attention {
                         int t, int s, int d, int dv, float scale, boolean causal, float[] scratch) {
         if (s <= ROWS_MAX_S) {
             forwardRows(q, qo, k, ko, v, vo, out, oo, lse, lo, t, s, d, dv, scale, causal, scratch);
+            return;
+        }
+        if (s <= MEDIUM_MAX_S) {
+            forwardMedium(q, qo, k, ko, v, vo, out, oo, lse, lo, t, s, d, dv, scale, causal, scratch);
             return;
         }
         for (int t0 = 0; t0 < t; t0 += BQ) {
@@ -106,11 +123,14 @@ final class Attention {
     // ---------------------------------------------------------------- short sequences: register-blocked kernels
 
     /** dst[dOff + c·SP + j] = src[so + j·w + c] for j < s, zero for s ≤ j < SP: a [S, W] slice as [W, SP]. */
-    private static void transpose(float[] src, int so, int s, int w, float[] dst, int dOff) {
+    private static void transpose(float[] src, int so, int s, int w, float[] dst, int dOff) { transpose(src, so, s, w, dst, dOff, SP); }
+
+    /** The same with rows of sp floats. */
+    private static void transpose(float[] src, int so, int s, int w, float[] dst, int dOff, int sp) {
         for (int c = 0; c < w; c++) {
-            int row = dOff + c * SP;
+            int row = dOff + c * sp;
             for (int j = 0; j < s; j++) dst[row + j] = src[so + j * w + c];
-            Arrays.fill(dst, row + s, row + SP, 0f);
+            Arrays.fill(dst, row + s, row + sp, 0f);
         }
     }
 
@@ -206,6 +226,30 @@ final class Attention {
         }
         // out = P·V, eight query rows at a time
         for (int i = 0; i < t; i += 8) blockTimes(scratch, pm + i * SP, 1, SP, s, Math.min(8, t - i), v, vo, dv, 1f, out, oo + i * dv);
+    }
+
+    /** The forward of one slice for ROWS_MAX_S < S ≤ MEDIUM_MAX_S (the class comment). */
+    private static void forwardMedium(float[] q, int qo, float[] k, int ko, float[] v, int vo, float[] out, int oo, float[] lse, int lo,
+                                      int t, int s, int d, int dv, float scale, boolean causal, float[] scratch) {
+        int sp = padded(s), qb = d * sp, pb = qb + BQ * d;  // scratch: Kᵀ [D, sp], a block's queries [BQ, D], its P [BQ, sp]
+        transpose(k, ko, s, d, scratch, 0, sp);
+        for (int t0 = 0; t0 < t; t0 += BQ) {
+            int bq = Math.min(BQ, t - t0), rows = rows8(bq);
+            // the block's queries, zero rows up to a multiple of 8: the products compute eight rows at a time
+            System.arraycopy(q, qo + t0 * d, scratch, qb, bq * d);
+            Arrays.fill(scratch, qb + bq * d, qb + rows * d, 0f);
+            for (int r = 0; r < rows; r += 8) blockTimes(scratch, qb + r * d, 1, d, d, 8, scratch, 0, sp, scale, scratch, pb + r * sp);
+            for (int r = 0; r < bq; r++) {
+                int pr = pb + r * sp;
+                Arrays.fill(scratch, pr + visible(t0 + r, s, causal), pr + sp, Float.NEGATIVE_INFINITY);
+                float m = RowOps.max(scratch, pr, sp);
+                float l = RowOps.expShifted(scratch, pr, scratch, pr, sp, m);
+                Pointwise.scaleInPlace(scratch, pr, sp, 1f / l);
+                lse[lo + t0 + r] = m + (float) Math.log(l);
+            }
+            // out = P·V, eight query rows at a time (rows past bq hold the zero queries' scores, 0: read, never stored)
+            for (int r = 0; r < bq; r += 8) blockTimes(scratch, pb + r * sp, 1, sp, s, Math.min(8, bq - r), v, vo, dv, 1f, out, oo + (t0 + r) * dv);
+        }
     }
 
     private static void backwardRows(float[] q, int qo, float[] k, int ko, float[] v, int vo, float[] out, int oo, float[] lse, int lo,
