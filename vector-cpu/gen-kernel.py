@@ -18,7 +18,7 @@ MR, NV, U = (int(a) for a in sys.argv[1:4])
 
 
 def step(lines, ind, p):
-    lines.append(f"{ind}int b = bo + ({p}) * NR, a = ao + ({p}) * aps;")
+    lines.append(f"{ind}int b = bo + ({p}) * NR, a = ao + ({p}) * MR;")
     for v in range(NV):
         lines.append(f"{ind}FloatVector b{v} = FloatVector.fromArray(S, bp, b + {v} * VL);")
     for r in range(MR):
@@ -28,12 +28,14 @@ def step(lines, ind, p):
 
 
 L = [f"    // BEGIN GENERATED KERNEL (gen-kernel.py {MR} {NV} {U})",
-     f"    /** C[MR, NR] += Ap·Bp for Ap element (r, p) at ap[ao + p·aps + r] and Bp p-major NR wide: MR={MR}, NR={NV}·VL, k unrolled by {U}. */",
-     "    static void kernelK(int kc, float[] ap, int ao, int aps, float[] bp, int bo, float[] c, int co, int ldc) {"]
+     f"    /** C[MR, NR] += Ap·Bp for Ap and Bp packed p-major, MR and NR wide: MR={MR}, NR={NV}·VL, k unrolled by {U}. */",
+     "    static void kernelK(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc) {"]
 for r in range(MR):
     L.append("        " + " ".join(f"FloatVector c{r}{v} = FloatVector.zero(S);" for v in range(NV)))
-L.append("        int p = 0;")
-L.append(f"        for (; p + {U} <= kc; p += {U}) {{ // unrolled: loop bookkeeping would otherwise take FMA-port slots")
+# the bound as a plain "p < limit": C2 does not count a loop tested as "p + U <= kc", and then keeps a safepoint
+# poll and the range checks of every access inside it
+L.append(f"        int p = 0, kcu = kc - kc % {U};")
+L.append(f"        for (; p < kcu; p += {U}) {{ // unrolled: loop bookkeeping would otherwise take FMA-port slots")
 for u in range(U):
     L.append("            {")
     step(L, "                ", f"p + {u}")

@@ -17,9 +17,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The GEMM's parts on one thread, to see where a 1024³ product's time goes (lives in the kernel's package to reach
- * it): the micro-kernel alone with its operands in L1 (one call: 2·MR·NR·KC flops), packing all of a 1024×1024 A
- * in MC×KC slices into an L2-sized buffer versus into one buffer of A's size, and packing B's 1024×512 blocks.
- * Score: µs per call.
+ * it): the micro-kernel alone with its operands in L1 (one call: 2·MR·NR·KC flops); one A panel against all the
+ * B panels of a packed KC×NC slice held in L2, as the GEMM's inner loop runs; packing all of a 1024×1024 A panel
+ * by panel and all of a 1024×1024 B slice by slice, as one thread of the GEMM does. Score: µs per call.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -29,16 +29,17 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
 public class GemmPartsBenchmark {
     static final int N = 1024;
-    float[] a, b, ap, apBig, bp, kernelA, kernelB, tile;
+    float[] a, b, ap, bp, c, kernelA, kernelB, tile;
 
     @Setup(Level.Trial) public void setUp() {
         SplittableRandom r = new SplittableRandom(3);
         a = new float[N * N];
         b = new float[N * N];
+        c = new float[Gemm.MR * Gemm.NC];
         for (int i = 0; i < a.length; i++) { a[i] = (float) r.nextDouble(); b[i] = (float) r.nextDouble(); }
-        ap = new float[Gemm.MC * Gemm.KC];
-        apBig = new float[(N / Gemm.MC + 1) * Gemm.MC * N];
-        bp = new float[Gemm.NC * N];
+        ap = new float[Gemm.MR * Gemm.KC];
+        bp = new float[Gemm.KC * Gemm.NC];
+        for (int i = 0; i < bp.length; i++) bp[i] = (float) r.nextDouble();
         kernelA = new float[Gemm.MR * Gemm.KC];
         kernelB = new float[Gemm.NR * Gemm.KC];
         tile = new float[Gemm.MR * Gemm.NR];
@@ -48,31 +49,29 @@ public class GemmPartsBenchmark {
 
     /** One micro-kernel call, everything in L1: 2·12·32·256 = 196,608 flops. */
     @Benchmark public float[] kernelInL1() {
-        Gemm.kernelK(Gemm.KC, kernelA, 0, Gemm.MR, kernelB, 0, tile, 0, Gemm.NR);
+        Gemm.kernelK(Gemm.KC, kernelA, 0, kernelB, 0, tile, 0, Gemm.NR);
         return tile;
     }
 
-    /** All of A, slice by slice, each into the same L2-sized buffer (as the GEMM does). */
-    @Benchmark public float[] packAIntoL2SizedBuffer() {
-        for (int ic = 0; ic < N; ic += Gemm.MC)
-            for (int pc = 0; pc < N; pc += Gemm.KC)
-                Gemm.packA(false, 1f, a, 0, N, ic, Math.min(Gemm.MC, N - ic), pc, Gemm.KC, ap, 0);
+    /** One A panel (in L1) against every B panel of a KC×NC slice (in L2): NC/NR kernel calls. */
+    @Benchmark public float[] panelAgainstSliceInL2() {
+        for (int j = 0; j < Gemm.NC; j += Gemm.NR) Gemm.kernelK(Gemm.KC, kernelA, 0, bp, j * Gemm.KC, c, j, Gemm.NC);
+        return c;
+    }
+
+    /** All of A, one MR×KC panel at a time into the same small buffer (as the GEMM does). */
+    @Benchmark public float[] packA() {
+        for (int pc = 0; pc < N; pc += Gemm.KC)
+            for (int i = 0; i < N; i += Gemm.MR)
+                Gemm.packA(false, 1f, a, 0, N, i, Math.min(Gemm.MR, N - i), pc, Gemm.KC, ap, 0);
         return ap;
     }
 
-    /** All of A, slice by slice, into one buffer of A's size (what a pack-once design would do). */
-    @Benchmark public float[] packAIntoOneBigBuffer() {
-        for (int ic = 0; ic < N; ic += Gemm.MC)
-            for (int pc = 0; pc < N; pc += Gemm.KC)
-                Gemm.packA(false, 1f, a, 0, N, ic, Math.min(Gemm.MC, N - ic), pc, Gemm.KC, apBig, ic * N + pc * Gemm.MC);
-        return apBig;
-    }
-
-    /** All of B in NC-wide blocks of all K, as one thread of the GEMM packs its share. */
+    /** All of B, one KC×NC slice at a time into the same L2-sized buffer (as one thread of the GEMM does). */
     @Benchmark public float[] packB() {
         for (int jc = 0; jc < N; jc += Gemm.NC)
             for (int pc = 0; pc < N; pc += Gemm.KC)
-                Gemm.packB(false, b, 0, N, pc, Gemm.KC, jc, Math.min(Gemm.NC, N - jc), bp, pc * Gemm.NC);
+                Gemm.packB(false, b, 0, N, pc, Gemm.KC, jc, Math.min(Gemm.NC, N - jc), bp, 0);
         return bp;
     }
 }

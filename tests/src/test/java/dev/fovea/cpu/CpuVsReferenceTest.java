@@ -49,11 +49,13 @@ class CpuVsReferenceTest {
                 tests.add(property("gemm " + t + " batched, shared operands", 25, dims(r(1, 5), r(1, 20), r(1, 33), r(1, 20), r(0, 2)),
                         d -> gemmCase(ta, tb, d[0], d[1], d[2], d[3], 1f, 0f, d[4] == 1, d[4] == 2)));
             }
-        tests.add(property("gemm NN beyond one K block and several M blocks", 4, dims(r(130, 270), r(40, 140), r(257, 600)), d -> gemmCase(false, false, 1, d[0], d[1], d[2], 1f, 1f, false, false)));
-        // m >= 4n: threads split rows only; a transposed A (alpha 1) is read in place across several M blocks
+        tests.add(property("gemm NN beyond one K slice and many row panels", 4, dims(r(130, 270), r(40, 140), r(257, 600)), d -> gemmCase(false, false, 1, d[0], d[1], d[2], 1f, 1f, false, false)));
+        // m >= n: threads split rows only, each packing all of B
         for (boolean ta : new boolean[]{true, false})
             tests.add(property("gemm " + (ta ? "T" : "N") + "N tall and narrow", 4, dims(r(241, 520), r(3, 60), r(20, 300)), d -> gemmCase(ta, false, 1, d[0], d[1], d[2], 1f, 0f, false, false)));
-        tests.add(property("gemm TN beyond one N block", 3, dims(r(8, 40), r(1025, 1100), r(20, 70)), d -> gemmCase(true, false, 1, d[0], d[1], d[2], 1f, 0f, false, false)));
+        // several NC-wide column blocks on one thread: rows split (m >= n), or columns split across the 3 threads
+        tests.add(property("gemm TN beyond one column block, rows split", 2, dims(r(1030, 1060), r(1025, 1030), r(3, 12)), d -> gemmCase(true, false, 1, d[0], d[1], d[2], 1f, 0f, false, false)));
+        tests.add(property("gemm NT beyond one column block, columns split", 3, dims(r(5, 30), r(3080, 3300), r(10, 40)), d -> gemmCase(false, true, 1, d[0], d[1], d[2], 0.5f, 1f, false, false)));
         return tests;
     }
 

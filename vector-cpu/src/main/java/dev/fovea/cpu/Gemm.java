@@ -1,18 +1,22 @@
 package dev.fovea.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.util.Arrays;
 
 /**
- * Single-precision GEMM on row-major arrays, C ← alpha·op(A)·op(B) + beta·C. Threads take ranges of C's columns
- * (and rows, when N is narrow); each walks its NC-wide blocks: B for the block (all of K) is packed into NR-wide
- * panels, then every MC-row block runs the KC-deep slices innermost, packing that small slice of A (alpha folded
- * in) into MR-row panels, while an MR×NR register-tiled micro-kernel runs over the panels. Packed A and the
- * MC×NC block of C stay in the core's L2 from the first K slice to the last; the packed B block (K×NC) outgrows L2
- * at large K, so its next panel is read ahead while the kernels work on the current one. Threads never wait for
- * each other. {@link #scalar} is the plain twin.
+ * Single-precision GEMM on row-major arrays, C ← alpha·op(A)·op(B) + beta·C. Threads take ranges of C's rows
+ * (or of its columns, when C is wider than tall); each walks its NC-wide column blocks and, inside, K in KC-deep
+ * slices: the slice of B (KC×NC) is packed into NR-wide panels that stay in the core's L2, then each MR-row panel
+ * of A is packed (alpha folded in) and stays in L1 while the MR×NR register-tiled micro-kernel runs it against
+ * every B panel in turn, streaming them from L2. Threads never wait for each other. {@link #scalar} is the plain
+ * twin.
+ *
+ * <p>This is GotoBLAS's loop nest with the roles of the two operands swapped at the innermost level: the kernel
+ * broadcasts A and loads B as vectors, so the broadcast side (12 floats a step) is the one kept in L1 and the
+ * vector side (32 floats a step) the one streamed, as BLIS does with its own broadcast and vector operands.
  *
  * <p>The micro-kernel is generated (vector-cpu/gen-kernel.py): C2 keeps FloatVectors in registers only as
  * named locals of one method, so the MR·NR/VL accumulators are spelled out.
@@ -22,9 +26,12 @@ final class Gemm {
     static final int VL = S.length();
     static final int MR = 12;
     static final int NR = 2 * VL;
+    /** K slice: an A panel (MR×KC, 12 KB) stays in L1 beside the B panel streaming through it. */
     static final int KC = 256;
-    static final int MC = 240;
-    static final int NC = 512;
+    /** Column block: the packed B slice (KC×NC, 1 MB) stays in L2 while every A panel of the thread passes. */
+    static final int NC = 1024;
+    /** Floats of packed B a thread keeps (1 MB, half this core's L2): as deep a block of K as fits. */
+    static final int B_BLOCK = 256 * 1024;
 
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
@@ -49,10 +56,9 @@ final class Gemm {
         }
         int threads = par.threads();
         int mPanels = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
-        // threads take column ranges of C, or row ranges as well when N is too narrow to share; a tall, narrow C
-        // (a linear layer over a whole batch of tokens: thousands of rows, a few hundred columns) is shared by rows
-        // only, since a column split would have every thread pack all of the tall A
-        int nSplit = m >= 4 * n ? 1 : Math.min(threads, Math.max(1, nPanels / 2));
+        // each thread packs all of the operand it does not split: split C by rows (every thread packs all of B)
+        // unless C is wider than tall, and by columns as well only when there are too few row panels to share
+        int nSplit = m >= n ? 1 : Math.min(threads, Math.max(1, nPanels / 2));
         int mSplit = Math.max(1, Math.min(mPanels, threads / nSplit));
         par.forChunks(nSplit * mSplit, threads, (t0, t1) -> {
             for (int t = t0; t < t1; t++) {
@@ -65,29 +71,45 @@ final class Gemm {
     }
 
     /**
-     * Row panels [ip0, ip1) × column panels [jp0, jp1) of C on this thread: for each NC-wide block, B (all of K) is
-     * packed once; then each MC-row block runs the K slices innermost, packing its small A slice each time, so that
-     * packed A and the MC×NC block of C stay in this core's cache.
+     * Row panels [ip0, ip1) × column panels [jp0, jp1) of C on this thread: for each NC-wide block, B is packed as
+     * many KC slices deep at a time as fit in {@link #B_BLOCK} (one slice for a wide C, all of K for a narrow one);
+     * then each A panel runs those slices in turn, packing its MR×KC part of each and running it against all of the
+     * slice's B panels. The deeper the block, the longer the panel's row of C tiles stays in cache.
      */
     private static void block(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao, int lda,
                               float[] b, int bo, int ldb, float[] c, int co, int ldc, int ip0, int ip1, int jp0, int jp1) {
-        float[] ap = scratch(PACK_A, MC * Math.min(KC, k));
-        float[] bp = scratch(PACK_B, Math.min(NC, (jp1 - jp0) * NR) * k);
+        int ncMax = Math.min(NC, (jp1 - jp0) * NR);
+        int kb = Math.min(k, Math.max(KC, B_BLOCK / ncMax / KC * KC));
+        float[] ap = scratch(PACK_A, MR * Math.min(KC, k));
+        float[] bp = scratch(PACK_B, ncMax * kb);
+        float[] tile = TILE.get();
+        int i1 = Math.min(m, ip1 * MR);
         for (int jq = jp0; jq < jp1; jq += NC / NR) {
             int jqEnd = Math.min(jp1, jq + NC / NR), jc = jq * NR, nc = Math.min(n, jqEnd * NR) - jc;
             int ncp = (jqEnd - jq) * NR;
-            for (int pc = 0; pc < k; pc += KC) packB(tb, b, bo, ldb, pc, Math.min(KC, k - pc), jc, nc, bp, pc * ncp);
-            for (int ic = ip0 * MR; ic < Math.min(m, ip1 * MR); ic += MC) {
-                int mc = Math.min(MC, Math.min(m, ip1 * MR) - ic);
-                for (int pc = 0; pc < k; pc += KC) {
-                    int kc = Math.min(KC, k - pc);
-                    if (ta && alpha == 1f) {
-                        // a transposed A already has the packed layout, MR rows side by side at each p: read in place
-                        // (the weight gradient dYᵀ·X of every linear layer); only a ragged last panel is packed
-                        macro(mc, kc, nc, a, ao + pc * lda + ic, 1, lda, ap, bp, pc * ncp, c, co + ic * ldc + jc, ldc);
-                    } else {
-                        packA(ta, alpha, a, ao, lda, ic, mc, pc, kc, ap, 0);
-                        macro(mc, kc, nc, ap, 0, kc, MR, null, bp, pc * ncp, c, co + ic * ldc + jc, ldc);
+            for (int pb = 0; pb < k; pb += kb) {
+                int pbEnd = Math.min(k, pb + kb);
+                // slice pc of the block at bp[(pc - pb)·ncp], its panel q at +q·NR·kc
+                for (int pc = pb; pc < pbEnd; pc += KC) packB(tb, b, bo, ldb, pc, Math.min(KC, pbEnd - pc), jc, nc, bp, (pc - pb) * ncp);
+                for (int i = ip0 * MR; i < i1; i += MR) {
+                    int mr = Math.min(MR, i1 - i);
+                    for (int pc = pb; pc < pbEnd; pc += KC) {
+                        int kc = Math.min(KC, pbEnd - pc), bBase = (pc - pb) * ncp;
+                        packA(ta, alpha, a, ao, lda, i, mr, pc, kc, ap, 0);
+                        for (int j = 0; j < nc; j += NR) {
+                            int nr = Math.min(NR, nc - j), bOff = bBase + j * kc, cOff = co + i * ldc + jc + j;
+                            if (mr == MR && nr == NR) {
+                                kernelK(kc, ap, 0, bp, bOff, c, cOff, ldc);
+                            } else {
+                                // ragged edge: full tile into scratch (A and B are zero-padded), valid part added to C
+                                Arrays.fill(tile, 0f);
+                                kernelK(kc, ap, 0, bp, bOff, tile, 0, NR);
+                                for (int r = 0; r < mr; r++) {
+                                    int cr = cOff + r * ldc;
+                                    for (int x = 0; x < nr; x++) c[cr + x] += tile[r * NR + x];
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -104,87 +126,99 @@ final class Gemm {
         return buf;
     }
 
-    /**
-     * One MC×KC block of A against one K slice of the packed B panels of an NC-wide block. A's row panel starting at
-     * row i is at ap[aBase + i·rowStep], its element (r, p) at +p·aps + r: packed (rowStep kc, aps MR) or a transposed
-     * A read in place (rowStep 1, aps lda, spare non-null), whose ragged last panel is packed into {@code spare}.
-     */
-    private static void macro(int mc, int kc, int nc, float[] ap, int aBase, int rowStep, int aps, float[] spare,
-                              float[] bp, int bBase, float[] c, int co, int ldc) {
-        int panels = (nc + NR - 1) / NR, aPanels = (mc + MR - 1) / MR, lines = NR * kc / 16;
-        float touch = 0f;
-        for (int q = 0; q * NR < nc; q++) {
-            int j = q * NR, nr = Math.min(NR, nc - j);
-            int bOff = bBase + q * NR * kc;
-            int next = q + 1 < panels ? bOff + NR * kc : -1;
-            for (int i = 0; i < mc; i += MR) {
-                if (next >= 0) {
-                    // Java has no prefetch instruction: read one float per cache line of the next B panel, a slice
-                    // per kernel call, so that it is on its way from L3 before the kernels need it (BENCHMARKS.md)
-                    int ip = i / MR, l0 = lines * ip / aPanels, l1 = lines * (ip + 1) / aPanels;
-                    for (int l = l0; l < l1; l++) touch += bp[next + l * 16];
-                }
-                int mr = Math.min(MR, mc - i);
-                int cOff = co + i * ldc + j;
-                float[] pa = ap;
-                int pao = aBase + i * rowStep, pas = aps;
-                if (mr < MR && spare != null) {
-                    // in place, the panel would read past A's last row: pack it, zero-padded
-                    packPanelT(ap, aBase + i, aps, mr, kc, spare);
-                    pa = spare;
-                    pao = 0;
-                    pas = MR;
-                }
-                if (mr == MR && nr == NR) {
-                    kernelK(kc, pa, pao, pas, bp, bOff, c, cOff, ldc);
-                } else {
-                    // ragged edge: full tile into scratch (A and B are zero-padded), valid part added to C
-                    float[] tile = TILE.get();
-                    Arrays.fill(tile, 0f);
-                    kernelK(kc, pa, pao, pas, bp, bOff, tile, 0, NR);
-                    for (int r = 0; r < mr; r++) {
-                        int cr = cOff + r * ldc;
-                        for (int x = 0; x < nr; x++) c[cr + x] += tile[r * NR + x];
-                    }
-                }
-            }
-        }
-        sink = touch; // keeps the touching reads alive
-    }
-
-    /** Written once per macro call so that the JIT cannot drop the reads of the next B panel. */
-    static float sink;
-
-    /** Packs the mr (< MR) rows of a transposed A at a[src] (element (r, p) at src + p·lda + r) as one zero-padded panel. */
-    private static void packPanelT(float[] a, int src, int lda, int mr, int kc, float[] ap) {
-        for (int p = 0; p < kc; p++) {
-            int s = src + p * lda, d = p * MR;
-            System.arraycopy(a, s, ap, d, mr);
-            Arrays.fill(ap, d + mr, d + MR, 0f);
-        }
-    }
-
     /** Packs alpha·op(A)[ic : ic+mc, pc : pc+kc] at ap[dst] into MR-row panels (panel-major, p-major inside), zero-padded. */
     static void packA(boolean ta, float alpha, float[] a, int ao, int lda, int ic, int mc, int pc, int kc, float[] ap, int dst) {
         for (int i = 0; i < mc; i += MR) {
             int mr = Math.min(MR, mc - i), base = dst + i * kc;
+            int p = 0;
             if (ta) {
-                for (int p = 0; p < kc; p++) {
+                if (mr == MR && VL >= MR) {
+                    // each p's MR values are contiguous in a transposed A: one masked vector copy
+                    FloatVector av = FloatVector.broadcast(S, alpha);
+                    for (; p < kc; p++) FloatVector.fromArray(S, a, ao + (pc + p) * lda + ic + i, PANEL_LANES).mul(av).intoArray(ap, base + p * MR, PANEL_LANES);
+                }
+                for (; p < kc; p++) {
                     int src = ao + (pc + p) * lda + ic + i, d = base + p * MR;
                     for (int r = 0; r < mr; r++) ap[d + r] = alpha * a[src + r];
                     for (int r = mr; r < MR; r++) ap[d + r] = 0f;
                 }
             } else {
+                int src = ao + (ic + i) * lda + pc;
+                if (mr == MR && VL == 16) p = transposeRows(alpha, a, src, lda, kc, ap, base);
                 for (int r = 0; r < MR; r++) {
-                    if (r < mr) {
-                        int src = ao + (ic + i + r) * lda + pc;
-                        for (int p = 0; p < kc; p++) ap[base + p * MR + r] = alpha * a[src + p];
-                    } else {
-                        for (int p = 0; p < kc; p++) ap[base + p * MR + r] = 0f;
-                    }
+                    int s = src + r * lda;
+                    for (int q = p; q < kc; q++) ap[base + q * MR + r] = r < mr ? alpha * a[s + q] : 0f;
                 }
             }
         }
+    }
+
+    private static final VectorMask<Float> PANEL_LANES = VectorMask.fromLong(S, (1L << Math.min(MR, VL)) - 1);
+
+    /** Index vectors of the radix-2 transpose below: stage k swaps bit k of the row with bit k of the lane. */
+    private static final FloatVector[] SWAP_LO = new FloatVector[4], SWAP_HI = new FloatVector[4];
+    static {
+        if (VL == 16) {
+            for (int k = 0; k < 4; k++) {
+                float[] lo = new float[16], hi = new float[16];
+                int bit = 1 << k;
+                for (int j = 0; j < 16; j++) {
+                    boolean set = (j & bit) != 0;
+                    lo[j] = set ? 16 + j - bit : j;
+                    hi[j] = set ? 16 + j : j + bit;
+                }
+                SWAP_LO[k] = FloatVector.fromArray(S, lo, 0);
+                SWAP_HI[k] = FloatVector.fromArray(S, hi, 0);
+            }
+        }
+    }
+
+    /**
+     * Packs the 12 rows at a[src + r·lda] (times alpha), 16 columns at a time, as ap[dst + p·12 + r]; returns how many
+     * columns it packed (the caller packs the rest). The packed panel is these rows transposed: 12 row vectors, 4
+     * zero rows, four radix-2 stages of two-vector selects (each swapping one bit of the row index with the same
+     * bit of the lane index), then 16 overlapping stores in order, each one's last 4 lanes overwritten by the next.
+     * The strided scalar copy it replaces took twice as long (BENCHMARKS.md).
+     */
+    private static int transposeRows(float alpha, float[] a, int src, int lda, int kc, float[] ap, int dst) {
+        FloatVector z = FloatVector.zero(S), al = FloatVector.broadcast(S, alpha);
+        FloatVector lo0 = SWAP_LO[0], hi0 = SWAP_HI[0], lo1 = SWAP_LO[1], hi1 = SWAP_HI[1];
+        FloatVector lo2 = SWAP_LO[2], hi2 = SWAP_HI[2], lo3 = SWAP_LO[3], hi3 = SWAP_HI[3];
+        int p = 0;
+        // the last block's overlapping store writes 4 floats past the panel: only while the next p is still inside it
+        for (; p + 16 < kc; p += 16) {
+            int s = src + p;
+            FloatVector r0 = FloatVector.fromArray(S, a, s).mul(al), r1 = FloatVector.fromArray(S, a, s + lda).mul(al);
+            FloatVector r2 = FloatVector.fromArray(S, a, s + 2 * lda).mul(al), r3 = FloatVector.fromArray(S, a, s + 3 * lda).mul(al);
+            FloatVector r4 = FloatVector.fromArray(S, a, s + 4 * lda).mul(al), r5 = FloatVector.fromArray(S, a, s + 5 * lda).mul(al);
+            FloatVector r6 = FloatVector.fromArray(S, a, s + 6 * lda).mul(al), r7 = FloatVector.fromArray(S, a, s + 7 * lda).mul(al);
+            FloatVector r8 = FloatVector.fromArray(S, a, s + 8 * lda).mul(al), r9 = FloatVector.fromArray(S, a, s + 9 * lda).mul(al);
+            FloatVector r10 = FloatVector.fromArray(S, a, s + 10 * lda).mul(al), r11 = FloatVector.fromArray(S, a, s + 11 * lda).mul(al);
+            // bit 0: rows (0,1) (2,3) ... (10,11)
+            FloatVector t0 = lo0.selectFrom(r0, r1), t1 = hi0.selectFrom(r0, r1), t2 = lo0.selectFrom(r2, r3), t3 = hi0.selectFrom(r2, r3);
+            FloatVector t4 = lo0.selectFrom(r4, r5), t5 = hi0.selectFrom(r4, r5), t6 = lo0.selectFrom(r6, r7), t7 = hi0.selectFrom(r6, r7);
+            FloatVector t8 = lo0.selectFrom(r8, r9), t9 = hi0.selectFrom(r8, r9), t10 = lo0.selectFrom(r10, r11), t11 = hi0.selectFrom(r10, r11);
+            // bit 1: (0,2) (1,3) (4,6) (5,7) (8,10) (9,11)
+            FloatVector u0 = lo1.selectFrom(t0, t2), u2 = hi1.selectFrom(t0, t2), u1 = lo1.selectFrom(t1, t3), u3 = hi1.selectFrom(t1, t3);
+            FloatVector u4 = lo1.selectFrom(t4, t6), u6 = hi1.selectFrom(t4, t6), u5 = lo1.selectFrom(t5, t7), u7 = hi1.selectFrom(t5, t7);
+            FloatVector u8 = lo1.selectFrom(t8, t10), u10 = hi1.selectFrom(t8, t10), u9 = lo1.selectFrom(t9, t11), u11 = hi1.selectFrom(t9, t11);
+            // bit 2: (0,4) (1,5) (2,6) (3,7), and (8..11, 12..15) with rows 12..15 still zero
+            FloatVector v0 = lo2.selectFrom(u0, u4), v4 = hi2.selectFrom(u0, u4), v1 = lo2.selectFrom(u1, u5), v5 = hi2.selectFrom(u1, u5);
+            FloatVector v2 = lo2.selectFrom(u2, u6), v6 = hi2.selectFrom(u2, u6), v3 = lo2.selectFrom(u3, u7), v7 = hi2.selectFrom(u3, u7);
+            FloatVector v8 = lo2.selectFrom(u8, z), v12 = hi2.selectFrom(u8, z), v9 = lo2.selectFrom(u9, z), v13 = hi2.selectFrom(u9, z);
+            FloatVector v10 = lo2.selectFrom(u10, z), v14 = hi2.selectFrom(u10, z), v11 = lo2.selectFrom(u11, z), v15 = hi2.selectFrom(u11, z);
+            // bit 3: (i, i+8); row p of the result holds column p of the 12 rows in lanes 0..11
+            FloatVector w0 = lo3.selectFrom(v0, v8), w8 = hi3.selectFrom(v0, v8), w1 = lo3.selectFrom(v1, v9), w9 = hi3.selectFrom(v1, v9);
+            FloatVector w2 = lo3.selectFrom(v2, v10), w10 = hi3.selectFrom(v2, v10), w3 = lo3.selectFrom(v3, v11), w11 = hi3.selectFrom(v3, v11);
+            FloatVector w4 = lo3.selectFrom(v4, v12), w12 = hi3.selectFrom(v4, v12), w5 = lo3.selectFrom(v5, v13), w13 = hi3.selectFrom(v5, v13);
+            FloatVector w6 = lo3.selectFrom(v6, v14), w14 = hi3.selectFrom(v6, v14), w7 = lo3.selectFrom(v7, v15), w15 = hi3.selectFrom(v7, v15);
+            int d = dst + p * MR;
+            w0.intoArray(ap, d); w1.intoArray(ap, d + MR); w2.intoArray(ap, d + 2 * MR); w3.intoArray(ap, d + 3 * MR);
+            w4.intoArray(ap, d + 4 * MR); w5.intoArray(ap, d + 5 * MR); w6.intoArray(ap, d + 6 * MR); w7.intoArray(ap, d + 7 * MR);
+            w8.intoArray(ap, d + 8 * MR); w9.intoArray(ap, d + 9 * MR); w10.intoArray(ap, d + 10 * MR); w11.intoArray(ap, d + 11 * MR);
+            w12.intoArray(ap, d + 12 * MR); w13.intoArray(ap, d + 13 * MR); w14.intoArray(ap, d + 14 * MR); w15.intoArray(ap, d + 15 * MR);
+        }
+        return p;
     }
 
     /**
@@ -199,8 +233,14 @@ final class Gemm {
                 int src = bo + (pc + p) * ldb + j0;
                 for (int q = 0; q < panels; q++) {
                     int d = dst + q * NR * kc + p * NR, w = q == panels - 1 ? last : NR;
-                    System.arraycopy(b, src + q * NR, bp, d, w);
-                    for (int x = w; x < NR; x++) bp[d + x] = 0f;
+                    if (w == NR) {
+                        // two vector copies: System.arraycopy's call costs more than the 128 bytes it moves
+                        FloatVector.fromArray(S, b, src + q * NR).intoArray(bp, d);
+                        FloatVector.fromArray(S, b, src + q * NR + VL).intoArray(bp, d + VL);
+                    } else {
+                        System.arraycopy(b, src + q * NR, bp, d, w);
+                        for (int x = w; x < NR; x++) bp[d + x] = 0f;
+                    }
                 }
             }
         } else {
@@ -218,8 +258,8 @@ final class Gemm {
     }
 
     // BEGIN GENERATED KERNEL (gen-kernel.py 12 2 2)
-    /** C[MR, NR] += Ap·Bp for Ap element (r, p) at ap[ao + p·aps + r] and Bp p-major NR wide: MR=12, NR=2·VL, k unrolled by 2. */
-    static void kernelK(int kc, float[] ap, int ao, int aps, float[] bp, int bo, float[] c, int co, int ldc) {
+    /** C[MR, NR] += Ap·Bp for Ap and Bp packed p-major, MR and NR wide: MR=12, NR=2·VL, k unrolled by 2. */
+    static void kernelK(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc) {
         FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S); FloatVector c21 = FloatVector.zero(S);
@@ -232,10 +272,10 @@ final class Gemm {
         FloatVector c90 = FloatVector.zero(S); FloatVector c91 = FloatVector.zero(S);
         FloatVector c100 = FloatVector.zero(S); FloatVector c101 = FloatVector.zero(S);
         FloatVector c110 = FloatVector.zero(S); FloatVector c111 = FloatVector.zero(S);
-        int p = 0;
-        for (; p + 2 <= kc; p += 2) { // unrolled: loop bookkeeping would otherwise take FMA-port slots
+        int p = 0, kcu = kc - kc % 2;
+        for (; p < kcu; p += 2) { // unrolled: loop bookkeeping would otherwise take FMA-port slots
             {
-                int b = bo + (p + 0) * NR, a = ao + (p + 0) * aps;
+                int b = bo + (p + 0) * NR, a = ao + (p + 0) * MR;
                 FloatVector b0 = FloatVector.fromArray(S, bp, b + 0 * VL);
                 FloatVector b1 = FloatVector.fromArray(S, bp, b + 1 * VL);
                 FloatVector a0 = FloatVector.broadcast(S, ap[a + 0]);
@@ -276,7 +316,7 @@ final class Gemm {
                 c111 = a11.fma(b1, c111);
             }
             {
-                int b = bo + (p + 1) * NR, a = ao + (p + 1) * aps;
+                int b = bo + (p + 1) * NR, a = ao + (p + 1) * MR;
                 FloatVector b0 = FloatVector.fromArray(S, bp, b + 0 * VL);
                 FloatVector b1 = FloatVector.fromArray(S, bp, b + 1 * VL);
                 FloatVector a0 = FloatVector.broadcast(S, ap[a + 0]);
@@ -318,7 +358,7 @@ final class Gemm {
             }
         }
         for (; p < kc; p++) {
-            int b = bo + (p) * NR, a = ao + (p) * aps;
+            int b = bo + (p) * NR, a = ao + (p) * MR;
             FloatVector b0 = FloatVector.fromArray(S, bp, b + 0 * VL);
             FloatVector b1 = FloatVector.fromArray(S, bp, b + 1 * VL);
             FloatVector a0 = FloatVector.broadcast(S, ap[a + 0]);
