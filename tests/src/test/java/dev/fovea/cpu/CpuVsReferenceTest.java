@@ -55,6 +55,9 @@ class CpuVsReferenceTest {
             tests.add(property("gemm " + (ta ? "T" : "N") + "N tall and narrow", 4, dims(r(241, 520), r(3, 60), r(20, 300)), d -> gemmCase(ta, false, 1, d[0], d[1], d[2], 1f, 0f, false, false)));
         // several NC-wide column blocks on one thread: rows split (m >= n), or columns split across the 3 threads
         tests.add(property("gemm TN beyond one column block, rows split", 2, dims(r(1030, 1060), r(1025, 1030), r(3, 12)), d -> gemmCase(true, false, 1, d[0], d[1], d[2], 1f, 0f, false, false)));
+        // products past Gemm.SHARED_MIN (m·n·k ≥ 2^26): the threads pack each B block together and claim A panels
+        tests.add(property("gemm NN large, B blocks shared between threads", 2, dims(r(350, 420), r(250, 300), r(800, 1000)), d -> gemmCase(false, false, 1, d[0], d[1], d[2], 1f, 0f, false, false)));
+        tests.add(property("gemm TT large, beyond one column block, shared", 2, dims(r(150, 200), r(1030, 1100), r(450, 600)), d -> gemmCase(true, true, 1, d[0], d[1], d[2], -0.5f, 0.25f, false, false)));
         tests.add(property("gemm NT beyond one column block, columns split", 3, dims(r(5, 30), r(3080, 3300), r(10, 40)), d -> gemmCase(false, true, 1, d[0], d[1], d[2], 0.5f, 1f, false, false)));
         return tests;
     }

@@ -7,12 +7,12 @@ import jdk.incubator.vector.VectorSpecies;
 import java.util.Arrays;
 
 /**
- * Single-precision GEMM on row-major arrays, C ← alpha·op(A)·op(B) + beta·C. Threads take ranges of C's rows
- * (or of its columns, when C is wider than tall); each walks its NC-wide column blocks and, inside, K in KC-deep
- * slices: the slice of B (KC×NC) is packed into NR-wide panels that stay in the core's L2, then each MR-row panel
- * of A is packed (alpha folded in) and stays in L1 while the MR×NR register-tiled micro-kernel runs it against
- * every B panel in turn, streaming them from L2. Threads never wait for each other. {@link #scalar} is the plain
- * twin.
+ * Single-precision GEMM on row-major arrays, C ← alpha·op(A)·op(B) + beta·C. C is walked in NC-wide column blocks
+ * and K in blocks of KC-deep slices: each block of B is packed into NR-wide panels that stay in the core's L2, then
+ * each MR-row panel of A is packed (alpha folded in) and stays in L1 while the MR×NR register-tiled micro-kernel
+ * runs it against every B panel in turn, streaming them from L2. Large products share the packing of each B block
+ * between the threads, which then claim groups of A panels ({@link #shared}); small ones split C between the
+ * threads up front, each packing its own B ({@link #block}). {@link #scalar} is the plain twin.
  *
  * <p>This is GotoBLAS's loop nest with the roles of the two operands swapped at the innermost level: the kernel
  * broadcasts A and loads B as vectors, so the broadcast side (12 floats a step) is the one kept in L1 and the
@@ -56,8 +56,13 @@ final class Gemm {
         }
         int threads = par.threads();
         int mPanels = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
-        // each thread packs all of the operand it does not split: split C by rows (every thread packs all of B)
-        // unless C is wider than tall, and by columns as well only when there are too few row panels to share
+        if (threads > 1 && mPanels >= 4 * threads && (long) m * n * k >= SHARED_MIN) {
+            shared(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
+            return;
+        }
+        // small products: one fork-join; each thread packs all of the operand it does not split: split C by rows
+        // (every thread packs all of B) unless C is wider than tall, and by columns as well only when there are too
+        // few row panels to share
         int nSplit = m >= n ? 1 : Math.min(threads, Math.max(1, nPanels / 2));
         int mSplit = Math.max(1, Math.min(mPanels, threads / nSplit));
         par.forChunks(nSplit * mSplit, threads, (t0, t1) -> {
@@ -70,45 +75,97 @@ final class Gemm {
         });
     }
 
+    /** Products (m·n·k) from which the threads share each packed B block instead of each packing its own. */
+    static final long SHARED_MIN = 1L << 26;
+    /** A panels a thread claims at a time on the shared path. */
+    static final int PANELS_PER_CLAIM = 4;
+
     /**
-     * Row panels [ip0, ip1) × column panels [jp0, jp1) of C on this thread: for each NC-wide block, B is packed as
-     * many KC slices deep at a time as fit in {@link #B_BLOCK} (one slice for a wide C, all of K for a narrow one);
-     * then each A panel runs those slices in turn, packing its MR×KC part of each and running it against all of the
-     * slice's B panels. The deeper the block, the longer the panel's row of C tiles stays in cache.
+     * The large products: for each block of B, the threads first pack it together (each a range of its panels,
+     * into the calling thread's buffer), then claim groups of A panels until none are left and run them against the
+     * whole block. Packing B once instead of once per thread, and claiming the A panels rather than splitting them
+     * evenly up front — on this shared machine one thread often runs a third slower than the other — made
+     * a 1024³ product on 2 threads 1.14× as fast (BENCHMARKS.md); the price is two fork-joins per block.
+     */
+    private static void shared(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao,
+                               int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
+        int threads = par.threads(), mPanels = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
+        int ncMax = Math.min(NC, nPanels * NR), kb = blockDepth(k, ncMax);
+        float[] bp = scratch(PACK_B, ncMax * kb);
+        for (int jq = 0; jq < nPanels; jq += NC / NR) {
+            int jqEnd = Math.min(nPanels, jq + NC / NR), jc = jq * NR, nc = Math.min(n, jqEnd * NR) - jc;
+            int ncp = (jqEnd - jq) * NR;
+            for (int pb = 0; pb < k; pb += kb) {
+                int pb0 = pb, pbEnd = Math.min(k, pb + kb);
+                par.forChunks(jqEnd - jq, threads, (q0, q1) ->
+                        packBlock(tb, b, bo, ldb, pb0, pbEnd, jc + q0 * NR, Math.min(nc, q1 * NR) - q0 * NR, ncp, q0, bp));
+                par.forChunks(mPanels, (mPanels + PANELS_PER_CLAIM - 1) / PANELS_PER_CLAIM, (i0, i1) ->
+                        panels(ta, alpha, a, ao, lda, i0 * MR, Math.min(m, i1 * MR), pb0, pbEnd, bp, ncp, nc, c, co + jc, ldc));
+            }
+        }
+    }
+
+    /**
+     * Row panels [ip0, ip1) × column panels [jp0, jp1) of C on this thread, packing its own B: for each NC-wide
+     * block, B is packed as many KC slices deep as fit in {@link #B_BLOCK}, then every A panel runs against it.
      */
     private static void block(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao, int lda,
                               float[] b, int bo, int ldb, float[] c, int co, int ldc, int ip0, int ip1, int jp0, int jp1) {
-        int ncMax = Math.min(NC, (jp1 - jp0) * NR);
-        int kb = Math.min(k, Math.max(KC, B_BLOCK / ncMax / KC * KC));
-        float[] ap = scratch(PACK_A, MR * Math.min(KC, k));
+        int ncMax = Math.min(NC, (jp1 - jp0) * NR), kb = blockDepth(k, ncMax);
         float[] bp = scratch(PACK_B, ncMax * kb);
-        float[] tile = TILE.get();
-        int i1 = Math.min(m, ip1 * MR);
         for (int jq = jp0; jq < jp1; jq += NC / NR) {
             int jqEnd = Math.min(jp1, jq + NC / NR), jc = jq * NR, nc = Math.min(n, jqEnd * NR) - jc;
             int ncp = (jqEnd - jq) * NR;
             for (int pb = 0; pb < k; pb += kb) {
                 int pbEnd = Math.min(k, pb + kb);
-                // slice pc of the block at bp[(pc - pb)·ncp], its panel q at +q·NR·kc
-                for (int pc = pb; pc < pbEnd; pc += KC) packB(tb, b, bo, ldb, pc, Math.min(KC, pbEnd - pc), jc, nc, bp, (pc - pb) * ncp);
-                for (int i = ip0 * MR; i < i1; i += MR) {
-                    int mr = Math.min(MR, i1 - i);
-                    for (int pc = pb; pc < pbEnd; pc += KC) {
-                        int kc = Math.min(KC, pbEnd - pc), bBase = (pc - pb) * ncp;
-                        packA(ta, alpha, a, ao, lda, i, mr, pc, kc, ap, 0);
-                        for (int j = 0; j < nc; j += NR) {
-                            int nr = Math.min(NR, nc - j), bOff = bBase + j * kc, cOff = co + i * ldc + jc + j;
-                            if (mr == MR && nr == NR) {
-                                kernelK(kc, ap, 0, bp, bOff, c, cOff, ldc);
-                            } else {
-                                // ragged edge: full tile into scratch (A and B are zero-padded), valid part added to C
-                                Arrays.fill(tile, 0f);
-                                kernelK(kc, ap, 0, bp, bOff, tile, 0, NR);
-                                for (int r = 0; r < mr; r++) {
-                                    int cr = cOff + r * ldc;
-                                    for (int x = 0; x < nr; x++) c[cr + x] += tile[r * NR + x];
-                                }
-                            }
+                packBlock(tb, b, bo, ldb, pb, pbEnd, jc, nc, ncp, 0, bp);
+                panels(ta, alpha, a, ao, lda, ip0 * MR, Math.min(m, ip1 * MR), pb, pbEnd, bp, ncp, nc, c, co + jc, ldc);
+            }
+        }
+    }
+
+    /** How many K rows of B to pack at once: as many KC slices as fit in {@link #B_BLOCK} beside nc columns. */
+    private static int blockDepth(int k, int nc) {
+        return Math.min(k, Math.max(KC, B_BLOCK / nc / KC * KC));
+    }
+
+    /**
+     * Packs op(B)[pb : pbEnd, j0 : j0+w] as the panels from q0 on of a block ncp columns wide: slice pc of the block
+     * at bp[(pc - pb)·ncp], its panel q at +q·NR·kc.
+     */
+    private static void packBlock(boolean tb, float[] b, int bo, int ldb, int pb, int pbEnd, int j0, int w, int ncp, int q0, float[] bp) {
+        for (int pc = pb; pc < pbEnd; pc += KC) {
+            int kc = Math.min(KC, pbEnd - pc);
+            packB(tb, b, bo, ldb, pc, kc, j0, w, bp, (pc - pb) * ncp + q0 * NR * kc);
+        }
+    }
+
+    /**
+     * Rows [i0, i1) of C (in MR-row panels) against a packed block of B (K rows pb..pbEnd, nc columns, C's first
+     * column at co): each panel runs the block's slices in turn, packing its MR×KC part of A for each (into this
+     * thread's buffer, where it stays in L1) and running it against all of the slice's B panels. The deeper the
+     * block, the longer the panel's row of C tiles stays in cache.
+     */
+    private static void panels(boolean ta, float alpha, float[] a, int ao, int lda, int i0, int i1, int pb, int pbEnd,
+                               float[] bp, int ncp, int nc, float[] c, int co, int ldc) {
+        float[] ap = scratch(PACK_A, MR * KC);
+        float[] tile = TILE.get();
+        for (int i = i0; i < i1; i += MR) {
+            int mr = Math.min(MR, i1 - i);
+            for (int pc = pb; pc < pbEnd; pc += KC) {
+                int kc = Math.min(KC, pbEnd - pc), bBase = (pc - pb) * ncp;
+                packA(ta, alpha, a, ao, lda, i, mr, pc, kc, ap, 0);
+                for (int j = 0; j < nc; j += NR) {
+                    int nr = Math.min(NR, nc - j), bOff = bBase + j * kc, cOff = co + i * ldc + j;
+                    if (mr == MR && nr == NR) {
+                        kernelK(kc, ap, 0, bp, bOff, c, cOff, ldc);
+                    } else {
+                        // ragged edge: full tile into scratch (A and B are zero-padded), valid part added to C
+                        Arrays.fill(tile, 0f);
+                        kernelK(kc, ap, 0, bp, bOff, tile, 0, NR);
+                        for (int r = 0; r < mr; r++) {
+                            int cr = cOff + r * ldc;
+                            for (int x = 0; x < nr; x++) c[cr + x] += tile[r * NR + x];
                         }
                     }
                 }
