@@ -28,8 +28,8 @@ def step(lines, ind, p):
 
 
 L = [f"    // BEGIN GENERATED KERNEL (gen-kernel.py {MR} {NV} {U})",
-     f"    /** C[MR, NR] += Ap·Bp for Ap and Bp packed p-major, MR and NR wide: MR={MR}, NR={NV}·VL, k unrolled by {U}. */",
-     "    static void kernelK(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc) {"]
+     f"    /** C[MR, NR] = (add ? C : 0) + Ap·Bp for Ap and Bp packed p-major, MR and NR wide: MR={MR}, NR={NV}·VL, k unrolled by {U}. */",
+     "    static void kernelK(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean add) {"]
 for r in range(MR):
     L.append("        " + " ".join(f"FloatVector c{r}{v} = FloatVector.zero(S);" for v in range(NV)))
 # the bound as a plain "p < limit": C2 does not count a loop tested as "p + U <= kc", and then keeps a safepoint
@@ -44,9 +44,14 @@ L.append("        }")
 L.append("        for (; p < kc; p++) {")
 step(L, "            ", "p")
 L.append("        }")
+L.append("        if (add) {")
 for r in range(MR):
     for v in range(NV):
-        L.append(f"        c{r}{v}.add(FloatVector.fromArray(S, c, co + {r} * ldc + {v} * VL)).intoArray(c, co + {r} * ldc + {v} * VL);")
+        L.append(f"            c{r}{v} = c{r}{v}.add(FloatVector.fromArray(S, c, co + {r} * ldc + {v} * VL));")
+L.append("        }")
+for r in range(MR):
+    for v in range(NV):
+        L.append(f"        c{r}{v}.intoArray(c, co + {r} * ldc + {v} * VL);")
 L.append("    }")
 L.append("    // END GENERATED KERNEL")
 

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Recycled host arrays: zeros() stays zero, a closed tensor stays closed, accounting stays exact. */
 class HeapBackendTest {
@@ -24,6 +25,21 @@ class HeapBackendTest {
         assertThrows(IllegalArgumentException.class, () -> be.fill(a, 1f), "a closed tensor stays closed after its array is reused");
         assertEquals(4 * 5000, be.bytesInUse());
         c.close();
+        assertEquals(0, be.bytesInUse());
+    }
+
+    @Test void everyArrayOfAClosedForwardPassIsReusedByTheNext() {
+        // an inference tape frees all its activations at once, dozens of one length: the next pass gets them all back
+        HeapBackend be = new ReferenceBackend();
+        java.util.Set<float[]> first = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        Tensor[] ts = new Tensor[40];
+        for (int i = 0; i < ts.length; i++) first.add(((dev.fovea.tensor.HeapStorage) (ts[i] = be.empty(6000)).storage()).data());
+        for (Tensor t : ts) t.close();
+        for (int i = 0; i < ts.length; i++) {
+            ts[i] = be.empty(6000);
+            assertTrue(first.contains(((dev.fovea.tensor.HeapStorage) ts[i].storage()).data()), "allocation " + i + " reuses a released array");
+        }
+        for (Tensor t : ts) t.close();
         assertEquals(0, be.bytesInUse());
     }
 

@@ -44,20 +44,20 @@ final class Gemm {
                       float[] a, int ao, int lda, float[] b, int bo, int ldb,
                       float beta, float[] c, int co, int ldc) {
         if (m == 0 || n == 0) return;
-        scaleC(m, n, beta, c, co, ldc);
-        if (k == 0 || alpha == 0) return;
-        if ((long) m * n * k < 8192) {
-            scalarAccumulate(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
+        if (k == 0 || alpha == 0 || (long) m * n * k < 8192 || m <= FEW_ROWS) {
+            scaleC(m, n, beta, c, co, ldc);
+            if (k == 0 || alpha == 0) return;
+            if (m <= FEW_ROWS) fewRows(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
+            else scalarAccumulate(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
             return;
         }
-        if (m <= FEW_ROWS) {
-            fewRows(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
-            return;
-        }
+        // beta 0: the first K slice's kernels store into C instead of adding to it, sparing a pass that clears C
+        boolean store = beta == 0f;
+        if (!store) scaleC(m, n, beta, c, co, ldc);
         int threads = par.threads();
         int mPanels = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
         if (threads > 1 && mPanels >= 4 * threads && (long) m * n * k >= SHARED_MIN) {
-            shared(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
+            shared(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store);
             return;
         }
         // small products: one fork-join; each thread packs all of the operand it does not split: split C by rows
@@ -70,7 +70,7 @@ final class Gemm {
                 int ns = t / mSplit, ms = t % mSplit;
                 int jp0 = (int) ((long) nPanels * ns / nSplit), jp1 = (int) ((long) nPanels * (ns + 1) / nSplit);
                 int ip0 = (int) ((long) mPanels * ms / mSplit), ip1 = (int) ((long) mPanels * (ms + 1) / mSplit);
-                block(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, ip0, ip1, jp0, jp1);
+                block(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store, ip0, ip1, jp0, jp1);
             }
         });
     }
@@ -88,7 +88,7 @@ final class Gemm {
      * a 1024³ product on 2 threads 1.14× as fast (BENCHMARKS.md); the price is two fork-joins per block.
      */
     private static void shared(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao,
-                               int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
+                               int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean store) {
         int threads = par.threads(), mPanels = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
         int ncMax = Math.min(NC, nPanels * NR), kb = blockDepth(k, ncMax);
         float[] bp = scratch(PACK_B, ncMax * kb);
@@ -100,7 +100,7 @@ final class Gemm {
                 par.forChunks(jqEnd - jq, threads, (q0, q1) ->
                         packBlock(tb, b, bo, ldb, pb0, pbEnd, jc + q0 * NR, Math.min(nc, q1 * NR) - q0 * NR, ncp, q0, bp));
                 par.forChunks(mPanels, (mPanels + PANELS_PER_CLAIM - 1) / PANELS_PER_CLAIM, (i0, i1) ->
-                        panels(ta, alpha, a, ao, lda, i0 * MR, Math.min(m, i1 * MR), pb0, pbEnd, bp, ncp, nc, c, co + jc, ldc));
+                        panels(ta, alpha, a, ao, lda, i0 * MR, Math.min(m, i1 * MR), pb0, pbEnd, bp, ncp, nc, c, co + jc, ldc, store));
             }
         }
     }
@@ -110,7 +110,7 @@ final class Gemm {
      * block, B is packed as many KC slices deep as fit in {@link #B_BLOCK}, then every A panel runs against it.
      */
     private static void block(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao, int lda,
-                              float[] b, int bo, int ldb, float[] c, int co, int ldc, int ip0, int ip1, int jp0, int jp1) {
+                              float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean store, int ip0, int ip1, int jp0, int jp1) {
         int ncMax = Math.min(NC, (jp1 - jp0) * NR), kb = blockDepth(k, ncMax);
         float[] bp = scratch(PACK_B, ncMax * kb);
         for (int jq = jp0; jq < jp1; jq += NC / NR) {
@@ -119,7 +119,7 @@ final class Gemm {
             for (int pb = 0; pb < k; pb += kb) {
                 int pbEnd = Math.min(k, pb + kb);
                 packBlock(tb, b, bo, ldb, pb, pbEnd, jc, nc, ncp, 0, bp);
-                panels(ta, alpha, a, ao, lda, ip0 * MR, Math.min(m, ip1 * MR), pb, pbEnd, bp, ncp, nc, c, co + jc, ldc);
+                panels(ta, alpha, a, ao, lda, ip0 * MR, Math.min(m, ip1 * MR), pb, pbEnd, bp, ncp, nc, c, co + jc, ldc, store);
             }
         }
     }
@@ -144,28 +144,29 @@ final class Gemm {
      * Rows [i0, i1) of C (in MR-row panels) against a packed block of B (K rows pb..pbEnd, nc columns, C's first
      * column at co): each panel runs the block's slices in turn, packing its MR×KC part of A for each (into this
      * thread's buffer, where it stays in L1) and running it against all of the slice's B panels. The deeper the
-     * block, the longer the panel's row of C tiles stays in cache.
+     * block, the longer the panel's row of C tiles stays in cache. With {@code store}, K's first slice overwrites C.
      */
     private static void panels(boolean ta, float alpha, float[] a, int ao, int lda, int i0, int i1, int pb, int pbEnd,
-                               float[] bp, int ncp, int nc, float[] c, int co, int ldc) {
+                               float[] bp, int ncp, int nc, float[] c, int co, int ldc, boolean store) {
         float[] ap = scratch(PACK_A, MR * KC);
         float[] tile = TILE.get();
         for (int i = i0; i < i1; i += MR) {
             int mr = Math.min(MR, i1 - i);
             for (int pc = pb; pc < pbEnd; pc += KC) {
                 int kc = Math.min(KC, pbEnd - pc), bBase = (pc - pb) * ncp;
+                boolean add = !(store && pc == 0);
                 packA(ta, alpha, a, ao, lda, i, mr, pc, kc, ap, 0);
                 for (int j = 0; j < nc; j += NR) {
                     int nr = Math.min(NR, nc - j), bOff = bBase + j * kc, cOff = co + i * ldc + j;
                     if (mr == MR && nr == NR) {
-                        kernelK(kc, ap, 0, bp, bOff, c, cOff, ldc);
+                        kernelK(kc, ap, 0, bp, bOff, c, cOff, ldc, add);
                     } else {
-                        // ragged edge: full tile into scratch (A and B are zero-padded), valid part added to C
-                        Arrays.fill(tile, 0f);
-                        kernelK(kc, ap, 0, bp, bOff, tile, 0, NR);
+                        // ragged edge: the full tile into scratch (A and B are zero-padded), its valid part into C
+                        kernelK(kc, ap, 0, bp, bOff, tile, 0, NR, false);
                         for (int r = 0; r < mr; r++) {
                             int cr = cOff + r * ldc;
-                            for (int x = 0; x < nr; x++) c[cr + x] += tile[r * NR + x];
+                            if (add) for (int x = 0; x < nr; x++) c[cr + x] += tile[r * NR + x];
+                            else System.arraycopy(tile, r * NR, c, cr, nr);
                         }
                     }
                 }
@@ -315,8 +316,8 @@ final class Gemm {
     }
 
     // BEGIN GENERATED KERNEL (gen-kernel.py 12 2 2)
-    /** C[MR, NR] += Ap·Bp for Ap and Bp packed p-major, MR and NR wide: MR=12, NR=2·VL, k unrolled by 2. */
-    static void kernelK(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc) {
+    /** C[MR, NR] = (add ? C : 0) + Ap·Bp for Ap and Bp packed p-major, MR and NR wide: MR=12, NR=2·VL, k unrolled by 2. */
+    static void kernelK(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean add) {
         FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S); FloatVector c21 = FloatVector.zero(S);
@@ -455,30 +456,56 @@ final class Gemm {
             c110 = a11.fma(b0, c110);
             c111 = a11.fma(b1, c111);
         }
-        c00.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0 * VL)).intoArray(c, co + 0 * ldc + 0 * VL);
-        c01.add(FloatVector.fromArray(S, c, co + 0 * ldc + 1 * VL)).intoArray(c, co + 0 * ldc + 1 * VL);
-        c10.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0 * VL)).intoArray(c, co + 1 * ldc + 0 * VL);
-        c11.add(FloatVector.fromArray(S, c, co + 1 * ldc + 1 * VL)).intoArray(c, co + 1 * ldc + 1 * VL);
-        c20.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0 * VL)).intoArray(c, co + 2 * ldc + 0 * VL);
-        c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + 1 * VL)).intoArray(c, co + 2 * ldc + 1 * VL);
-        c30.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0 * VL)).intoArray(c, co + 3 * ldc + 0 * VL);
-        c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + 1 * VL)).intoArray(c, co + 3 * ldc + 1 * VL);
-        c40.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0 * VL)).intoArray(c, co + 4 * ldc + 0 * VL);
-        c41.add(FloatVector.fromArray(S, c, co + 4 * ldc + 1 * VL)).intoArray(c, co + 4 * ldc + 1 * VL);
-        c50.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0 * VL)).intoArray(c, co + 5 * ldc + 0 * VL);
-        c51.add(FloatVector.fromArray(S, c, co + 5 * ldc + 1 * VL)).intoArray(c, co + 5 * ldc + 1 * VL);
-        c60.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0 * VL)).intoArray(c, co + 6 * ldc + 0 * VL);
-        c61.add(FloatVector.fromArray(S, c, co + 6 * ldc + 1 * VL)).intoArray(c, co + 6 * ldc + 1 * VL);
-        c70.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0 * VL)).intoArray(c, co + 7 * ldc + 0 * VL);
-        c71.add(FloatVector.fromArray(S, c, co + 7 * ldc + 1 * VL)).intoArray(c, co + 7 * ldc + 1 * VL);
-        c80.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0 * VL)).intoArray(c, co + 8 * ldc + 0 * VL);
-        c81.add(FloatVector.fromArray(S, c, co + 8 * ldc + 1 * VL)).intoArray(c, co + 8 * ldc + 1 * VL);
-        c90.add(FloatVector.fromArray(S, c, co + 9 * ldc + 0 * VL)).intoArray(c, co + 9 * ldc + 0 * VL);
-        c91.add(FloatVector.fromArray(S, c, co + 9 * ldc + 1 * VL)).intoArray(c, co + 9 * ldc + 1 * VL);
-        c100.add(FloatVector.fromArray(S, c, co + 10 * ldc + 0 * VL)).intoArray(c, co + 10 * ldc + 0 * VL);
-        c101.add(FloatVector.fromArray(S, c, co + 10 * ldc + 1 * VL)).intoArray(c, co + 10 * ldc + 1 * VL);
-        c110.add(FloatVector.fromArray(S, c, co + 11 * ldc + 0 * VL)).intoArray(c, co + 11 * ldc + 0 * VL);
-        c111.add(FloatVector.fromArray(S, c, co + 11 * ldc + 1 * VL)).intoArray(c, co + 11 * ldc + 1 * VL);
+        if (add) {
+            c00 = c00.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0 * VL));
+            c01 = c01.add(FloatVector.fromArray(S, c, co + 0 * ldc + 1 * VL));
+            c10 = c10.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0 * VL));
+            c11 = c11.add(FloatVector.fromArray(S, c, co + 1 * ldc + 1 * VL));
+            c20 = c20.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0 * VL));
+            c21 = c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + 1 * VL));
+            c30 = c30.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0 * VL));
+            c31 = c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + 1 * VL));
+            c40 = c40.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0 * VL));
+            c41 = c41.add(FloatVector.fromArray(S, c, co + 4 * ldc + 1 * VL));
+            c50 = c50.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0 * VL));
+            c51 = c51.add(FloatVector.fromArray(S, c, co + 5 * ldc + 1 * VL));
+            c60 = c60.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0 * VL));
+            c61 = c61.add(FloatVector.fromArray(S, c, co + 6 * ldc + 1 * VL));
+            c70 = c70.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0 * VL));
+            c71 = c71.add(FloatVector.fromArray(S, c, co + 7 * ldc + 1 * VL));
+            c80 = c80.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0 * VL));
+            c81 = c81.add(FloatVector.fromArray(S, c, co + 8 * ldc + 1 * VL));
+            c90 = c90.add(FloatVector.fromArray(S, c, co + 9 * ldc + 0 * VL));
+            c91 = c91.add(FloatVector.fromArray(S, c, co + 9 * ldc + 1 * VL));
+            c100 = c100.add(FloatVector.fromArray(S, c, co + 10 * ldc + 0 * VL));
+            c101 = c101.add(FloatVector.fromArray(S, c, co + 10 * ldc + 1 * VL));
+            c110 = c110.add(FloatVector.fromArray(S, c, co + 11 * ldc + 0 * VL));
+            c111 = c111.add(FloatVector.fromArray(S, c, co + 11 * ldc + 1 * VL));
+        }
+        c00.intoArray(c, co + 0 * ldc + 0 * VL);
+        c01.intoArray(c, co + 0 * ldc + 1 * VL);
+        c10.intoArray(c, co + 1 * ldc + 0 * VL);
+        c11.intoArray(c, co + 1 * ldc + 1 * VL);
+        c20.intoArray(c, co + 2 * ldc + 0 * VL);
+        c21.intoArray(c, co + 2 * ldc + 1 * VL);
+        c30.intoArray(c, co + 3 * ldc + 0 * VL);
+        c31.intoArray(c, co + 3 * ldc + 1 * VL);
+        c40.intoArray(c, co + 4 * ldc + 0 * VL);
+        c41.intoArray(c, co + 4 * ldc + 1 * VL);
+        c50.intoArray(c, co + 5 * ldc + 0 * VL);
+        c51.intoArray(c, co + 5 * ldc + 1 * VL);
+        c60.intoArray(c, co + 6 * ldc + 0 * VL);
+        c61.intoArray(c, co + 6 * ldc + 1 * VL);
+        c70.intoArray(c, co + 7 * ldc + 0 * VL);
+        c71.intoArray(c, co + 7 * ldc + 1 * VL);
+        c80.intoArray(c, co + 8 * ldc + 0 * VL);
+        c81.intoArray(c, co + 8 * ldc + 1 * VL);
+        c90.intoArray(c, co + 9 * ldc + 0 * VL);
+        c91.intoArray(c, co + 9 * ldc + 1 * VL);
+        c100.intoArray(c, co + 10 * ldc + 0 * VL);
+        c101.intoArray(c, co + 10 * ldc + 1 * VL);
+        c110.intoArray(c, co + 11 * ldc + 0 * VL);
+        c111.intoArray(c, co + 11 * ldc + 1 * VL);
     }
     // END GENERATED KERNEL
 
