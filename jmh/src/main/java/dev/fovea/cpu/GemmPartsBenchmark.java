@@ -37,7 +37,7 @@ public class GemmPartsBenchmark {
         b = new float[N * N];
         c = new float[Gemm.MR * Gemm.NC];
         for (int i = 0; i < a.length; i++) { a[i] = (float) r.nextDouble(); b[i] = (float) r.nextDouble(); }
-        ap = new float[Gemm.MR * Gemm.KC];
+        ap = new float[Gemm.MR * Gemm.KC + Gemm.PACK_A_SLACK];
         bp = new float[Gemm.KC * Gemm.NC];
         for (int i = 0; i < bp.length; i++) bp[i] = (float) r.nextDouble();
         kernelA = new float[Gemm.MR * Gemm.KC];

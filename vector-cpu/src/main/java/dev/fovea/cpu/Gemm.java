@@ -148,7 +148,7 @@ final class Gemm {
      */
     private static void panels(boolean ta, float alpha, float[] a, int ao, int lda, int i0, int i1, int pb, int pbEnd,
                                float[] bp, int ncp, int nc, float[] c, int co, int ldc, boolean store) {
-        float[] ap = scratch(PACK_A, MR * KC);
+        float[] ap = scratch(PACK_A, MR * KC + PACK_A_SLACK);
         float[] tile = TILE.get();
         for (int i = i0; i < i1; i += MR) {
             int mr = Math.min(MR, i1 - i);
@@ -184,7 +184,10 @@ final class Gemm {
         return buf;
     }
 
-    /** Packs alpha·op(A)[ic : ic+mc, pc : pc+kc] at ap[dst] into MR-row panels (panel-major, p-major inside), zero-padded. */
+    /**
+     * Packs alpha·op(A)[ic : ic+mc, pc : pc+kc] at ap[dst] into MR-row panels (panel-major, p-major inside), zero-padded.
+     * ap needs {@link #PACK_A_SLACK} floats past the last panel: the transposing copy's last stores run over by up to 4.
+     */
     static void packA(boolean ta, float alpha, float[] a, int ao, int lda, int ic, int mc, int pc, int kc, float[] ap, int dst) {
         for (int i = 0; i < mc; i += MR) {
             int mr = Math.min(MR, mc - i), base = dst + i * kc;
@@ -210,6 +213,8 @@ final class Gemm {
             }
         }
     }
+
+    static final int PACK_A_SLACK = 16;
 
     private static final VectorMask<Float> PANEL_LANES = VectorMask.fromLong(S, (1L << Math.min(MR, VL)) - 1);
 
@@ -243,8 +248,9 @@ final class Gemm {
         FloatVector lo0 = SWAP_LO[0], hi0 = SWAP_HI[0], lo1 = SWAP_LO[1], hi1 = SWAP_HI[1];
         FloatVector lo2 = SWAP_LO[2], hi2 = SWAP_HI[2], lo3 = SWAP_LO[3], hi3 = SWAP_HI[3];
         int p = 0;
-        // the last block's overlapping store writes 4 floats past the panel: only while the next p is still inside it
-        for (; p + 16 < kc; p += 16) {
+        // the last block's overlapping store writes 4 floats past the panel: into the next panel (packed later) or
+        // the buffer's slack
+        for (; p + 16 <= kc; p += 16) {
             int s = src + p;
             FloatVector r0 = FloatVector.fromArray(S, a, s).mul(al), r1 = FloatVector.fromArray(S, a, s + lda).mul(al);
             FloatVector r2 = FloatVector.fromArray(S, a, s + 2 * lda).mul(al), r3 = FloatVector.fromArray(S, a, s + 3 * lda).mul(al);
