@@ -5,8 +5,8 @@ import dev.fovea.tensor.Storage;
 import dev.fovea.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.ref.SoftReference;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.SoftReference;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.concurrent.ConcurrentHashMap;
