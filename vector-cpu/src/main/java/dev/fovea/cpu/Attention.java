@@ -20,8 +20,8 @@ import java.util.Arrays;
  *
  * <p>Sequences of a few hundred keys (S ≤ {@link #MEDIUM_MAX_S}: ViT-Ti/16's 197 tokens) take the same eight-row
  * products in the forward pass, in blocks of BQ queries: Kᵀ is laid out once per slice, zero-padded to whole vectors,
- * and each block's scores are eight queries times one vector of keys per step, every key vector loaded once for the
- * eight. Through the GEMM, that size paid for packing and ragged edges (a 197-key row is 12 vectors and 5 floats;
+ * and each block's scores are eight queries times two vectors of keys per step (one at the end of an odd row), every
+ * key vector loaded once for the eight. Through the GEMM, that size paid for packing and ragged edges (a 197-key row is 12 vectors and 5 floats;
  * the last block of 197 queries is 5 rows) at each of the slice's four blocks.
  */
 final class Attention {
