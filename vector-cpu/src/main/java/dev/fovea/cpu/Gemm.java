@@ -11,8 +11,8 @@ import java.util.Arrays;
  * and K in blocks of KC-deep slices: each block of B is packed into NR-wide panels that stay in the core's L2, then
  * each MR-row panel of A is packed (alpha folded in) and stays in L1 while the MR×NR register-tiled micro-kernel
  * runs it against every B panel in turn, streaming them from L2. Large products share the packing of each B block
- * between the threads, which then claim groups of A panels ({@link #shared}); small ones split C between the
- * threads up front, each packing its own B ({@link #block}). {@link #scalar} is the plain twin.
+ * between the threads, which then claim groups of A panels; small ones split C between the threads up front, each
+ * packing its own B (both {@link #blocks}). {@link #scalar} is the plain twin.
  *
  * <p>This is GotoBLAS's loop nest with the roles of the two operands swapped at the innermost level: the kernel
  * broadcasts A and loads B as vectors, so the broadcast side (12 floats a step) is the one kept in L1 and the
@@ -57,7 +57,7 @@ final class Gemm {
         int threads = par.threads();
         int mPanels = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
         if (threads > 1 && mPanels >= 4 * threads && (long) m * n * k >= SHARED_MIN) {
-            shared(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store);
+            blocks(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store, 0, mPanels, 0, nPanels);
             return;
         }
         // small products: one fork-join; each thread packs all of the operand it does not split: split C by rows
@@ -70,56 +70,39 @@ final class Gemm {
                 int ns = t / mSplit, ms = t % mSplit;
                 int jp0 = (int) ((long) nPanels * ns / nSplit), jp1 = (int) ((long) nPanels * (ns + 1) / nSplit);
                 int ip0 = (int) ((long) mPanels * ms / mSplit), ip1 = (int) ((long) mPanels * (ms + 1) / mSplit);
-                block(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store, ip0, ip1, jp0, jp1);
+                blocks(Parallel.SEQUENTIAL, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store, ip0, ip1, jp0, jp1);
             }
         });
     }
 
     /** Products (m·n·k) from which the threads share each packed B block instead of each packing its own. */
     static final long SHARED_MIN = 1L << 26;
-    /** A panels a thread claims at a time on the shared path. */
+    /** A panels a thread claims at a time when the threads share the B blocks. */
     static final int PANELS_PER_CLAIM = 4;
 
     /**
-     * The large products: for each block of B, the threads first pack it together (each a range of its panels,
-     * into the calling thread's buffer), then claim groups of A panels until none are left and run them against the
-     * whole block. Packing B once instead of once per thread, and claiming the A panels rather than splitting them
-     * evenly up front — on this shared machine one thread often runs a third slower than the other — made
-     * a 1024³ product on 2 threads 1.14× as fast (BENCHMARKS.md); the price is two fork-joins per block.
+     * Row panels [ip0, ip1) × column panels [jp0, jp1) of C: for each NC-wide block, B is packed as many KC slices
+     * deep as fit in {@link #B_BLOCK} (into the calling thread's buffer), then every A panel runs against it. With
+     * a pool, the threads pack each block together (a range of its panels each), then claim groups of A panels until
+     * none are left; with {@link Parallel#SEQUENTIAL} (a share of a small product) the caller does both. Packing B
+     * once instead of once per thread, and claiming the A panels rather than splitting them evenly up front — on
+     * this shared machine one thread often runs a third slower than the other — made a 1024³ product on 2 threads
+     * 1.14× as fast (BENCHMARKS.md); the price is two fork-joins per block.
      */
-    private static void shared(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao,
-                               int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean store) {
-        int threads = par.threads(), mPanels = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
-        int ncMax = Math.min(NC, nPanels * NR), kb = blockDepth(k, ncMax);
-        float[] bp = scratch(PACK_B, ncMax * kb);
-        for (int jq = 0; jq < nPanels; jq += NC / NR) {
-            int jqEnd = Math.min(nPanels, jq + NC / NR), jc = jq * NR, nc = Math.min(n, jqEnd * NR) - jc;
-            int ncp = (jqEnd - jq) * NR;
-            for (int pb = 0; pb < k; pb += kb) {
-                int pb0 = pb, pbEnd = Math.min(k, pb + kb);
-                par.forChunks(jqEnd - jq, threads, (q0, q1) ->
-                        packBlock(tb, b, bo, ldb, pb0, pbEnd, jc + q0 * NR, Math.min(nc, q1 * NR) - q0 * NR, ncp, q0, bp));
-                par.forChunks(mPanels, (mPanels + PANELS_PER_CLAIM - 1) / PANELS_PER_CLAIM, (i0, i1) ->
-                        panels(ta, alpha, a, ao, lda, i0 * MR, Math.min(m, i1 * MR), pb0, pbEnd, bp, ncp, nc, c, co + jc, ldc, store));
-            }
-        }
-    }
-
-    /**
-     * Row panels [ip0, ip1) × column panels [jp0, jp1) of C on this thread, packing its own B: for each NC-wide
-     * block, B is packed as many KC slices deep as fit in {@link #B_BLOCK}, then every A panel runs against it.
-     */
-    private static void block(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao, int lda,
-                              float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean store, int ip0, int ip1, int jp0, int jp1) {
+    private static void blocks(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao,
+                               int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean store,
+                               int ip0, int ip1, int jp0, int jp1) {
         int ncMax = Math.min(NC, (jp1 - jp0) * NR), kb = blockDepth(k, ncMax);
         float[] bp = scratch(PACK_B, ncMax * kb);
         for (int jq = jp0; jq < jp1; jq += NC / NR) {
             int jqEnd = Math.min(jp1, jq + NC / NR), jc = jq * NR, nc = Math.min(n, jqEnd * NR) - jc;
             int ncp = (jqEnd - jq) * NR;
             for (int pb = 0; pb < k; pb += kb) {
-                int pbEnd = Math.min(k, pb + kb);
-                packBlock(tb, b, bo, ldb, pb, pbEnd, jc, nc, ncp, 0, bp);
-                panels(ta, alpha, a, ao, lda, ip0 * MR, Math.min(m, ip1 * MR), pb, pbEnd, bp, ncp, nc, c, co + jc, ldc, store);
+                int pb0 = pb, pbEnd = Math.min(k, pb + kb);
+                par.forChunks(jqEnd - jq, par.threads(), (q0, q1) ->
+                        packBlock(tb, b, bo, ldb, pb0, pbEnd, jc + q0 * NR, Math.min(nc, q1 * NR) - q0 * NR, ncp, q0, bp));
+                par.forChunks(ip1 - ip0, (ip1 - ip0 + PANELS_PER_CLAIM - 1) / PANELS_PER_CLAIM, (i0, i1) ->
+                        panels(ta, alpha, a, ao, lda, (ip0 + i0) * MR, Math.min(m, (ip0 + i1) * MR), pb0, pbEnd, bp, ncp, nc, c, co + jc, ldc, store));
             }
         }
     }
