@@ -426,6 +426,22 @@ public final class Tape implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Self-attention on a packed projection: qkv [B,T,3,H,D] (a qkv linear layer's output as a view) → [B,T,H,D],
+     * the layout the output projection reads. The same as {@link #attention} on q, k, v split out by a permute and
+     * three slices, without copying them.
+     */
+    public Var attentionPacked(Var qkv, float scale, boolean causal) {
+        if (qkv.shape().length != 5) throw new IllegalArgumentException("attentionPacked: qkv must be [B, T, 3, H, D], got " + Shape.str(qkv.shape()));
+        int b = qkv.dim(0), n = qkv.dim(1), h = qkv.dim(3), d = qkv.dim(4);
+        Tensor y = alloc(b, n, h, d), lse = alloc(b, h, n);
+        be.attentionPackedForward(qkv.value(), y, lse, scale, causal);
+        Var out = result("attention", y, qkv);
+        onBackward("attention", out, () ->
+                accumulate(qkv, (dqkv, add) -> be.attentionPackedBackward(qkv.value(), y, lse, out.grad, dqkv, scale, causal)));
+        return out;
+    }
+
     /** dst ← src summed over the leading axes that dst (a trailing part of src's shape) lacks. */
     private void reduceTo(Tensor src, Tensor dst) {
         int lead = src.rank() - dst.rank();

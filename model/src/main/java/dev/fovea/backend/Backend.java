@@ -372,6 +372,65 @@ public abstract class Backend implements AutoCloseable {
     protected abstract void attentionBackwardImpl(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dout,
                                                   Tensor dq, Tensor dk, Tensor dv, float scale, boolean causal);
 
+    /**
+     * Self-attention on a packed projection, as a qkv linear layer writes it (FlashAttention's qkv-packed form):
+     * qkv [B,T,3,H,D] holds each position's queries, keys and values of every head; out [B,T,H,D] is written in the
+     * layout the output projection reads, lse [B,H,T]. The same numbers as {@link #attentionForward} on q, k, v
+     * separated by a permute and three slices, without those copies.
+     */
+    public final void attentionPackedForward(Tensor qkv, Tensor out, Tensor lse, float scale, boolean causal) {
+        checkAttentionPacked("attentionPackedForward", qkv, out, lse);
+        attentionPackedForwardImpl(qkv, out, lse, scale, causal);
+    }
+
+    /** dqkv [B,T,3,H,D] ← the gradient of {@link #attentionPackedForward} given dout and its out and lse. */
+    public final void attentionPackedBackward(Tensor qkv, Tensor out, Tensor lse, Tensor dout, Tensor dqkv, float scale, boolean causal) {
+        String op = "attentionPackedBackward";
+        checkAttentionPacked(op, qkv, out, lse);
+        own(op, "dout", dout); own(op, "dqkv", dqkv);
+        shape(op, "dout", dout, out.shape()); shape(op, "dqkv", dqkv, qkv.shape());
+        attentionPackedBackwardImpl(qkv, out, lse, dout, dqkv, scale, causal);
+    }
+
+    private void checkAttentionPacked(String op, Tensor qkv, Tensor out, Tensor lse) {
+        own(op, "qkv", qkv); own(op, "out", out); own(op, "lse", lse);
+        rank(op, "qkv", qkv, 5);
+        int b = qkv.dim(0), t = qkv.dim(1), h = qkv.dim(3), d = qkv.dim(4);
+        shape(op, "qkv", qkv, b, t, 3, h, d);
+        shape(op, "out", out, b, t, h, d);
+        shape(op, "lse", lse, b, h, t);
+    }
+
+    // Packed attention by the unpacked op: qkv [B,T,3,H,D] permuted to [3,B,H,T,D] and sliced. A backend overrides
+    // these to read the packed rows in place.
+    private static final int[] UNPACK = {2, 0, 3, 1, 4}, PACK = {1, 3, 0, 2, 4}, HEADS_FIRST = {0, 2, 1, 3};
+
+    protected void attentionPackedForwardImpl(Tensor qkv, Tensor out, Tensor lse, float scale, boolean causal) {
+        int b = qkv.dim(0), t = qkv.dim(1), h = qkv.dim(3), d = qkv.dim(4);
+        try (Tensor split = empty(3, b, h, t, d); Tensor q = empty(1, b, h, t, d); Tensor k = empty(1, b, h, t, d);
+             Tensor v = empty(1, b, h, t, d); Tensor o = empty(b, h, t, d)) {
+            permute(qkv, split, UNPACK);
+            slice(split, 0, 0, q); slice(split, 0, 1, k); slice(split, 0, 2, v);
+            attentionForward(q.reshape(b, h, t, d), k.reshape(b, h, t, d), v.reshape(b, h, t, d), o, lse, scale, causal);
+            permute(o, out, HEADS_FIRST);
+        }
+    }
+
+    protected void attentionPackedBackwardImpl(Tensor qkv, Tensor out, Tensor lse, Tensor dout, Tensor dqkv, float scale, boolean causal) {
+        int b = qkv.dim(0), t = qkv.dim(1), h = qkv.dim(3), d = qkv.dim(4);
+        try (Tensor split = empty(3, b, h, t, d); Tensor q = empty(1, b, h, t, d); Tensor k = empty(1, b, h, t, d);
+             Tensor v = empty(1, b, h, t, d); Tensor o = empty(b, h, t, d); Tensor dO = empty(b, h, t, d);
+             Tensor dq = empty(1, b, h, t, d); Tensor dk = empty(1, b, h, t, d); Tensor dv = empty(1, b, h, t, d)) {
+            permute(qkv, split, UNPACK);
+            slice(split, 0, 0, q); slice(split, 0, 1, k); slice(split, 0, 2, v);
+            permute(out, o, HEADS_FIRST); permute(dout, dO, HEADS_FIRST);
+            attentionBackward(q.reshape(b, h, t, d), k.reshape(b, h, t, d), v.reshape(b, h, t, d), o, lse, dO,
+                    dq.reshape(b, h, t, d), dk.reshape(b, h, t, d), dv.reshape(b, h, t, d), scale, causal);
+            insertSlice(dq, 0, 0, split); insertSlice(dk, 0, 1, split); insertSlice(dv, 0, 2, split);
+            permute(split, dqkv, PACK);
+        }
+    }
+
     // ---------------------------------------------------------------- element-wise
 
     /** out ← a + b, where b has a's shape or a trailing part of it (a bias broadcast over the leading axes). */

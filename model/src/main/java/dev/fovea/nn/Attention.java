@@ -33,21 +33,21 @@ public final class Attention extends Module {
         if (cache != null && !cache.isEmpty() && n != 1)
             throw new IllegalArgumentException("attention: a filled cache takes one new position at a time, got " + n);
         Var qkvOut = t.reshape(qkv.forward(t, x), b, n, 3, heads, dh);        // [B, T, 3, H, Dh]
+        float scale = (float) (1 / Math.sqrt(dh));
+        if (cache == null)                                                   // reads q, k, v in place
+            return proj.forward(t, t.reshape(t.attentionPacked(qkvOut, scale, causal), b, n, d));
         Var split = t.permute(qkvOut, 2, 0, 3, 1, 4);                        // [3, B, H, T, Dh]
         Var q = t.reshape(t.slice(split, 0, 0, 1), b, heads, n, dh);
         Var k = t.reshape(t.slice(split, 0, 1, 1), b, heads, n, dh);
         Var v = t.reshape(t.slice(split, 0, 2, 1), b, heads, n, dh);
-        boolean mask = causal;
-        if (cache != null) {
-            boolean first = cache.isEmpty();
-            cache.append(k.value(), v.value());
-            if (!first) {                                                    // one query: everything cached is its past
-                k = t.constantView(cache.keys());
-                v = t.constantView(cache.values());
-                mask = false;
-            }
+        boolean mask = causal, first = cache.isEmpty();
+        cache.append(k.value(), v.value());
+        if (!first) {                                                        // one query: everything cached is its past
+            k = t.constantView(cache.keys());
+            v = t.constantView(cache.values());
+            mask = false;
         }
-        Var o = t.attention(q, k, v, (float) (1 / Math.sqrt(dh)), mask);     // [B, H, T, Dh]
+        Var o = t.attention(q, k, v, scale, mask);                           // [B, H, T, Dh]
         Var merged = t.reshape(t.permute(o, 0, 2, 1, 3), b, n, d);           // [B, T, D]
         return proj.forward(t, merged);
     }

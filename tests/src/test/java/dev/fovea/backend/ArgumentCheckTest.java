@@ -65,6 +65,11 @@ class ArgumentCheckTest {
         try (Tensor q = B.zeros(1, 2, 5, 8); Tensor k = B.zeros(1, 2, 6, 7); Tensor v = B.zeros(1, 2, 6, 8); Tensor o = B.zeros(1, 2, 5, 8); Tensor lse = B.zeros(1, 2, 5);
              Tensor x = B.zeros(4, 6); Tensor g = B.zeros(5); Tensor beta = B.zeros(6); Tensor mean = B.zeros(4); Tensor rstd = B.zeros(4); Tensor y = B.zeros(4, 6)) {
             refused(() -> B.attentionForward(q, k, v, o, lse, 1, false), "attentionForward", "k", "[1, 2, 6, 8]", "[1, 2, 6, 7]");
+            try (Tensor qkv = B.zeros(1, 5, 2, 2, 8); Tensor qkv3 = B.zeros(1, 5, 3, 2, 8); Tensor po = B.zeros(1, 5, 2, 8)) {
+                refused(() -> B.attentionPackedForward(qkv, po, lse, 1, false), "attentionPackedForward", "qkv", "[1, 5, 3, 2, 8]", "[1, 5, 2, 2, 8]");
+                refused(() -> B.attentionPackedForward(qkv3, o, lse, 1, false), "attentionPackedForward", "out", "[1, 5, 2, 8]", "[1, 2, 5, 8]");
+                refused(() -> B.attentionPackedBackward(qkv3, po, lse, po, qkv, 1, false), "attentionPackedBackward", "dqkv", "[1, 5, 3, 2, 8]", "[1, 5, 2, 2, 8]");
+            }
             refused(() -> B.layerNormForward(x, g, beta, 1e-5f, y, mean, rstd), "layerNormForward", "gamma", "[6]", "[5]");
         }
     }

@@ -320,6 +320,35 @@ class CpuVsReferenceTest {
         }
     }
 
+    @TestFactory List<DynamicTest> attentionPacked() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (boolean causal : new boolean[]{false, true})
+            for (boolean fwd : new boolean[]{true, false}) {
+                String n = "packed qkv attention " + (fwd ? "forward" : "backward") + (causal ? " causal" : "");
+                // T up to ROWS_MAX_S: the short-sequence kernels; past it the medium forward's query blocks (T ≤ 256),
+                // the GEMM blocks (longer), and the blocked backward
+                tests.add(property(n + ": short", 20, dims(r(1, 3), r(1, 4), r(1, 40), r(1, 24)), d -> packedCase(d[0], d[1], d[2], d[3], causal, fwd)));
+                tests.add(property(n + ": long", 6, dims(r(1, 2), r(1, 3), r(65, 300), r(1, 40)), d -> packedCase(d[0], d[1], d[2], d[3], causal, fwd)));
+            }
+        return tests;
+    }
+
+    /** The CPU's in-place packed kernels against the reference, which separates q, k, v by permute and slices. */
+    static void packedCase(int b, int h, int t, int d, boolean causal, boolean fwd) {
+        SplittableRandom r = Bed.rng(b, h, t, d, causal ? 1 : 0);
+        float scale = (float) (1 / Math.sqrt(d));
+        try (Mirror m = mirror()) {
+            Pair qkv = m.random(r, b, t, 3, h, d), o = m.random(r, b, t, h, d), lse = m.random(r, b, h, t);
+            CPU.attentionPackedForward(qkv.under(), o.under(), lse.under(), scale, causal);
+            REF.attentionPackedForward(qkv.control(), o.control(), lse.control(), scale, causal);
+            if (fwd) { close(o, TOL, "packed attention out"); close(lse, TOL, "packed attention lse"); return; }
+            Pair dout = m.random(r, b, t, h, d), dqkv = m.random(r, b, t, 3, h, d);
+            CPU.attentionPackedBackward(qkv.under(), o.under(), lse.under(), dout.under(), dqkv.under(), scale, causal);
+            REF.attentionPackedBackward(qkv.control(), o.control(), lse.control(), dout.control(), dqkv.control(), scale, causal);
+            close(dqkv, TOL, "packed attention dqkv");
+        }
+    }
+
     // ---------------------------------------------------------------- element-wise and layout
 
     @TestFactory List<DynamicTest> elementwise() {

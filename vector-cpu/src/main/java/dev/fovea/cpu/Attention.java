@@ -25,6 +25,15 @@ import java.util.Arrays;
  * the last block of 197 queries is 5 rows) at each of the slice's four blocks.
  */
 final class Attention {
+    /**
+     * One slice's sizes and row strides: T queries, S keys, D-wide queries and keys, Dv-wide values and outputs;
+     * rows of q and k (and dq, dk) lie ldqk floats apart, of v (and dv) ldv, of out (and dout) ldo. Dense [B,H,T,D]
+     * tensors have strides D and Dv; a packed projection [B,T,3,H,D] has 3·H·D for q, k, v and H·D for out.
+     */
+    record Dims(int t, int s, int d, int dv, int ldqk, int ldv, int ldo) {
+        static Dims dense(int t, int s, int d, int dv) { return new Dims(t, s, d, dv, d, dv, dv); }
+    }
+
     /** Queries per block. */
     static final int BQ = 64;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -42,7 +51,8 @@ final class Attention {
     static int visible(int t, int s, boolean causal) { return causal ? Math.min(s, t + 1) : s; }
 
     /** Scratch floats one thread needs for a slice of T queries, S keys, D-wide queries and keys, Dv-wide values. */
-    static int scratchSize(int t, int s, int d, int dv) {
+    static int scratchSize(Dims m) {
+        int t = m.t(), s = m.s(), d = m.d(), dv = m.dv();
         if (s <= ROWS_MAX_S) return (d + dv + 2 * rows8(t) + 1) * SP;
         int blocked = 2 * BQ * Math.max(1, s);
         return s <= MEDIUM_MAX_S ? Math.max(blocked, padded(s) * (d + BQ) + BQ * d) : blocked;
@@ -52,53 +62,58 @@ final class Attention {
     private static int padded(int s) { return (s + VL - 1) / VL * VL; }
 
     /** scores[r, 0:cols] ← scale·q[t0+r]·k[0:cols]ᵀ for the block's rows. */
-    private static void scores(float[] q, int qo, float[] k, int ko, int t0, int bq, int cols, int d, float scale, float[] sc) {
-        Gemm.sgemm(Parallel.SEQUENTIAL, false, true, bq, cols, d, scale, q, qo + t0 * d, d, k, ko, d, 0f, sc, 0, cols);
+    private static void scores(float[] q, int qo, float[] k, int ko, int t0, int bq, int cols, Dims m, float scale, float[] sc) {
+        Gemm.sgemm(Parallel.SEQUENTIAL, false, true, bq, cols, m.d(), scale, q, qo + t0 * m.ldqk(), m.ldqk(), k, ko, m.ldqk(), 0f, sc, 0, cols);
     }
 
     /**
-     * One (b,h) slice: q at qo [T, D], k at ko [S, D], v at vo [S, Dv], out at oo [T, Dv], lse at lo [T].
+     * One (b,h) slice: q at qo [T, D], k at ko [S, D], v at vo [S, Dv], out at oo [T, Dv] (rows at m's strides), lse
+     * at lo [T].
      */
     static void forward(float[] q, int qo, float[] k, int ko, float[] v, int vo, float[] out, int oo, float[] lse, int lo,
-                        int t, int s, int d, int dv, float scale, boolean causal, float[] scratch) {
+                        Dims m, float scale, boolean causal, float[] scratch) {
+        int t = m.t(), s = m.s(), dv = m.dv();
         if (s <= ROWS_MAX_S) {
-            forwardRows(q, qo, k, ko, v, vo, out, oo, lse, lo, t, s, d, dv, scale, causal, scratch);
+            forwardRows(q, qo, k, ko, v, vo, out, oo, lse, lo, m, scale, causal, scratch);
             return;
         }
         if (s <= MEDIUM_MAX_S) {
-            forwardMedium(q, qo, k, ko, v, vo, out, oo, lse, lo, t, s, d, dv, scale, causal, scratch);
+            forwardMedium(q, qo, k, ko, v, vo, out, oo, lse, lo, m, scale, causal, scratch);
             return;
         }
         for (int t0 = 0; t0 < t; t0 += BQ) {
             int bq = Math.min(BQ, t - t0), cols = visible(t0 + bq - 1, s, causal);
-            scores(q, qo, k, ko, t0, bq, cols, d, scale, scratch);
+            scores(q, qo, k, ko, t0, bq, cols, m, scale, scratch);
             for (int r = 0; r < bq; r++) {
                 int n = visible(t0 + r, s, causal), row = r * cols;
-                float m = RowOps.max(scratch, row, n);
-                float l = RowOps.expShifted(scratch, row, scratch, row, n, m);
+                float mx = RowOps.max(scratch, row, n);
+                float l = RowOps.expShifted(scratch, row, scratch, row, n, mx);
                 Pointwise.scaleInPlace(scratch, row, n, 1f / l);
                 Arrays.fill(scratch, row + n, row + cols, 0f);
-                lse[lo + t0 + r] = m + (float) Math.log(l);
+                lse[lo + t0 + r] = mx + (float) Math.log(l);
             }
-            Gemm.sgemm(Parallel.SEQUENTIAL, false, false, bq, dv, cols, 1f, scratch, 0, cols, v, vo, dv, 0f, out, oo + t0 * dv, dv);
+            Gemm.sgemm(Parallel.SEQUENTIAL, false, false, bq, dv, cols, 1f, scratch, 0, cols, v, vo, m.ldv(), 0f, out, oo + t0 * m.ldo(), m.ldo());
         }
     }
 
     /** One (b,h) slice of the backward; dq, dk, dv are overwritten. */
     static void backward(float[] q, int qo, float[] k, int ko, float[] v, int vo, float[] out, int oo, float[] lse, int lo,
-                         float[] dout, float[] dq, float[] dk, float[] dvv, int t, int s, int d, int dv, float scale,
+                         float[] dout, float[] dq, float[] dk, float[] dvv, Dims m, float scale,
                          boolean causal, float[] scratch) {
+        int t = m.t(), s = m.s(), d = m.d(), dv = m.dv(), ldqk = m.ldqk(), ldv = m.ldv(), ldo = m.ldo();
         if (s <= ROWS_MAX_S) {
-            backwardRows(q, qo, k, ko, v, vo, out, oo, lse, lo, dout, dq, dk, dvv, t, s, d, dv, scale, causal, scratch);
+            backwardRows(q, qo, k, ko, v, vo, out, oo, lse, lo, dout, dq, dk, dvv, m, scale, causal, scratch);
             return;
         }
-        Arrays.fill(dk, ko, ko + s * d, 0f);
-        Arrays.fill(dvv, vo, vo + s * dv, 0f);
+        for (int j = 0; j < s; j++) {
+            Arrays.fill(dk, ko + j * ldqk, ko + j * ldqk + d, 0f);
+            Arrays.fill(dvv, vo + j * ldv, vo + j * ldv + dv, 0f);
+        }
         int half = scratch.length / 2;
         for (int t0 = 0; t0 < t; t0 += BQ) {
             int bq = Math.min(BQ, t - t0), cols = visible(t0 + bq - 1, s, causal);
             // P, recomputed from the saved log-sum-exp
-            scores(q, qo, k, ko, t0, bq, cols, d, scale, scratch);
+            scores(q, qo, k, ko, t0, bq, cols, m, scale, scratch);
             for (int r = 0; r < bq; r++) {
                 int n = visible(t0 + r, s, causal), row = r * cols;
                 float li = lse[lo + t0 + r];
@@ -106,30 +121,30 @@ final class Attention {
                 Arrays.fill(scratch, row + n, row + cols, 0f);
             }
             // dV += Pᵀ·dO; dP = dO·Vᵀ
-            Gemm.sgemm(Parallel.SEQUENTIAL, true, false, cols, dv, bq, 1f, scratch, 0, cols, dout, oo + t0 * dv, dv, 1f, dvv, vo, dv);
-            Gemm.sgemm(Parallel.SEQUENTIAL, false, true, bq, cols, dv, 1f, dout, oo + t0 * dv, dv, v, vo, dv, 0f, scratch, half, cols);
+            Gemm.sgemm(Parallel.SEQUENTIAL, true, false, cols, dv, bq, 1f, scratch, 0, cols, dout, oo + t0 * ldo, ldo, 1f, dvv, vo, ldv);
+            Gemm.sgemm(Parallel.SEQUENTIAL, false, true, bq, cols, dv, 1f, dout, oo + t0 * ldo, ldo, v, vo, ldv, 0f, scratch, half, cols);
             // dS = P ⊙ (dP − rowsum(dO ⊙ O)), into P's place
             for (int r = 0; r < bq; r++) {
-                int row = r * cols, oi = oo + (t0 + r) * dv;
+                int row = r * cols, oi = oo + (t0 + r) * ldo;
                 float di = Pointwise.dot(dout, oi, out, oi, dv);
                 for (int j = 0; j < cols; j++) scratch[row + j] *= scratch[half + row + j] - di;
             }
             // dQ = scale·dS·K; dK += scale·dSᵀ·Q
-            Gemm.sgemm(Parallel.SEQUENTIAL, false, false, bq, d, cols, scale, scratch, 0, cols, k, ko, d, 0f, dq, qo + t0 * d, d);
-            Gemm.sgemm(Parallel.SEQUENTIAL, true, false, cols, d, bq, scale, scratch, 0, cols, q, qo + t0 * d, d, 1f, dk, ko, d);
+            Gemm.sgemm(Parallel.SEQUENTIAL, false, false, bq, d, cols, scale, scratch, 0, cols, k, ko, ldqk, 0f, dq, qo + t0 * ldqk, ldqk);
+            Gemm.sgemm(Parallel.SEQUENTIAL, true, false, cols, d, bq, scale, scratch, 0, cols, q, qo + t0 * ldqk, ldqk, 1f, dk, ko, ldqk);
         }
     }
 
     // ---------------------------------------------------------------- short sequences: register-blocked kernels
 
-    /** dst[dOff + c·SP + j] = src[so + j·w + c] for j < s, zero for s ≤ j < SP: a [S, W] slice as [W, SP]. */
-    private static void transpose(float[] src, int so, int s, int w, float[] dst, int dOff) { transpose(src, so, s, w, dst, dOff, SP); }
-
-    /** The same with rows of sp floats. */
-    private static void transpose(float[] src, int so, int s, int w, float[] dst, int dOff, int sp) {
+    /**
+     * dst[dOff + c·sp + j] = src[so + j·ld + c] for j < s, zero for s ≤ j < sp: a [S, W] slice (rows ld apart) as
+     * [W, sp].
+     */
+    private static void transpose(float[] src, int so, int s, int w, int ld, float[] dst, int dOff, int sp) {
         for (int c = 0; c < w; c++) {
             int row = dOff + c * sp;
-            for (int j = 0; j < s; j++) dst[row + j] = src[so + j * w + c];
+            for (int j = 0; j < s; j++) dst[row + j] = src[so + j * ld + c];
             Arrays.fill(dst, row + s, row + sp, 0f);
         }
     }
@@ -154,13 +169,13 @@ final class Attention {
     }
 
     /**
-     * y[yo + k·w : +w] = alpha·Σ_{i<len} pm[pb + i·si + k·sk]·m[mo + i·w : +w] for k < nk (≤ 8): eight rows of P (or
+     * y[yo + k·ldy : +w] = alpha·Σ_{i<len} pm[pb + i·si + k·sk]·m[mo + i·ldm : +w] for k < nk (≤ 8): eight rows of P (or
      * dS; si = 1, sk = SP) times V (or K), which is eight rows of the output (or dQ); or eight of their columns (si = SP,
      * sk = 1) times dO (or Q), which is dV (or dK) for eight keys. Each row of m is loaded once for all eight, and
      * eight accumulators keep the FMAs independent. All eight are computed (pm must hold them: padding) and nk stored.
      */
-    private static void blockTimes(float[] pm, int pb, int si, int sk, int len, int nk, float[] m, int mo, int w, float alpha,
-                                   float[] y, int yo) {
+    private static void blockTimes(float[] pm, int pb, int si, int sk, int len, int nk, float[] m, int mo, int ldm, int w,
+                                   float alpha, float[] y, int yo, int ldy) {
         int c = 0, bound = S.loopBound(w);
         // two vectors of m at a time: sixteen accumulators, 10 loads to 16 FMAs (one vector: 9 to 8, load-bound)
         for (; c + 2 * VL <= bound; c += 2 * VL) {
@@ -168,7 +183,7 @@ final class Attention {
             FloatVector a4 = FloatVector.zero(S), a5 = FloatVector.zero(S), a6 = FloatVector.zero(S), a7 = FloatVector.zero(S);
             FloatVector b0 = FloatVector.zero(S), b1 = FloatVector.zero(S), b2 = FloatVector.zero(S), b3 = FloatVector.zero(S);
             FloatVector b4 = FloatVector.zero(S), b5 = FloatVector.zero(S), b6 = FloatVector.zero(S), b7 = FloatVector.zero(S);
-            for (int i = 0, pr = pb, r = mo + c; i < len; i++, pr += si, r += w) {
+            for (int i = 0, pr = pb, r = mo + c; i < len; i++, pr += si, r += ldm) {
                 FloatVector mv = FloatVector.fromArray(S, m, r), mw = FloatVector.fromArray(S, m, r + VL);
                 FloatVector x0 = FloatVector.broadcast(S, pm[pr]), x1 = FloatVector.broadcast(S, pm[pr + sk]);
                 a0 = x0.fma(mv, a0); b0 = x0.fma(mw, b0);
@@ -185,18 +200,18 @@ final class Attention {
             }
             int o = yo + c;
             a0.mul(alpha).intoArray(y, o); b0.mul(alpha).intoArray(y, o + VL);
-            if (nk > 1) { a1.mul(alpha).intoArray(y, o + w); b1.mul(alpha).intoArray(y, o + w + VL); }
-            if (nk > 2) { a2.mul(alpha).intoArray(y, o + 2 * w); b2.mul(alpha).intoArray(y, o + 2 * w + VL); }
-            if (nk > 3) { a3.mul(alpha).intoArray(y, o + 3 * w); b3.mul(alpha).intoArray(y, o + 3 * w + VL); }
-            if (nk > 4) { a4.mul(alpha).intoArray(y, o + 4 * w); b4.mul(alpha).intoArray(y, o + 4 * w + VL); }
-            if (nk > 5) { a5.mul(alpha).intoArray(y, o + 5 * w); b5.mul(alpha).intoArray(y, o + 5 * w + VL); }
-            if (nk > 6) { a6.mul(alpha).intoArray(y, o + 6 * w); b6.mul(alpha).intoArray(y, o + 6 * w + VL); }
-            if (nk > 7) { a7.mul(alpha).intoArray(y, o + 7 * w); b7.mul(alpha).intoArray(y, o + 7 * w + VL); }
+            if (nk > 1) { a1.mul(alpha).intoArray(y, o + ldy); b1.mul(alpha).intoArray(y, o + ldy + VL); }
+            if (nk > 2) { a2.mul(alpha).intoArray(y, o + 2 * ldy); b2.mul(alpha).intoArray(y, o + 2 * ldy + VL); }
+            if (nk > 3) { a3.mul(alpha).intoArray(y, o + 3 * ldy); b3.mul(alpha).intoArray(y, o + 3 * ldy + VL); }
+            if (nk > 4) { a4.mul(alpha).intoArray(y, o + 4 * ldy); b4.mul(alpha).intoArray(y, o + 4 * ldy + VL); }
+            if (nk > 5) { a5.mul(alpha).intoArray(y, o + 5 * ldy); b5.mul(alpha).intoArray(y, o + 5 * ldy + VL); }
+            if (nk > 6) { a6.mul(alpha).intoArray(y, o + 6 * ldy); b6.mul(alpha).intoArray(y, o + 6 * ldy + VL); }
+            if (nk > 7) { a7.mul(alpha).intoArray(y, o + 7 * ldy); b7.mul(alpha).intoArray(y, o + 7 * ldy + VL); }
         }
         for (; c < bound; c += VL) {
             FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
             FloatVector a4 = FloatVector.zero(S), a5 = FloatVector.zero(S), a6 = FloatVector.zero(S), a7 = FloatVector.zero(S);
-            for (int i = 0, pr = pb, r = mo + c; i < len; i++, pr += si, r += w) {
+            for (int i = 0, pr = pb, r = mo + c; i < len; i++, pr += si, r += ldm) {
                 FloatVector mv = FloatVector.fromArray(S, m, r);
                 a0 = FloatVector.broadcast(S, pm[pr]).fma(mv, a0);
                 a1 = FloatVector.broadcast(S, pm[pr + sk]).fma(mv, a1);
@@ -209,19 +224,19 @@ final class Attention {
             }
             int o = yo + c;
             a0.mul(alpha).intoArray(y, o);
-            if (nk > 1) a1.mul(alpha).intoArray(y, o + w);
-            if (nk > 2) a2.mul(alpha).intoArray(y, o + 2 * w);
-            if (nk > 3) a3.mul(alpha).intoArray(y, o + 3 * w);
-            if (nk > 4) a4.mul(alpha).intoArray(y, o + 4 * w);
-            if (nk > 5) a5.mul(alpha).intoArray(y, o + 5 * w);
-            if (nk > 6) a6.mul(alpha).intoArray(y, o + 6 * w);
-            if (nk > 7) a7.mul(alpha).intoArray(y, o + 7 * w);
+            if (nk > 1) a1.mul(alpha).intoArray(y, o + ldy);
+            if (nk > 2) a2.mul(alpha).intoArray(y, o + 2 * ldy);
+            if (nk > 3) a3.mul(alpha).intoArray(y, o + 3 * ldy);
+            if (nk > 4) a4.mul(alpha).intoArray(y, o + 4 * ldy);
+            if (nk > 5) a5.mul(alpha).intoArray(y, o + 5 * ldy);
+            if (nk > 6) a6.mul(alpha).intoArray(y, o + 6 * ldy);
+            if (nk > 7) a7.mul(alpha).intoArray(y, o + 7 * ldy);
         }
         for (; c < w; c++)
             for (int k = 0; k < nk; k++) {
                 float acc = 0f;
-                for (int i = 0; i < len; i++) acc = Math.fma(pm[pb + i * si + k * sk], m[mo + i * w + c], acc);
-                y[yo + k * w + c] = acc * alpha;
+                for (int i = 0; i < len; i++) acc = Math.fma(pm[pb + i * si + k * sk], m[mo + i * ldm + c], acc);
+                y[yo + k * ldy + c] = acc * alpha;
             }
     }
 
@@ -243,55 +258,60 @@ final class Attention {
     private static int rows8(int t) { return (t + 7) & ~7; }
 
     private static void forwardRows(float[] q, int qo, float[] k, int ko, float[] v, int vo, float[] out, int oo, float[] lse, int lo,
-                                    int t, int s, int d, int dv, float scale, boolean causal, float[] scratch) {
+                                    Dims m, float scale, boolean causal, float[] scratch) {
+        int t = m.t(), s = m.s(), d = m.d(), dv = m.dv();
         int pm = d * SP;                           // scratch: Kᵀ [D, SP], then P [T, SP]
-        transpose(k, ko, s, d, scratch, 0);
+        transpose(k, ko, s, d, m.ldqk(), scratch, 0, SP);
         for (int i = 0; i < t; i++) {
             int pr = pm + i * SP;
-            scoresRow(q, qo + i * d, d, scratch, scale, visible(i, s, causal), pr);
+            scoresRow(q, qo + i * m.ldqk(), d, scratch, scale, visible(i, s, causal), pr);
             // whole padded rows, no scalar tails: the hidden keys' -inf give exactly 0
-            float m = RowOps.max(scratch, pr, SP);
-            float l = RowOps.expShifted(scratch, pr, scratch, pr, SP, m);
+            float mx = RowOps.max(scratch, pr, SP);
+            float l = RowOps.expShifted(scratch, pr, scratch, pr, SP, mx);
             Pointwise.scaleInPlace(scratch, pr, SP, 1f / l);
-            lse[lo + i] = m + (float) Math.log(l);
+            lse[lo + i] = mx + (float) Math.log(l);
         }
         // out = P·V, eight query rows at a time
-        for (int i = 0; i < t; i += 8) blockTimes(scratch, pm + i * SP, 1, SP, s, Math.min(8, t - i), v, vo, dv, 1f, out, oo + i * dv);
+        for (int i = 0; i < t; i += 8)
+            blockTimes(scratch, pm + i * SP, 1, SP, s, Math.min(8, t - i), v, vo, m.ldv(), dv, 1f, out, oo + i * m.ldo(), m.ldo());
     }
 
     /** The forward of one slice for ROWS_MAX_S < S ≤ MEDIUM_MAX_S (the class comment). */
     private static void forwardMedium(float[] q, int qo, float[] k, int ko, float[] v, int vo, float[] out, int oo, float[] lse, int lo,
-                                      int t, int s, int d, int dv, float scale, boolean causal, float[] scratch) {
+                                      Dims m, float scale, boolean causal, float[] scratch) {
+        int t = m.t(), s = m.s(), d = m.d(), dv = m.dv();
         int sp = padded(s), qb = d * sp, pb = qb + BQ * d;  // scratch: Kᵀ [D, sp], a block's queries [BQ, D], its P [BQ, sp]
-        transpose(k, ko, s, d, scratch, 0, sp);
+        transpose(k, ko, s, d, m.ldqk(), scratch, 0, sp);
         for (int t0 = 0; t0 < t; t0 += BQ) {
             int bq = Math.min(BQ, t - t0), rows = rows8(bq);
             // the block's queries, zero rows up to a multiple of 8: the products compute eight rows at a time
-            System.arraycopy(q, qo + t0 * d, scratch, qb, bq * d);
+            for (int r = 0; r < bq; r++) System.arraycopy(q, qo + (t0 + r) * m.ldqk(), scratch, qb + r * d, d);
             Arrays.fill(scratch, qb + bq * d, qb + rows * d, 0f);
-            for (int r = 0; r < rows; r += 8) blockTimes(scratch, qb + r * d, 1, d, d, 8, scratch, 0, sp, scale, scratch, pb + r * sp);
+            for (int r = 0; r < rows; r += 8) blockTimes(scratch, qb + r * d, 1, d, d, 8, scratch, 0, sp, sp, scale, scratch, pb + r * sp, sp);
             for (int r = 0; r < bq; r++) {
                 int pr = pb + r * sp;
                 Arrays.fill(scratch, pr + visible(t0 + r, s, causal), pr + sp, Float.NEGATIVE_INFINITY);
-                float m = RowOps.max(scratch, pr, sp);
-                float l = RowOps.expShifted(scratch, pr, scratch, pr, sp, m);
+                float mx = RowOps.max(scratch, pr, sp);
+                float l = RowOps.expShifted(scratch, pr, scratch, pr, sp, mx);
                 Pointwise.scaleInPlace(scratch, pr, sp, 1f / l);
-                lse[lo + t0 + r] = m + (float) Math.log(l);
+                lse[lo + t0 + r] = mx + (float) Math.log(l);
             }
             // out = P·V, eight query rows at a time (rows past bq hold the zero queries' scores, 0: read, never stored)
-            for (int r = 0; r < bq; r += 8) blockTimes(scratch, pb + r * sp, 1, sp, s, Math.min(8, bq - r), v, vo, dv, 1f, out, oo + (t0 + r) * dv);
+            for (int r = 0; r < bq; r += 8)
+                blockTimes(scratch, pb + r * sp, 1, sp, s, Math.min(8, bq - r), v, vo, m.ldv(), dv, 1f, out, oo + (t0 + r) * m.ldo(), m.ldo());
         }
     }
 
     private static void backwardRows(float[] q, int qo, float[] k, int ko, float[] v, int vo, float[] out, int oo, float[] lse, int lo,
-                                     float[] dout, float[] dq, float[] dk, float[] dvv, int t, int s, int d, int dv, float scale,
+                                     float[] dout, float[] dq, float[] dk, float[] dvv, Dims m, float scale,
                                      boolean causal, float[] scratch) {
+        int t = m.t(), s = m.s(), d = m.d(), dv = m.dv(), ldqk = m.ldqk(), ldv = m.ldv(), ldo = m.ldo();
         // scratch: Kᵀ [D, SP], Vᵀ [Dv, SP], P and dS [T rounded up to 8, SP], one row of dP
         int vt = d * SP, pm = vt + dv * SP, dsm = pm + rows8(t) * SP, dpr = dsm + rows8(t) * SP;
-        transpose(k, ko, s, d, scratch, 0);
-        transpose(v, vo, s, dv, scratch, vt);
+        transpose(k, ko, s, d, ldqk, scratch, 0, SP);
+        transpose(v, vo, s, dv, ldv, scratch, vt, SP);
         for (int i = 0; i < t; i++) {
-            int n = visible(i, s, causal), qi = qo + i * d, oi = oo + i * dv, pr = pm + i * SP, dsr = dsm + i * SP;
+            int n = visible(i, s, causal), qi = qo + i * ldqk, oi = oo + i * ldo, pr = pm + i * SP, dsr = dsm + i * SP;
             // P, recomputed from the saved log-sum-exp (0 for hidden keys and padding); dP = dO·Vᵀ; dS = P ⊙ (dP − dO·O)
             scoresRow(q, qi, d, scratch, scale, n, pr);
             RowOps.expShifted(scratch, pr, scratch, pr, SP, lse[lo + i]);
@@ -299,10 +319,11 @@ final class Attention {
             softmaxGrad(scratch, pr, dpr, Pointwise.dot(dout, oi, out, oi, dv), dsr);
         }
         // dQ = scale·dS·K, eight query rows at a time; dV = Pᵀ·dO and dK = scale·dSᵀ·Q, eight keys at a time
-        for (int i = 0; i < t; i += 8) blockTimes(scratch, dsm + i * SP, 1, SP, s, Math.min(8, t - i), k, ko, d, scale, dq, qo + i * d);
+        for (int i = 0; i < t; i += 8)
+            blockTimes(scratch, dsm + i * SP, 1, SP, s, Math.min(8, t - i), k, ko, ldqk, d, scale, dq, qo + i * ldqk, ldqk);
         for (int j = 0; j < s; j += 8) {
-            blockTimes(scratch, pm + j, SP, 1, t, Math.min(8, s - j), dout, oo, dv, 1f, dvv, vo + j * dv);
-            blockTimes(scratch, dsm + j, SP, 1, t, Math.min(8, s - j), q, qo, d, scale, dk, ko + j * d);
+            blockTimes(scratch, pm + j, SP, 1, t, Math.min(8, s - j), dout, oo, ldo, dv, 1f, dvv, vo + j * ldv, ldv);
+            blockTimes(scratch, dsm + j, SP, 1, t, Math.min(8, s - j), q, qo, ldqk, d, scale, dk, ko + j * ldqk, ldqk);
         }
     }
 }

@@ -36,7 +36,7 @@ public final class CpuBackend extends HeapBackend {
         return "cpu: JDK Vector API, " + Gemm.S + " (" + Gemm.VL + " floats), " + par.threads() + " thread(s), float32\n"
                 + "  gemm: packed panels, " + Gemm.MR + "x" + Gemm.NR + " register tile, KC=" + Gemm.KC + " NC=" + Gemm.NC + "\n"
                 + "  conv2d: direct for few channels at stride 1, one gemm when the kernel covers the image, else im2col + gemm (1x1/stride 1: gemm on the input); pooling: direct loops\n"
-                + "  attention: fused; register-blocked kernels up to " + Attention.ROWS_MAX_S + " keys (forward: " + Attention.MEDIUM_MAX_S + "), longer sequences in blocks of " + Attention.BQ + " queries through the GEMM (scores never materialised whole); softmax/layernorm/xent: per-row vector kernels";
+                + "  attention: fused (a packed qkv projection read in place); register-blocked kernels up to " + Attention.ROWS_MAX_S + " keys (forward: " + Attention.MEDIUM_MAX_S + "), longer sequences in blocks of " + Attention.BQ + " queries through the GEMM (scores never materialised whole); softmax/layernorm/xent: per-row vector kernels";
     }
 
     @Override public void close() { par.close(); }
@@ -311,25 +311,54 @@ public final class CpuBackend extends HeapBackend {
     // ---------------------------------------------------------------- attention
 
     @Override protected void attentionForwardImpl(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, float scale, boolean causal) {
-        int bh = q.dim(0) * q.dim(1), t = q.dim(2), d = q.dim(3), s = k.dim(2), dv = v.dim(3);
+        int t = q.dim(2), d = q.dim(3), s = k.dim(2), dv = v.dim(3);
+        Attention.Dims m = Attention.Dims.dense(t, s, d, dv);
         float[] qv = data(q), kv = data(k), vv = data(v), ov = data(out), lv = data(lse);
-        par.forRange(bh, 1, (i0, i1) -> {
-            float[] scratch = new float[Attention.scratchSize(t, s, d, dv)];
-            for (int i = i0; i < i1; i++)
-                Attention.forward(qv, i * t * d, kv, i * s * d, vv, i * s * dv, ov, i * t * dv, lv, i * t, t, s, d, dv, scale, causal, scratch);
-        });
+        slices(q.dim(0) * q.dim(1), m, (i, scratch) ->
+                Attention.forward(qv, i * t * d, kv, i * s * d, vv, i * s * dv, ov, i * t * dv, lv, i * t, m, scale, causal, scratch));
     }
 
     @Override protected void attentionBackwardImpl(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dout,
                                                    Tensor dq, Tensor dk, Tensor dv, float scale, boolean causal) {
-        int bh = q.dim(0) * q.dim(1), t = q.dim(2), d = q.dim(3), s = k.dim(2), dvn = v.dim(3);
+        int t = q.dim(2), d = q.dim(3), s = k.dim(2), dvn = v.dim(3);
+        Attention.Dims m = Attention.Dims.dense(t, s, d, dvn);
         float[] qv = data(q), kv = data(k), vv = data(v), ov = data(out), lv = data(lse), dov = data(dout);
         float[] dqv = data(dq), dkv = data(dk), dvv = data(dv);
-        par.forRange(bh, 1, (i0, i1) -> {
-            float[] scratch = new float[Attention.scratchSize(t, s, d, dvn)];
-            for (int i = i0; i < i1; i++)
+        slices(q.dim(0) * q.dim(1), m, (i, scratch) ->
                 Attention.backward(qv, i * t * d, kv, i * s * d, vv, i * s * dvn, ov, i * t * dvn, lv, i * t,
-                        dov, dqv, dkv, dvv, t, s, d, dvn, scale, causal, scratch);
+                        dov, dqv, dkv, dvv, m, scale, causal, scratch));
+    }
+
+    // Packed qkv [B,T,3,H,D]: slice (b, h)'s queries start at b·T·3HD + h·D, its keys HD and its values 2HD further,
+    // rows 3HD apart; its output rows in out [B,T,H,D] at b·T·HD + h·D, HD apart.
+    @Override protected void attentionPackedForwardImpl(Tensor qkv, Tensor out, Tensor lse, float scale, boolean causal) {
+        int h = qkv.dim(3), t = qkv.dim(1), d = qkv.dim(4), hd = h * d;
+        Attention.Dims m = new Attention.Dims(t, t, d, d, 3 * hd, 3 * hd, hd);
+        float[] x = data(qkv), ov = data(out), lv = data(lse);
+        slices(qkv.dim(0) * h, m, (i, scratch) -> {
+            int qo = (i / h) * t * 3 * hd + (i % h) * d, oo = (i / h) * t * hd + (i % h) * d;
+            Attention.forward(x, qo, x, qo + hd, x, qo + 2 * hd, ov, oo, lv, i * t, m, scale, causal, scratch);
+        });
+    }
+
+    @Override protected void attentionPackedBackwardImpl(Tensor qkv, Tensor out, Tensor lse, Tensor dout, Tensor dqkv,
+                                                         float scale, boolean causal) {
+        int h = qkv.dim(3), t = qkv.dim(1), d = qkv.dim(4), hd = h * d;
+        Attention.Dims m = new Attention.Dims(t, t, d, d, 3 * hd, 3 * hd, hd);
+        float[] x = data(qkv), ov = data(out), lv = data(lse), dov = data(dout), dx = data(dqkv);
+        slices(qkv.dim(0) * h, m, (i, scratch) -> {
+            int qo = (i / h) * t * 3 * hd + (i % h) * d, oo = (i / h) * t * hd + (i % h) * d;
+            Attention.backward(x, qo, x, qo + hd, x, qo + 2 * hd, ov, oo, lv, i * t, dov, dx, dx, dx, m, scale, causal, scratch);
+        });
+    }
+
+    private interface SliceWork { void run(int slice, float[] scratch); }
+
+    /** Attention's (batch, head) slices split between the threads, each thread with its own scratch. */
+    private void slices(int count, Attention.Dims m, SliceWork work) {
+        par.forRange(count, 1, (i0, i1) -> {
+            float[] scratch = new float[Attention.scratchSize(m)];
+            for (int i = i0; i < i1; i++) work.run(i, scratch);
         });
     }
 
