@@ -227,8 +227,7 @@ public final class Tape implements AutoCloseable {
         ys[ys.length - 1] = outF;
         Tensor y = alloc(ys);
         Tensor x2 = x.value().reshape(rows, in), y2 = y.reshape(rows, outF);
-        be.gemm(x2, false, w.value(), true, y2, 1f, 0f);
-        if (b != null) be.add(y2, b.value(), y2);
+        be.gemm(x2, false, w.value(), true, y2, 1f, 0f, b == null ? null : b.value());
         Var out = result("linear", y, x, w, b);
         onBackward("linear", out, () -> {
             Tensor dy = out.grad.reshape(rows, outF);

@@ -115,6 +115,14 @@ public abstract class Backend implements AutoCloseable {
      * c: [M, N] or [Bt, M, N]. A rank-2 operand is shared by every batch entry (a weight matrix).
      */
     public final void gemm(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, float alpha, float beta) {
+        gemm(a, transA, b, transB, c, alpha, beta, null);
+    }
+
+    /**
+     * The same plus bias [N] added to every row of C (cuBLASLt's bias epilogue: a linear layer's bias without a
+     * pass over C of its own); bias may be null. With a bias, C and the operands are matrices (rank 2).
+     */
+    public final void gemm(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, float alpha, float beta, Tensor bias) {
         String op = "gemm";
         own(op, "a", a); own(op, "b", b); own(op, "c", c);
         rankIn(op, "a", a, 2, 3); rankIn(op, "b", b, 2, 3); rankIn(op, "c", c, 2, 3);
@@ -129,7 +137,21 @@ public abstract class Backend implements AutoCloseable {
         if (b.rank() == 3 && b.dim(0) != batch) throw new IllegalArgumentException(op + ": b has batch " + b.dim(0) + ", c has batch " + batch);
         if (c.dim(-2) != m || c.dim(-1) != n)
             throw new IllegalArgumentException(op + ": c: expected [.., " + m + ", " + n + "], got " + Shape.str(c.shape()));
+        if (bias != null) {
+            own(op, "bias", bias);
+            shape(op, "bias", bias, n);
+            if (c.rank() != 2) throw new IllegalArgumentException(op + ": a bias needs rank-2 c, got " + Shape.str(c.shape()));
+            gemmBiasImpl(m, n, ka, a, transA, b, transB, c, alpha, beta, bias);
+            return;
+        }
         gemmImpl(batch, m, n, ka, a, transA, a.rank() == 3 ? (long) m * ka : 0, b, transB, b.rank() == 3 ? (long) ka * n : 0, c, alpha, beta);
+    }
+
+    /** C ← alpha·op(A)·op(B) + beta·C + bias on matrices; by default the GEMM, then the bias added as a pass over C. */
+    protected void gemmBiasImpl(int m, int n, int k, Tensor a, boolean transA, Tensor b, boolean transB, Tensor c,
+                                float alpha, float beta, Tensor bias) {
+        gemmImpl(1, m, n, k, a, transA, 0, b, transB, 0, c, alpha, beta);
+        binaryImpl(Binary.ADD, c, bias, c);
     }
 
     /** Batched strided GEMM on row-major matrices; a batch stride of 0 shares that operand across the batch. */

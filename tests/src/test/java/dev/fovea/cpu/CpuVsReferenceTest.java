@@ -59,7 +59,24 @@ class CpuVsReferenceTest {
         tests.add(property("gemm NN large, B blocks shared between threads", 2, dims(r(350, 420), r(250, 300), r(800, 1000)), d -> gemmCase(false, false, 1, d[0], d[1], d[2], 1f, 0f, false, false)));
         tests.add(property("gemm TT large, beyond one column block, shared", 2, dims(r(150, 200), r(1030, 1100), r(450, 600)), d -> gemmCase(true, true, 1, d[0], d[1], d[2], -0.5f, 0.25f, false, false)));
         tests.add(property("gemm NT beyond one column block, columns split", 3, dims(r(5, 30), r(3080, 3300), r(10, 40)), d -> gemmCase(false, true, 1, d[0], d[1], d[2], 0.5f, 1f, false, false)));
+        // a bias row: started from by the kernels (beta 0; ragged column edges, more than one K slice), added
+        // with C (beta 1), in the small-product paths (few rows, tiny), and on the shared-B path (large)
+        tests.add(property("gemm NT with a bias, beta 0", 25, dims(r(13, 80), r(1, 90), r(1, 300)), d -> gemmBiasCase(d[0], d[1], d[2], 0f)));
+        tests.add(property("gemm NT with a bias, beta 1", 10, dims(r(13, 80), r(1, 90), r(1, 300)), d -> gemmBiasCase(d[0], d[1], d[2], 1f)));
+        tests.add(property("gemm NT with a bias, small products", 15, dims(r(1, 12), r(1, 30), r(1, 20)), d -> gemmBiasCase(d[0], d[1], d[2], 0f)));
+        tests.add(property("gemm NT with a bias, B blocks shared", 2, dims(r(350, 420), r(250, 300), r(800, 1000)), d -> gemmBiasCase(d[0], d[1], d[2], 0f)));
         return tests;
+    }
+
+    /** A linear layer's product: x [M, K] times wᵀ (w [N, K]) plus a bias [N] on every row. */
+    static void gemmBiasCase(int m, int n, int k, float beta) {
+        SplittableRandom r = Bed.rng(m, n, k, (int) beta);
+        try (Mirror mr = mirror()) {
+            Pair a = mr.random(r, m, k), b = mr.random(r, n, k), bias = mr.random(r, n), c = mr.random(r, m, n);
+            CPU.gemm(a.under(), false, b.under(), true, c.under(), 1f, beta, bias.under());
+            REF.gemm(a.control(), false, b.control(), true, c.control(), 1f, beta, bias.control());
+            close(c, TOL, "gemm with bias");
+        }
     }
 
     static void gemmCase(boolean ta, boolean tb, int batch, int m, int n, int k, float alpha, float beta, boolean shareA, boolean shareB) {

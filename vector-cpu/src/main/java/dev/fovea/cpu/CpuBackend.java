@@ -46,6 +46,11 @@ public final class CpuBackend extends HeapBackend {
 
     // ---------------------------------------------------------------- GEMM
 
+    @Override protected void gemmBiasImpl(int m, int n, int k, Tensor a, boolean transA, Tensor b, boolean transB, Tensor c,
+                                          float alpha, float beta, Tensor bias) {
+        Gemm.sgemm(par, transA, transB, m, n, k, alpha, data(a), 0, transA ? m : k, data(b), 0, transB ? k : n, beta, data(c), 0, n, data(bias), 0);
+    }
+
     @Override protected void gemmImpl(int batch, int m, int n, int k, Tensor a, boolean transA, long strideA,
                                       Tensor b, boolean transB, long strideB, Tensor c, float alpha, float beta) {
         float[] av = data(a), bv = data(b), cv = data(c);

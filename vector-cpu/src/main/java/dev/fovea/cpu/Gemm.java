@@ -36,6 +36,8 @@ final class Gemm {
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
     private static final ThreadLocal<float[]> PACK_B = ThreadLocal.withInitial(() -> new float[0]);
+    /** The kernel's starting row where there is no bias (or C is added to): zeros. */
+    static final float[] NO_BIAS = new float[NR];
 
     private Gemm() {}
 
@@ -43,9 +45,20 @@ final class Gemm {
     static void sgemm(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha,
                       float[] a, int ao, int lda, float[] b, int bo, int ldb,
                       float beta, float[] c, int co, int ldc) {
+        sgemm(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc, null, 0);
+    }
+
+    /**
+     * The same plus bias[bi : bi+n] added to every row of C (null: none). With beta 0 the kernels start from the
+     * bias, so a linear layer's bias costs no pass over C of its own.
+     */
+    static void sgemm(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha,
+                      float[] a, int ao, int lda, float[] b, int bo, int ldb,
+                      float beta, float[] c, int co, int ldc, float[] bias, int bi) {
         if (m == 0 || n == 0) return;
         if (k == 0 || alpha == 0 || (long) m * n * k < 8192 || m <= FEW_ROWS) {
             scaleC(m, n, beta, c, co, ldc);
+            addRows(m, n, bias, bi, c, co, ldc);
             if (k == 0 || alpha == 0) return;
             if (m <= FEW_ROWS) fewRows(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
             else scalarAccumulate(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
@@ -53,11 +66,17 @@ final class Gemm {
         }
         // beta 0: the first K slice's kernels store into C instead of adding to it, sparing a pass that clears C
         boolean store = beta == 0f;
-        if (!store) scaleC(m, n, beta, c, co, ldc);
+        if (!store) {
+            scaleC(m, n, beta, c, co, ldc);
+            addRows(m, n, bias, bi, c, co, ldc);
+        }
         int threads = par.threads();
         int mPanels = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
+        // the bias zero-padded to whole panels: the kernels read NR floats of it at the ragged edge too
+        float[] row = store && bias != null ? Arrays.copyOfRange(bias, bi, bi + nPanels * NR) : null;
+        if (row != null) Arrays.fill(row, n, row.length, 0f);
         if (threads > 1 && mPanels >= 4 * threads && (long) m * n * k >= SHARED_MIN) {
-            blocks(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store, 0, mPanels, 0, nPanels);
+            blocks(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store, row, 0, mPanels, 0, nPanels);
             return;
         }
         // small products: one fork-join; each thread packs all of the operand it does not split: split C by rows
@@ -70,7 +89,7 @@ final class Gemm {
                 int ns = t / mSplit, ms = t % mSplit;
                 int jp0 = (int) ((long) nPanels * ns / nSplit), jp1 = (int) ((long) nPanels * (ns + 1) / nSplit);
                 int ip0 = (int) ((long) mPanels * ms / mSplit), ip1 = (int) ((long) mPanels * (ms + 1) / mSplit);
-                blocks(Parallel.SEQUENTIAL, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store, ip0, ip1, jp0, jp1);
+                blocks(Parallel.SEQUENTIAL, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store, row, ip0, ip1, jp0, jp1);
             }
         });
     }
@@ -90,7 +109,7 @@ final class Gemm {
      * 1.14× as fast (BENCHMARKS.md); the price is two fork-joins per block.
      */
     private static void blocks(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao,
-                               int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean store,
+                               int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean store, float[] row,
                                int ip0, int ip1, int jp0, int jp1) {
         int ncMax = Math.min(NC, (jp1 - jp0) * NR), kb = blockDepth(k, ncMax);
         float[] bp = scratch(PACK_B, ncMax * kb);
@@ -102,7 +121,7 @@ final class Gemm {
                 par.forChunks(jqEnd - jq, par.threads(), (q0, q1) ->
                         packBlock(tb, b, bo, ldb, pb0, pbEnd, jc + q0 * NR, Math.min(nc, q1 * NR) - q0 * NR, ncp, q0, bp));
                 par.forChunks(ip1 - ip0, (ip1 - ip0 + PANELS_PER_CLAIM - 1) / PANELS_PER_CLAIM, (i0, i1) ->
-                        panels(ta, alpha, a, ao, lda, (ip0 + i0) * MR, Math.min(m, (ip0 + i1) * MR), pb0, pbEnd, bp, ncp, nc, c, co + jc, ldc, store));
+                        panels(ta, alpha, a, ao, lda, (ip0 + i0) * MR, Math.min(m, (ip0 + i1) * MR), pb0, pbEnd, bp, ncp, nc, c, co + jc, ldc, store, row, jc));
             }
         }
     }
@@ -127,10 +146,11 @@ final class Gemm {
      * Rows [i0, i1) of C (in MR-row panels) against a packed block of B (K rows pb..pbEnd, nc columns, C's first
      * column at co): each panel runs the block's slices in turn, packing its MR×KC part of A for each (into this
      * thread's buffer, where it stays in L1) and running it against all of the slice's B panels. The deeper the
-     * block, the longer the panel's row of C tiles stays in cache. With {@code store}, K's first slice overwrites C.
+     * block, the longer the panel's row of C tiles stays in cache. With {@code store}, K's first slice overwrites C
+     * (with the padded bias row's columns from jc on, if there is one).
      */
     private static void panels(boolean ta, float alpha, float[] a, int ao, int lda, int i0, int i1, int pb, int pbEnd,
-                               float[] bp, int ncp, int nc, float[] c, int co, int ldc, boolean store) {
+                               float[] bp, int ncp, int nc, float[] c, int co, int ldc, boolean store, float[] row, int jc) {
         float[] ap = scratch(PACK_A, MR * KC + PACK_A_SLACK);
         float[] tile = TILE.get();
         for (int i = i0; i < i1; i += MR) {
@@ -138,14 +158,15 @@ final class Gemm {
             for (int pc = pb; pc < pbEnd; pc += KC) {
                 int kc = Math.min(KC, pbEnd - pc), bBase = (pc - pb) * ncp;
                 boolean add = !(store && pc == 0);
+                float[] init = add || row == null ? NO_BIAS : row;
                 packA(ta, alpha, a, ao, lda, i, mr, pc, kc, ap, 0);
                 for (int j = 0; j < nc; j += NR) {
-                    int nr = Math.min(NR, nc - j), bOff = bBase + j * kc, cOff = co + i * ldc + j;
+                    int nr = Math.min(NR, nc - j), bOff = bBase + j * kc, cOff = co + i * ldc + j, io = init == row ? jc + j : 0;
                     if (mr == MR && nr == NR) {
-                        kernelK(kc, ap, 0, bp, bOff, c, cOff, ldc, add);
+                        kernelK(kc, ap, 0, bp, bOff, c, cOff, ldc, add, init, io);
                     } else {
                         // ragged edge: the full tile into scratch (A and B are zero-padded), its valid part into C
-                        kernelK(kc, ap, 0, bp, bOff, tile, 0, NR, false);
+                        kernelK(kc, ap, 0, bp, bOff, tile, 0, NR, false, init, io);
                         for (int r = 0; r < mr; r++) {
                             int cr = cOff + r * ldc;
                             if (add) for (int x = 0; x < nr; x++) c[cr + x] += tile[r * NR + x];
@@ -305,20 +326,24 @@ final class Gemm {
     }
 
     // BEGIN GENERATED KERNEL (gen-kernel.py 12 2 2)
-    /** C[MR, NR] = (add ? C : 0) + Ap·Bp for Ap and Bp packed p-major, MR and NR wide: MR=12, NR=2·VL, k unrolled by 2. */
-    static void kernelK(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean add) {
-        FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S); FloatVector c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S); FloatVector c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S); FloatVector c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S); FloatVector c51 = FloatVector.zero(S);
-        FloatVector c60 = FloatVector.zero(S); FloatVector c61 = FloatVector.zero(S);
-        FloatVector c70 = FloatVector.zero(S); FloatVector c71 = FloatVector.zero(S);
-        FloatVector c80 = FloatVector.zero(S); FloatVector c81 = FloatVector.zero(S);
-        FloatVector c90 = FloatVector.zero(S); FloatVector c91 = FloatVector.zero(S);
-        FloatVector c100 = FloatVector.zero(S); FloatVector c101 = FloatVector.zero(S);
-        FloatVector c110 = FloatVector.zero(S); FloatVector c111 = FloatVector.zero(S);
+    /**
+     * C[MR, NR] = (add ? C : 0) + init[io : io+NR] (every row) + Ap·Bp for Ap and Bp packed p-major, MR and NR wide:
+     * MR=12, NR=2·VL, k unrolled by 2. init is a bias row, or zeros.
+     */
+    static void kernelK(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean add, float[] init, int io) {
+        FloatVector i0 = FloatVector.fromArray(S, init, io + 0 * VL); FloatVector i1 = FloatVector.fromArray(S, init, io + 1 * VL);
+        FloatVector c00 = i0; FloatVector c01 = i1;
+        FloatVector c10 = i0; FloatVector c11 = i1;
+        FloatVector c20 = i0; FloatVector c21 = i1;
+        FloatVector c30 = i0; FloatVector c31 = i1;
+        FloatVector c40 = i0; FloatVector c41 = i1;
+        FloatVector c50 = i0; FloatVector c51 = i1;
+        FloatVector c60 = i0; FloatVector c61 = i1;
+        FloatVector c70 = i0; FloatVector c71 = i1;
+        FloatVector c80 = i0; FloatVector c81 = i1;
+        FloatVector c90 = i0; FloatVector c91 = i1;
+        FloatVector c100 = i0; FloatVector c101 = i1;
+        FloatVector c110 = i0; FloatVector c111 = i1;
         int p = 0, kcu = kc - kc % 2;
         for (; p < kcu; p += 2) { // unrolled: loop bookkeeping would otherwise take FMA-port slots
             {
@@ -497,6 +522,12 @@ final class Gemm {
         c111.intoArray(c, co + 11 * ldc + 1 * VL);
     }
     // END GENERATED KERNEL
+
+    /** C[i, :] += bias[bi : bi+n] for each row i < m (nothing for a null bias). */
+    static void addRows(int m, int n, float[] bias, int bi, float[] c, int co, int ldc) {
+        if (bias == null) return;
+        for (int i = 0; i < m; i++) axpy(1f, bias, bi, c, co + i * ldc, n);
+    }
 
     /** C ← beta·C; beta = 0 clears C (so NaN or garbage in C never leaks through). */
     static void scaleC(int m, int n, float beta, float[] c, int co, int ldc) {
