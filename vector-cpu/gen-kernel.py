@@ -28,14 +28,10 @@ def step(lines, ind, p):
 
 
 L = [f"    // BEGIN GENERATED KERNEL (gen-kernel.py {MR} {NV} {U})",
-     f"    /**",
-     f"     * C[MR, NR] = (add ? C : 0) + init[io : io+NR] (every row) + Ap·Bp for Ap and Bp packed p-major, MR and NR wide:",
-     f"     * MR={MR}, NR={NV}·VL, k unrolled by {U}. init is a bias row, or zeros.",
-     f"     */",
-     "    static void kernelK(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean add, float[] init, int io) {"]
-L.append("        " + " ".join(f"FloatVector i{v} = FloatVector.fromArray(S, init, io + {v} * VL);" for v in range(NV)))
+     f"    /** C[MR, NR] = (add ? C : 0) + Ap·Bp for Ap and Bp packed p-major, MR and NR wide: MR={MR}, NR={NV}·VL, k unrolled by {U}. */",
+     "    static void kernelK(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean add) {"]
 for r in range(MR):
-    L.append("        " + " ".join(f"FloatVector c{r}{v} = i{v};" for v in range(NV)))
+    L.append("        " + " ".join(f"FloatVector c{r}{v} = FloatVector.zero(S);" for v in range(NV)))
 # the bound as a plain "p < limit": C2 does not count a loop tested as "p + U <= kc", and then keeps a safepoint
 # poll and the range checks of every access inside it
 L.append(f"        int p = 0, kcu = kc - kc % {U};")

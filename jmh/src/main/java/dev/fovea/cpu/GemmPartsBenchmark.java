@@ -49,13 +49,13 @@ public class GemmPartsBenchmark {
 
     /** One micro-kernel call, everything in L1: 2·12·32·256 = 196,608 flops. */
     @Benchmark public float[] kernelInL1() {
-        Gemm.kernelK(Gemm.KC, kernelA, 0, kernelB, 0, tile, 0, Gemm.NR, true, Gemm.NO_BIAS, 0);
+        Gemm.kernelK(Gemm.KC, kernelA, 0, kernelB, 0, tile, 0, Gemm.NR, true);
         return tile;
     }
 
     /** One A panel (in L1) against every B panel of a KC×NC slice (in L2): NC/NR kernel calls. */
     @Benchmark public float[] panelAgainstSliceInL2() {
-        for (int j = 0; j < Gemm.NC; j += Gemm.NR) Gemm.kernelK(Gemm.KC, kernelA, 0, bp, j * Gemm.KC, c, j, Gemm.NC, true, Gemm.NO_BIAS, 0);
+        for (int j = 0; j < Gemm.NC; j += Gemm.NR) Gemm.kernelK(Gemm.KC, kernelA, 0, bp, j * Gemm.KC, c, j, Gemm.NC, true);
         return c;
     }
 

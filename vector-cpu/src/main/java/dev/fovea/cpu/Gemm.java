@@ -36,8 +36,6 @@ final class Gemm {
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
     private static final ThreadLocal<float[]> PACK_B = ThreadLocal.withInitial(() -> new float[0]);
-    /** The kernel's starting row where there is no bias (or C is added to): zeros. */
-    static final float[] NO_BIAS = new float[NR];
 
     private Gemm() {}
 
@@ -49,8 +47,8 @@ final class Gemm {
     }
 
     /**
-     * The same plus bias[bi : bi+n] added to every row of C (null: none). With beta 0 the kernels start from the
-     * bias, so a linear layer's bias costs no pass over C of its own.
+     * The same plus bias[bi : bi+n] added to every row of C (null: none). With beta 0 the bias goes into each tile
+     * as soon as the first K slice has stored it, while it is in L1: a linear layer's bias costs no pass over C.
      */
     static void sgemm(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha,
                       float[] a, int ao, int lda, float[] b, int bo, int ldb,
@@ -147,7 +145,7 @@ final class Gemm {
      * column at co): each panel runs the block's slices in turn, packing its MR×KC part of A for each (into this
      * thread's buffer, where it stays in L1) and running it against all of the slice's B panels. The deeper the
      * block, the longer the panel's row of C tiles stays in cache. With {@code store}, K's first slice overwrites C
-     * (with the padded bias row's columns from jc on, if there is one).
+     * and then gets the padded bias row's columns from jc on, if there is one.
      */
     private static void panels(boolean ta, float alpha, float[] a, int ao, int lda, int i0, int i1, int pb, int pbEnd,
                                float[] bp, int ncp, int nc, float[] c, int co, int ldc, boolean store, float[] row, int jc) {
@@ -158,15 +156,17 @@ final class Gemm {
             for (int pc = pb; pc < pbEnd; pc += KC) {
                 int kc = Math.min(KC, pbEnd - pc), bBase = (pc - pb) * ncp;
                 boolean add = !(store && pc == 0);
-                float[] init = add || row == null ? NO_BIAS : row;
+                boolean bias = !add && row != null;
                 packA(ta, alpha, a, ao, lda, i, mr, pc, kc, ap, 0);
                 for (int j = 0; j < nc; j += NR) {
-                    int nr = Math.min(NR, nc - j), bOff = bBase + j * kc, cOff = co + i * ldc + j, io = init == row ? jc + j : 0;
+                    int nr = Math.min(NR, nc - j), bOff = bBase + j * kc, cOff = co + i * ldc + j;
                     if (mr == MR && nr == NR) {
-                        kernelK(kc, ap, 0, bp, bOff, c, cOff, ldc, add, init, io);
+                        kernelK(kc, ap, 0, bp, bOff, c, cOff, ldc, add);
+                        if (bias) addBias(row, jc + j, c, cOff, ldc);
                     } else {
                         // ragged edge: the full tile into scratch (A and B are zero-padded), its valid part into C
-                        kernelK(kc, ap, 0, bp, bOff, tile, 0, NR, false, init, io);
+                        kernelK(kc, ap, 0, bp, bOff, tile, 0, NR, false);
+                        if (bias) addBias(row, jc + j, tile, 0, NR);
                         for (int r = 0; r < mr; r++) {
                             int cr = cOff + r * ldc;
                             if (add) for (int x = 0; x < nr; x++) c[cr + x] += tile[r * NR + x];
@@ -175,6 +175,18 @@ final class Gemm {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * The bias row's NR columns from bj added to the MR×NR tile just stored at c[co] (still in L1). Not in the
+     * kernel: starting its accumulators from the bias cost the 1024³ product 10–15 % (bench gemm, alternating jars).
+     */
+    private static void addBias(float[] row, int bj, float[] c, int co, int ldc) {
+        FloatVector b0 = FloatVector.fromArray(S, row, bj), b1 = FloatVector.fromArray(S, row, bj + VL);
+        for (int r = 0, o = co; r < MR; r++, o += ldc) {
+            FloatVector.fromArray(S, c, o).add(b0).intoArray(c, o);
+            FloatVector.fromArray(S, c, o + VL).add(b1).intoArray(c, o + VL);
         }
     }
 
@@ -326,24 +338,20 @@ final class Gemm {
     }
 
     // BEGIN GENERATED KERNEL (gen-kernel.py 12 2 2)
-    /**
-     * C[MR, NR] = (add ? C : 0) + init[io : io+NR] (every row) + Ap·Bp for Ap and Bp packed p-major, MR and NR wide:
-     * MR=12, NR=2·VL, k unrolled by 2. init is a bias row, or zeros.
-     */
-    static void kernelK(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean add, float[] init, int io) {
-        FloatVector i0 = FloatVector.fromArray(S, init, io + 0 * VL); FloatVector i1 = FloatVector.fromArray(S, init, io + 1 * VL);
-        FloatVector c00 = i0; FloatVector c01 = i1;
-        FloatVector c10 = i0; FloatVector c11 = i1;
-        FloatVector c20 = i0; FloatVector c21 = i1;
-        FloatVector c30 = i0; FloatVector c31 = i1;
-        FloatVector c40 = i0; FloatVector c41 = i1;
-        FloatVector c50 = i0; FloatVector c51 = i1;
-        FloatVector c60 = i0; FloatVector c61 = i1;
-        FloatVector c70 = i0; FloatVector c71 = i1;
-        FloatVector c80 = i0; FloatVector c81 = i1;
-        FloatVector c90 = i0; FloatVector c91 = i1;
-        FloatVector c100 = i0; FloatVector c101 = i1;
-        FloatVector c110 = i0; FloatVector c111 = i1;
+    /** C[MR, NR] = (add ? C : 0) + Ap·Bp for Ap and Bp packed p-major, MR and NR wide: MR=12, NR=2·VL, k unrolled by 2. */
+    static void kernelK(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean add) {
+        FloatVector c00 = FloatVector.zero(S); FloatVector c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S); FloatVector c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S); FloatVector c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S); FloatVector c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S); FloatVector c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S); FloatVector c51 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S); FloatVector c61 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S); FloatVector c71 = FloatVector.zero(S);
+        FloatVector c80 = FloatVector.zero(S); FloatVector c81 = FloatVector.zero(S);
+        FloatVector c90 = FloatVector.zero(S); FloatVector c91 = FloatVector.zero(S);
+        FloatVector c100 = FloatVector.zero(S); FloatVector c101 = FloatVector.zero(S);
+        FloatVector c110 = FloatVector.zero(S); FloatVector c111 = FloatVector.zero(S);
         int p = 0, kcu = kc - kc % 2;
         for (; p < kcu; p += 2) { // unrolled: loop bookkeeping would otherwise take FMA-port slots
             {
