@@ -81,6 +81,14 @@ class KernelTwinTest {
         twin("exp", VMath::exp, v -> VMath.exp((float) v), Math::exp, -87f, 88f, 3e-7);
         twin("tanh", VMath::tanh, v -> VMath.tanh((float) v), Math::tanh, -12f, 12f, 3e-7);
         twin("sigmoid", VMath::sigmoid, v -> VMath.sigmoid((float) v), v -> 1 / (1 + Math.exp(-v)), -80f, 30f, 5e-7);
+        twin("expNoOverflow", VMath::expNoOverflow, v -> VMath.expNoOverflow((float) v), Math::exp, -87f, 88f, 3e-7);
+        for (float x : new float[]{Float.NEGATIVE_INFINITY, -100f, -87.5f}) {
+            assertEquals(0f, VMath.expNoOverflow(x), "expNoOverflow(" + x + ")");
+            var v = jdk.incubator.vector.FloatVector.broadcast(jdk.incubator.vector.FloatVector.SPECIES_PREFERRED, x);
+            assertEquals(0f, VMath.expNoOverflow(v).lane(0), "vector expNoOverflow(" + x + ")");
+        }
+        assertEquals(Float.NaN, VMath.expNoOverflow(Float.NaN));
+        assertEquals(Float.NaN, VMath.expNoOverflow(jdk.incubator.vector.FloatVector.broadcast(jdk.incubator.vector.FloatVector.SPECIES_PREFERRED, Float.NaN)).lane(0));
         assertEquals(0f, VMath.exp(-100f));
         assertEquals(Float.POSITIVE_INFINITY, VMath.exp(100f));
         assertEquals(Float.NaN, VMath.exp(Float.NaN));

@@ -23,19 +23,20 @@ final class RowOps {
     }
 
     /**
-     * y[j] = exp(x[j] − shift) for j in [0, n); returns their sum. The exps and the sum are separate loops in separate
+     * y[j] = exp(x[j] − shift) for j in [0, n), shift at least the row's maximum (or its log-sum-exp), so that no
+     * exp overflows; returns their sum. The exps and the sum are separate loops in separate
      * methods: a vector exp is so many IR nodes that, inlined next to it, the lane sum hit C2's inlining cutoff and
      * boxed its vector at every call.
      */
     static float expShifted(float[] x, int xo, float[] y, int yo, int n, float shift) {
         int i = 0, bound = S.loopBound(n);
-        for (; i < bound; i += S.length()) VMath.exp(FloatVector.fromArray(S, x, xo + i).sub(shift)).intoArray(y, yo + i);
+        for (; i < bound; i += S.length()) VMath.expNoOverflow(FloatVector.fromArray(S, x, xo + i).sub(shift)).intoArray(y, yo + i);
         expShiftedTail(x, xo, y, yo, i, n, shift);
         return Pointwise.sum(y, yo, yo + n);
     }
 
     private static void expShiftedTail(float[] x, int xo, float[] y, int yo, int i, int n, float shift) {
-        for (; i < n; i++) y[yo + i] = VMath.exp(x[xo + i] - shift);
+        for (; i < n; i++) y[yo + i] = VMath.expNoOverflow(x[xo + i] - shift);
     }
 
     /** Softmax of rows [r0, r1) of length n; causal rows see columns ≤ (row mod t), the rest become 0. */

@@ -60,6 +60,16 @@ final class VMath {
         return expCore(x);
     }
 
+    /**
+     * e^x for x ≤ EXP_HI without exp's overflow and NaN blends (NaN still gives NaN; below EXP_LO, 0): for shifted
+     * softmax scores, which are ≤ 0.
+     */
+    static float expNoOverflow(float x) { return x < EXP_LO ? 0f : expCore(x); }
+
+    static FloatVector expNoOverflow(FloatVector x) {
+        return expCore(x.max(EXP_LO)).blend(0f, x.compare(VectorOperators.LT, EXP_LO));
+    }
+
     /** e^c for c in [EXP_LO, EXP_HI]: no checks. */
     private static float expCore(float c) {
         float n = (c * LOG2E + ROUND) - ROUND;
