@@ -3,6 +3,7 @@ package dev.fovea.autograd;
 import dev.fovea.backend.Activation;
 import dev.fovea.backend.Backend;
 import dev.fovea.backend.Conv2dSpec;
+import dev.fovea.backend.Epilogue;
 import dev.fovea.backend.Pool2dSpec;
 import dev.fovea.tensor.Shape;
 import dev.fovea.tensor.Tensor;
@@ -218,18 +219,29 @@ public final class Tape implements AutoCloseable {
      * y [.., out] = x [.., in] · wᵀ + b, with w [out, in] as PyTorch stores it and b [out] (or null).
      * Leading dimensions of x are flattened into rows for the GEMM.
      */
-    public Var linear(Var x, Var w, Var b) {
+    public Var linear(Var x, Var w, Var b) { return linear(x, w, b, null); }
+
+    /**
+     * x·wᵀ + b + residual: a linear layer with the residual connection after it (residual has the output's shape; b
+     * and residual may be null). Both go into the GEMM's epilogue, so the backend can add them without a pass over
+     * the output each.
+     */
+    public Var linear(Var x, Var w, Var b, Var residual) {
         int in = w.dim(1), outF = w.dim(0);
         if (x.dim(-1) != in)
             throw new IllegalArgumentException("linear: x " + Shape.str(x.shape()) + " has " + x.dim(-1) + " features, weight " + Shape.str(w.shape()) + " expects " + in);
         int rows = x.value().numel() / in;
         int[] ys = x.shape();
         ys[ys.length - 1] = outF;
+        if (residual != null && !java.util.Arrays.equals(residual.shape(), ys))
+            throw new IllegalArgumentException("linear: residual " + Shape.str(residual.shape()) + " must have the output's shape " + Shape.str(ys));
         Tensor y = alloc(ys);
         Tensor x2 = x.value().reshape(rows, in), y2 = y.reshape(rows, outF);
-        be.gemm(x2, false, w.value(), true, y2, 1f, 0f, b == null ? null : b.value());
-        Var out = result("linear", y, x, w, b);
+        be.gemm(x2, false, w.value(), true, y2, 1f, 0f, new Epilogue(b == null ? null : b.value(),
+                residual == null ? null : residual.value().reshape(rows, outF)));
+        Var out = result("linear", y, x, w, b, residual);
         onBackward("linear", out, () -> {
+            if (!alias(residual, out.grad)) accumulate(residual, (dr, add) -> be.copy(out.grad, dr));
             Tensor dy = out.grad.reshape(rows, outF);
             accumulate(x, (dx, add) -> be.gemm(dy, false, w.value(), false, dx.reshape(rows, in), 1f, 0f));
             accumulate(w, additive((dw, add) -> be.gemm(dy, true, x2, false, dw, 1f, add ? 1f : 0f)));

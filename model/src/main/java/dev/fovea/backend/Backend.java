@@ -115,14 +115,15 @@ public abstract class Backend implements AutoCloseable {
      * c: [M, N] or [Bt, M, N]. A rank-2 operand is shared by every batch entry (a weight matrix).
      */
     public final void gemm(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, float alpha, float beta) {
-        gemm(a, transA, b, transB, c, alpha, beta, null);
+        gemm(a, transA, b, transB, c, alpha, beta, Epilogue.NONE);
     }
 
     /**
-     * The same plus bias [N] added to every row of C (cuBLASLt's bias epilogue: a linear layer's bias without a
-     * pass over C of its own); bias may be null. With a bias, C and the operands are matrices (rank 2).
+     * The same with an epilogue (a bias row, a residual) added to C on the way out, as cuBLASLt does: a backend may
+     * fuse it into the product instead of passing over C again. With an epilogue, C and the operands are matrices
+     * (rank 2).
      */
-    public final void gemm(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, float alpha, float beta, Tensor bias) {
+    public final void gemm(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, float alpha, float beta, Epilogue e) {
         String op = "gemm";
         own(op, "a", a); own(op, "b", b); own(op, "c", c);
         rankIn(op, "a", a, 2, 3); rankIn(op, "b", b, 2, 3); rankIn(op, "c", c, 2, 3);
@@ -137,21 +138,26 @@ public abstract class Backend implements AutoCloseable {
         if (b.rank() == 3 && b.dim(0) != batch) throw new IllegalArgumentException(op + ": b has batch " + b.dim(0) + ", c has batch " + batch);
         if (c.dim(-2) != m || c.dim(-1) != n)
             throw new IllegalArgumentException(op + ": c: expected [.., " + m + ", " + n + "], got " + Shape.str(c.shape()));
-        if (bias != null) {
-            own(op, "bias", bias);
-            shape(op, "bias", bias, n);
-            if (c.rank() != 2) throw new IllegalArgumentException(op + ": a bias needs rank-2 c, got " + Shape.str(c.shape()));
-            gemmBiasImpl(m, n, ka, a, transA, b, transB, c, alpha, beta, bias);
+        if (!e.isNone()) {
+            if (c.rank() != 2) throw new IllegalArgumentException(op + ": an epilogue needs rank-2 c, got " + Shape.str(c.shape()));
+            if (e.bias() != null) { own(op, "bias", e.bias()); shape(op, "bias", e.bias(), n); }
+            if (e.residual() != null) {
+                own(op, "residual", e.residual());
+                shape(op, "residual", e.residual(), m, n);
+                if (e.residual().storage() == c.storage()) throw new IllegalArgumentException(op + ": residual must not be c itself (use beta = 1)");
+            }
+            gemmEpilogueImpl(m, n, ka, a, transA, b, transB, c, alpha, beta, e);
             return;
         }
         gemmImpl(batch, m, n, ka, a, transA, a.rank() == 3 ? (long) m * ka : 0, b, transB, b.rank() == 3 ? (long) ka * n : 0, c, alpha, beta);
     }
 
-    /** C ← alpha·op(A)·op(B) + beta·C + bias on matrices; by default the GEMM, then the bias added as a pass over C. */
-    protected void gemmBiasImpl(int m, int n, int k, Tensor a, boolean transA, Tensor b, boolean transB, Tensor c,
-                                float alpha, float beta, Tensor bias) {
+    /** The GEMM with an epilogue on matrices; by default the GEMM, then a pass over C for each part. */
+    protected void gemmEpilogueImpl(int m, int n, int k, Tensor a, boolean transA, Tensor b, boolean transB, Tensor c,
+                                    float alpha, float beta, Epilogue e) {
         gemmImpl(1, m, n, k, a, transA, 0, b, transB, 0, c, alpha, beta);
-        binaryImpl(Binary.ADD, c, bias, c);
+        if (e.bias() != null) binaryImpl(Binary.ADD, c, e.bias(), c);
+        if (e.residual() != null) binaryImpl(Binary.ADD, c, e.residual(), c);
     }
 
     /** Batched strided GEMM on row-major matrices; a batch stride of 0 shares that operand across the batch. */

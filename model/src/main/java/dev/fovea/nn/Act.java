@@ -19,6 +19,9 @@ public final class Act extends Module {
         }
 
         public String id() { return name().toLowerCase(java.util.Locale.ROOT); }
+
+        /** The backend's activation of the same name. */
+        public Activation op() { return Activation.valueOf(name()); }
     }
 
     private final Kind kind;
@@ -30,13 +33,6 @@ public final class Act extends Module {
     @Override public Var forward(Tape t, Var x) { return apply(t, kind, x); }
 
     public static Var apply(Tape t, Kind kind, Var x) {
-        return switch (kind) {
-            case RELU -> t.activation(Activation.RELU, x);
-            case SIGMOID -> t.activation(Activation.SIGMOID, x);
-            case TANH -> t.activation(Activation.TANH, x);
-            case GELU -> t.activation(Activation.GELU, x);
-            case GELU_TANH -> t.activation(Activation.GELU_TANH, x);
-            case SCALED_TANH -> t.activation(Activation.SCALED_TANH, x);
-        };
+        return t.activation(kind.op(), x);
     }
 }

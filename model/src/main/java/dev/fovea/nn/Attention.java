@@ -28,14 +28,19 @@ public final class Attention extends Module {
      * keeps its keys and values; after that x is one new position [B, 1, D], which attends to every cached position
      * and its own — the same numbers as the whole sequence at once would give at that position.
      */
-    public Var forward(Tape t, Var x, KvCache cache) {
+    public Var forward(Tape t, Var x, KvCache cache) { return forward(t, x, cache, null); }
+
+    /** residual + attention(x), the residual added in the output projection's epilogue. */
+    public Var addTo(Tape t, Var residual, Var x) { return forward(t, x, null, residual); }
+
+    private Var forward(Tape t, Var x, KvCache cache, Var residual) {
         int b = x.dim(0), n = x.dim(1), d = x.dim(2), dh = d / heads;
         if (cache != null && !cache.isEmpty() && n != 1)
             throw new IllegalArgumentException("attention: a filled cache takes one new position at a time, got " + n);
         Var qkvOut = t.reshape(qkv.forward(t, x), b, n, 3, heads, dh);        // [B, T, 3, H, Dh]
         float scale = (float) (1 / Math.sqrt(dh));
         if (cache == null)                                                   // reads q, k, v in place
-            return proj.forward(t, t.reshape(t.attentionPacked(qkvOut, scale, causal), b, n, d));
+            return proj.forward(t, t.reshape(t.attentionPacked(qkvOut, scale, causal), b, n, d), residual);
         Var split = t.permute(qkvOut, 2, 0, 3, 1, 4);                        // [3, B, H, T, Dh]
         Var q = t.reshape(t.slice(split, 0, 0, 1), b, heads, n, dh);
         Var k = t.reshape(t.slice(split, 0, 1, 1), b, heads, n, dh);
@@ -49,6 +54,6 @@ public final class Attention extends Module {
         }
         Var o = t.attention(q, k, v, scale, mask);                           // [B, H, T, Dh]
         Var merged = t.reshape(t.permute(o, 0, 2, 1, 3), b, n, d);           // [B, T, D]
-        return proj.forward(t, merged);
+        return proj.forward(t, merged, residual);
     }
 }

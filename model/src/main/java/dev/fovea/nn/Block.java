@@ -18,7 +18,7 @@ public final class Block extends Module {
     }
 
     @Override public Var forward(Tape t, Var x) {
-        x = t.add(x, attn.forward(t, norm1.forward(t, x)));
-        return t.add(x, mlp.forward(t, norm2.forward(t, x)));
+        x = attn.addTo(t, x, norm1.forward(t, x));          // the residual adds go into the output layers' epilogues
+        return mlp.addTo(t, x, norm2.forward(t, x));
     }
 }

@@ -36,6 +36,6 @@ public final class DecoderBlock extends Module {
             throw new IllegalArgumentException(cross == null ? "a decoder-only block takes no encoder tokens" : "a decoder block with cross-attention needs the encoder's tokens");
         x = t.add(x, attn.forward(t, norm1.forward(t, x), self));
         if (cross != null) x = t.add(x, cross.forward(t, crossNorm.forward(t, x), memory, crossCache));
-        return t.add(x, mlp.forward(t, mlpNorm.forward(t, x)));
+        return mlp.addTo(t, x, mlpNorm.forward(t, x));
     }
 }

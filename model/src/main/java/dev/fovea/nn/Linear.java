@@ -27,4 +27,7 @@ public final class Linear extends Module {
     }
 
     @Override public Var forward(Tape t, Var x) { return t.linear(x, weight, bias); }
+
+    /** x·Wᵀ + b + residual, the residual added in the product's epilogue. */
+    public Var forward(Tape t, Var x, Var residual) { return t.linear(x, weight, bias, residual); }
 }

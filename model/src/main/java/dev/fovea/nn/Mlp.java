@@ -15,5 +15,10 @@ public final class Mlp extends Module {
         this.act = act;
     }
 
-    @Override public Var forward(Tape t, Var x) { return fc2.forward(t, Act.apply(t, act, fc1.forward(t, x))); }
+    @Override public Var forward(Tape t, Var x) { return addTo(t, null, x); }
+
+    /** residual + mlp(x), the residual added in fc2's epilogue (residual may be null). */
+    public Var addTo(Tape t, Var residual, Var x) {
+        return fc2.forward(t, Act.apply(t, act, fc1.forward(t, x)), residual);
+    }
 }

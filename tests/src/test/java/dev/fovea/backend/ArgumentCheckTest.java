@@ -28,8 +28,10 @@ class ArgumentCheckTest {
             refused(() -> B.gemm(a, false, b, false, c, 1, 0), "gemm", "inner dimensions", "[3, 4]", "[5, 6]");
             refused(() -> B.gemm(a, false, bb, false, c2, 1, 0), "gemm", "c", "[.., 3, 6]", "[3, 7]");
             refused(() -> B.gemm(a, true, bb, false, c, 1, 0), "gemm", "(transposed)");
-            try (Tensor bias = B.zeros(5)) {
-                refused(() -> B.gemm(a, false, bb, false, c, 1, 0, bias), "gemm", "bias", "[6]", "[5]");
+            try (Tensor bias = B.zeros(5); Tensor res = B.zeros(3, 5)) {
+                refused(() -> B.gemm(a, false, bb, false, c, 1, 0, Epilogue.bias(bias)), "gemm", "bias", "[6]", "[5]");
+                refused(() -> B.gemm(a, false, bb, false, c, 1, 0, new Epilogue(null, res)), "gemm", "residual", "[3, 6]", "[3, 5]");
+                refused(() -> B.gemm(a, false, bb, false, c, 1, 0, new Epilogue(null, c)), "gemm", "residual must not be c");
             }
         }
     }

@@ -3,6 +3,7 @@ package dev.fovea.cpu;
 import dev.fovea.backend.Activation;
 import dev.fovea.backend.BackendOptions;
 import dev.fovea.backend.Conv2dSpec;
+import dev.fovea.backend.Epilogue;
 import dev.fovea.backend.Pool2dSpec;
 import dev.fovea.backend.Precision;
 import dev.fovea.reference.ReferenceBackend;
@@ -59,23 +60,30 @@ class CpuVsReferenceTest {
         tests.add(property("gemm NN large, B blocks shared between threads", 2, dims(r(350, 420), r(250, 300), r(800, 1000)), d -> gemmCase(false, false, 1, d[0], d[1], d[2], 1f, 0f, false, false)));
         tests.add(property("gemm TT large, beyond one column block, shared", 2, dims(r(150, 200), r(1030, 1100), r(450, 600)), d -> gemmCase(true, true, 1, d[0], d[1], d[2], -0.5f, 0.25f, false, false)));
         tests.add(property("gemm NT beyond one column block, columns split", 3, dims(r(5, 30), r(3080, 3300), r(10, 40)), d -> gemmCase(false, true, 1, d[0], d[1], d[2], 0.5f, 1f, false, false)));
-        // a bias row: started from by the kernels (beta 0; ragged column edges, more than one K slice), added
-        // with C (beta 1), in the small-product paths (few rows, tiny), and on the shared-B path (large)
-        tests.add(property("gemm NT with a bias, beta 0", 25, dims(r(13, 80), r(1, 90), r(1, 300)), d -> gemmBiasCase(d[0], d[1], d[2], 0f)));
-        tests.add(property("gemm NT with a bias, beta 1", 10, dims(r(13, 80), r(1, 90), r(1, 300)), d -> gemmBiasCase(d[0], d[1], d[2], 1f)));
-        tests.add(property("gemm NT with a bias, small products", 15, dims(r(1, 12), r(1, 30), r(1, 20)), d -> gemmBiasCase(d[0], d[1], d[2], 0f)));
-        tests.add(property("gemm NT with a bias, B blocks shared", 2, dims(r(350, 420), r(250, 300), r(800, 1000)), d -> gemmBiasCase(d[0], d[1], d[2], 0f)));
+        // epilogues (bias, residual; d[3] picks which): added when the first K slice stores a tile (beta 0; ragged
+        // edges, more than one K slice), added with C (beta 1), in the
+        // small-product paths (few rows, tiny), on the shared-B path (large), past one B block of K (long K)
+        tests.add(property("gemm NT with an epilogue, beta 0", 30, dims(r(13, 80), r(1, 90), r(1, 300), r(1, 3)), d -> gemmEpilogueCase(d[0], d[1], d[2], 0f, d[3])));
+        tests.add(property("gemm NT with an epilogue, beta 1", 10, dims(r(13, 80), r(1, 90), r(1, 300), r(1, 3)), d -> gemmEpilogueCase(d[0], d[1], d[2], 1f, d[3])));
+        tests.add(property("gemm NT with an epilogue, small products", 15, dims(r(1, 12), r(1, 30), r(1, 20), r(1, 3)), d -> gemmEpilogueCase(d[0], d[1], d[2], 0f, d[3])));
+        tests.add(property("gemm NT with an epilogue, B blocks shared", 2, dims(r(350, 420), r(250, 300), r(800, 1000), r(3, 3)), d -> gemmEpilogueCase(d[0], d[1], d[2], 0f, d[3])));
+        tests.add(property("gemm NT with an epilogue, K past one B block", 2, dims(r(30, 60), r(1030, 1100), r(300, 400), r(3, 3)), d -> gemmEpilogueCase(d[0], d[1], d[2], 0f, d[3])));
         return tests;
     }
 
-    /** A linear layer's product: x [M, K] times wᵀ (w [N, K]) plus a bias [N] on every row. */
-    static void gemmBiasCase(int m, int n, int k, float beta) {
-        SplittableRandom r = Bed.rng(m, n, k, (int) beta);
+    /**
+     * A linear layer's product with its epilogue: x [M, K] times wᵀ (w [N, K]), then a bias [N] on every row (parts
+     * bit 1), a residual [M, N] (bit 2).
+     */
+    static void gemmEpilogueCase(int m, int n, int k, float beta, int parts) {
+        SplittableRandom r = Bed.rng(m, n, k, (int) beta, parts);
         try (Mirror mr = mirror()) {
-            Pair a = mr.random(r, m, k), b = mr.random(r, n, k), bias = mr.random(r, n), c = mr.random(r, m, n);
-            CPU.gemm(a.under(), false, b.under(), true, c.under(), 1f, beta, bias.under());
-            REF.gemm(a.control(), false, b.control(), true, c.control(), 1f, beta, bias.control());
-            close(c, TOL, "gemm with bias");
+            Pair a = mr.random(r, m, k), b = mr.random(r, n, k), bias = mr.random(r, n), res = mr.random(r, m, n), c = mr.random(r, m, n);
+            CPU.gemm(a.under(), false, b.under(), true, c.under(), 1f, beta,
+                    new Epilogue((parts & 1) != 0 ? bias.under() : null, (parts & 2) != 0 ? res.under() : null));
+            REF.gemm(a.control(), false, b.control(), true, c.control(), 1f, beta,
+                    new Epilogue((parts & 1) != 0 ? bias.control() : null, (parts & 2) != 0 ? res.control() : null));
+            close(c, TOL, "gemm with epilogue " + parts);
         }
     }
 

@@ -46,9 +46,10 @@ public final class CpuBackend extends HeapBackend {
 
     // ---------------------------------------------------------------- GEMM
 
-    @Override protected void gemmBiasImpl(int m, int n, int k, Tensor a, boolean transA, Tensor b, boolean transB, Tensor c,
-                                          float alpha, float beta, Tensor bias) {
-        Gemm.sgemm(par, transA, transB, m, n, k, alpha, data(a), 0, transA ? m : k, data(b), 0, transB ? k : n, beta, data(c), 0, n, data(bias), 0);
+    @Override protected void gemmEpilogueImpl(int m, int n, int k, Tensor a, boolean transA, Tensor b, boolean transB, Tensor c,
+                                              float alpha, float beta, dev.fovea.backend.Epilogue e) {
+        Epilogue ep = new Epilogue(e.bias() == null ? null : data(e.bias()), 0, e.residual() == null ? null : data(e.residual()), 0, n);
+        Gemm.sgemm(par, transA, transB, m, n, k, alpha, data(a), 0, transA ? m : k, data(b), 0, transB ? k : n, beta, data(c), 0, n, ep);
     }
 
     @Override protected void gemmImpl(int batch, int m, int n, int k, Tensor a, boolean transA, long strideA,

@@ -43,38 +43,37 @@ final class Gemm {
     static void sgemm(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha,
                       float[] a, int ao, int lda, float[] b, int bo, int ldb,
                       float beta, float[] c, int co, int ldc) {
-        sgemm(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc, null, 0);
+        sgemm(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc, Epilogue.NONE);
     }
 
     /**
-     * The same plus bias[bi : bi+n] added to every row of C (null: none). With beta 0 the bias goes into each tile
-     * as soon as the first K slice has stored it, while it is in L1: a linear layer's bias costs no pass over C.
+     * C ← alpha·op(A)·op(B) + beta·C + bias + residual with the parts of {@code ep}. With beta 0 each tile gets the
+     * bias and residual as soon as K's first slice has stored it, while it is in L1: a linear layer's bias and the
+     * residual connection after it cost no pass over C.
      */
     static void sgemm(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha,
                       float[] a, int ao, int lda, float[] b, int bo, int ldb,
-                      float beta, float[] c, int co, int ldc, float[] bias, int bi) {
+                      float beta, float[] c, int co, int ldc, Epilogue ep) {
         if (m == 0 || n == 0) return;
         if (k == 0 || alpha == 0 || (long) m * n * k < 8192 || m <= FEW_ROWS) {
             scaleC(m, n, beta, c, co, ldc);
-            addRows(m, n, bias, bi, c, co, ldc);
-            if (k == 0 || alpha == 0) return;
-            if (m <= FEW_ROWS) fewRows(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
-            else scalarAccumulate(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
+            if (k != 0 && alpha != 0) {
+                if (m <= FEW_ROWS) fewRows(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
+                else scalarAccumulate(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc);
+            }
+            ep.add(c, co, ldc, 0, 0, m, n);
             return;
         }
         // beta 0: the first K slice's kernels store into C instead of adding to it, sparing a pass that clears C
         boolean store = beta == 0f;
         if (!store) {
             scaleC(m, n, beta, c, co, ldc);
-            addRows(m, n, bias, bi, c, co, ldc);
+            ep.add(c, co, ldc, 0, 0, m, n);
         }
         int threads = par.threads();
         int mPanels = (m + MR - 1) / MR, nPanels = (n + NR - 1) / NR;
-        // the bias zero-padded to whole panels: the kernels read NR floats of it at the ragged edge too
-        float[] row = store && bias != null ? Arrays.copyOfRange(bias, bi, bi + nPanels * NR) : null;
-        if (row != null) Arrays.fill(row, n, row.length, 0f);
         if (threads > 1 && mPanels >= 4 * threads && (long) m * n * k >= SHARED_MIN) {
-            blocks(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store, row, 0, mPanels, 0, nPanels);
+            blocks(par, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store, ep, 0, mPanels, 0, nPanels);
             return;
         }
         // small products: one fork-join; each thread packs all of the operand it does not split: split C by rows
@@ -87,7 +86,7 @@ final class Gemm {
                 int ns = t / mSplit, ms = t % mSplit;
                 int jp0 = (int) ((long) nPanels * ns / nSplit), jp1 = (int) ((long) nPanels * (ns + 1) / nSplit);
                 int ip0 = (int) ((long) mPanels * ms / mSplit), ip1 = (int) ((long) mPanels * (ms + 1) / mSplit);
-                blocks(Parallel.SEQUENTIAL, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store, row, ip0, ip1, jp0, jp1);
+                blocks(Parallel.SEQUENTIAL, ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, c, co, ldc, store, ep, ip0, ip1, jp0, jp1);
             }
         });
     }
@@ -107,7 +106,7 @@ final class Gemm {
      * 1.14× as fast (BENCHMARKS.md); the price is two fork-joins per block.
      */
     private static void blocks(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao,
-                               int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean store, float[] row,
+                               int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean store, Epilogue ep,
                                int ip0, int ip1, int jp0, int jp1) {
         int ncMax = Math.min(NC, (jp1 - jp0) * NR), kb = blockDepth(k, ncMax);
         float[] bp = scratch(PACK_B, ncMax * kb);
@@ -119,7 +118,8 @@ final class Gemm {
                 par.forChunks(jqEnd - jq, par.threads(), (q0, q1) ->
                         packBlock(tb, b, bo, ldb, pb0, pbEnd, jc + q0 * NR, Math.min(nc, q1 * NR) - q0 * NR, ncp, q0, bp));
                 par.forChunks(ip1 - ip0, (ip1 - ip0 + PANELS_PER_CLAIM - 1) / PANELS_PER_CLAIM, (i0, i1) ->
-                        panels(ta, alpha, a, ao, lda, (ip0 + i0) * MR, Math.min(m, (ip0 + i1) * MR), pb0, pbEnd, bp, ncp, nc, c, co + jc, ldc, store, row, jc));
+                        panels(ta, alpha, a, ao, lda, (ip0 + i0) * MR, Math.min(m, (ip0 + i1) * MR), pb0, pbEnd, bp, ncp, nc,
+                                c, co + jc, ldc, store, ep, jc));
             }
         }
     }
@@ -145,48 +145,34 @@ final class Gemm {
      * column at co): each panel runs the block's slices in turn, packing its MR×KC part of A for each (into this
      * thread's buffer, where it stays in L1) and running it against all of the slice's B panels. The deeper the
      * block, the longer the panel's row of C tiles stays in cache. With {@code store}, K's first slice overwrites C
-     * and then gets the padded bias row's columns from jc on, if there is one.
+     * and adds the epilogue's bias and residual (C's column jc is at co).
      */
     private static void panels(boolean ta, float alpha, float[] a, int ao, int lda, int i0, int i1, int pb, int pbEnd,
-                               float[] bp, int ncp, int nc, float[] c, int co, int ldc, boolean store, float[] row, int jc) {
+                               float[] bp, int ncp, int nc, float[] c, int co, int ldc, boolean store, Epilogue ep, int jc) {
         float[] ap = scratch(PACK_A, MR * KC + PACK_A_SLACK);
         float[] tile = TILE.get();
         for (int i = i0; i < i1; i += MR) {
             int mr = Math.min(MR, i1 - i);
             for (int pc = pb; pc < pbEnd; pc += KC) {
                 int kc = Math.min(KC, pbEnd - pc), bBase = (pc - pb) * ncp;
-                boolean add = !(store && pc == 0);
-                boolean bias = !add && row != null;
+                boolean add = !(store && pc == 0), adds = !add && ep.adds();
                 packA(ta, alpha, a, ao, lda, i, mr, pc, kc, ap, 0);
                 for (int j = 0; j < nc; j += NR) {
                     int nr = Math.min(NR, nc - j), bOff = bBase + j * kc, cOff = co + i * ldc + j;
                     if (mr == MR && nr == NR) {
                         kernelK(kc, ap, 0, bp, bOff, c, cOff, ldc, add);
-                        if (bias) addBias(row, jc + j, c, cOff, ldc);
                     } else {
                         // ragged edge: the full tile into scratch (A and B are zero-padded), its valid part into C
                         kernelK(kc, ap, 0, bp, bOff, tile, 0, NR, false);
-                        if (bias) addBias(row, jc + j, tile, 0, NR);
                         for (int r = 0; r < mr; r++) {
                             int cr = cOff + r * ldc;
                             if (add) for (int x = 0; x < nr; x++) c[cr + x] += tile[r * NR + x];
                             else System.arraycopy(tile, r * NR, c, cr, nr);
                         }
                     }
+                    if (adds) ep.add(c, cOff, ldc, i, jc + j, mr, nr);
                 }
             }
-        }
-    }
-
-    /**
-     * The bias row's NR columns from bj added to the MR×NR tile just stored at c[co] (still in L1). Not in the
-     * kernel: starting its accumulators from the bias cost the 1024³ product 10–15 % (bench gemm, alternating jars).
-     */
-    private static void addBias(float[] row, int bj, float[] c, int co, int ldc) {
-        FloatVector b0 = FloatVector.fromArray(S, row, bj), b1 = FloatVector.fromArray(S, row, bj + VL);
-        for (int r = 0, o = co; r < MR; r++, o += ldc) {
-            FloatVector.fromArray(S, c, o).add(b0).intoArray(c, o);
-            FloatVector.fromArray(S, c, o + VL).add(b1).intoArray(c, o + VL);
         }
     }
 
@@ -530,12 +516,6 @@ final class Gemm {
         c111.intoArray(c, co + 11 * ldc + 1 * VL);
     }
     // END GENERATED KERNEL
-
-    /** C[i, :] += bias[bi : bi+n] for each row i < m (nothing for a null bias). */
-    static void addRows(int m, int n, float[] bias, int bi, float[] c, int co, int ldc) {
-        if (bias == null) return;
-        for (int i = 0; i < m; i++) axpy(1f, bias, bi, c, co + i * ldc, n);
-    }
 
     /** C ← beta·C; beta = 0 clears C (so NaN or garbage in C never leaks through). */
     static void scaleC(int m, int n, float beta, float[] c, int co, int ldc) {
