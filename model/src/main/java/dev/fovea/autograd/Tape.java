@@ -241,11 +241,12 @@ public final class Tape implements AutoCloseable {
                 residual == null ? null : residual.value().reshape(rows, outF)));
         Var out = result("linear", y, x, w, b, residual);
         onBackward("linear", out, () -> {
-            if (!alias(residual, out.grad)) accumulate(residual, (dr, add) -> be.copy(out.grad, dr));
             Tensor dy = out.grad.reshape(rows, outF);
             accumulate(x, (dx, add) -> be.gemm(dy, false, w.value(), false, dx.reshape(rows, in), 1f, 0f));
             accumulate(w, additive((dw, add) -> be.gemm(dy, true, x2, false, dw, 1f, add ? 1f : 0f)));
             accumulate(b, (db, add) -> be.sum(dy, db, 0));
+            // last: the residual may take out.grad itself as its gradient, which later ops then add into
+            if (!alias(residual, out.grad)) accumulate(residual, (dr, add) -> be.copy(out.grad, dr));
         });
         return out;
     }

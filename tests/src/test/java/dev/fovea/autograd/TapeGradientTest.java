@@ -66,6 +66,8 @@ class TapeGradientTest {
                         (t, v) -> t.linear(v.get(0), v.get(1), v.get(2), v.get(3))),
                 new Case("linear without bias, with a residual", new int[][]{{3, 5}, {4, 5}, {3, 4}},
                         (t, v) -> t.linear(v.get(0), v.get(1), null, v.get(2))),
+                new Case("linear with its own input as the residual", new int[][]{{3, 4}, {4, 4}, {4}},
+                        (t, v) -> t.linear(v.get(0), v.get(1), v.get(2), v.get(0))),
                 new Case("flatten then linear", new int[][]{{2, 2, 3, 3}, {5, 18}, {5}}, (t, v) -> t.linear(t.flatten(v.get(0)), v.get(1), v.get(2))),
                 new Case("add with broadcast bias", new int[][]{{3, 4, 5}, {4, 5}}, (t, v) -> t.add(v.get(0), v.get(1))),
                 new Case("mul with broadcast", new int[][]{{3, 4, 5}, {5}}, (t, v) -> t.mul(v.get(0), v.get(1))),

@@ -155,7 +155,7 @@ final class Gemm {
             int mr = Math.min(MR, i1 - i);
             for (int pc = pb; pc < pbEnd; pc += KC) {
                 int kc = Math.min(KC, pbEnd - pc), bBase = (pc - pb) * ncp;
-                boolean add = !(store && pc == 0), adds = !add && ep.adds();
+                boolean add = !(store && pc == 0), epilogue = !add && ep.adds();
                 packA(ta, alpha, a, ao, lda, i, mr, pc, kc, ap, 0);
                 for (int j = 0; j < nc; j += NR) {
                     int nr = Math.min(NR, nc - j), bOff = bBase + j * kc, cOff = co + i * ldc + j;
@@ -170,7 +170,7 @@ final class Gemm {
                             else System.arraycopy(tile, r * NR, c, cr, nr);
                         }
                     }
-                    if (adds) ep.add(c, cOff, ldc, i, jc + j, mr, nr);
+                    if (epilogue) ep.add(c, cOff, ldc, i, jc + j, mr, nr);
                 }
             }
         }
