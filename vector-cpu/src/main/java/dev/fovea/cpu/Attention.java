@@ -142,9 +142,13 @@ final class Attention {
      * [W, sp].
      */
     private static void transpose(float[] src, int so, int s, int w, int ld, float[] dst, int dOff, int sp) {
+        // whole 16×16 blocks in registers, the ragged rows and columns one float at a time
+        int s16 = VL == 16 ? s & ~15 : 0, w16 = VL == 16 ? w & ~15 : 0;
+        for (int j = 0; j < s16; j += 16)
+            for (int c = 0; c < w16; c += 16) Gemm.transpose16(src, so + j * ld + c, ld, dst, dOff + c * sp + j, sp);
         for (int c = 0; c < w; c++) {
             int row = dOff + c * sp;
-            for (int j = 0; j < s; j++) dst[row + j] = src[so + j * ld + c];
+            for (int j = c < w16 ? s16 : 0; j < s; j++) dst[row + j] = src[so + j * ld + c];
             Arrays.fill(dst, row + s, row + sp, 0f);
         }
     }

@@ -245,6 +245,45 @@ final class Gemm {
      * bit of the lane index), then 16 overlapping stores in order, each one's last 4 lanes overwritten by the next.
      * The strided scalar copy it replaces took twice as long (BENCHMARKS.md).
      */
+    /**
+     * dst[dOff + c·ldd + r] = src[so + r·ld + c] for r, c < 16: a 16×16 block transposed in registers by the same
+     * four radix-2 stages (VL = 16 only). Spelled out: vectors kept in an array are boxed.
+     */
+    static void transpose16(float[] src, int so, int ld, float[] dst, int dOff, int ldd) {
+        FloatVector r0 = FloatVector.fromArray(S, src, so + 0 * ld), r1 = FloatVector.fromArray(S, src, so + 1 * ld);
+        FloatVector r2 = FloatVector.fromArray(S, src, so + 2 * ld), r3 = FloatVector.fromArray(S, src, so + 3 * ld);
+        FloatVector r4 = FloatVector.fromArray(S, src, so + 4 * ld), r5 = FloatVector.fromArray(S, src, so + 5 * ld);
+        FloatVector r6 = FloatVector.fromArray(S, src, so + 6 * ld), r7 = FloatVector.fromArray(S, src, so + 7 * ld);
+        FloatVector r8 = FloatVector.fromArray(S, src, so + 8 * ld), r9 = FloatVector.fromArray(S, src, so + 9 * ld);
+        FloatVector r10 = FloatVector.fromArray(S, src, so + 10 * ld), r11 = FloatVector.fromArray(S, src, so + 11 * ld);
+        FloatVector r12 = FloatVector.fromArray(S, src, so + 12 * ld), r13 = FloatVector.fromArray(S, src, so + 13 * ld);
+        FloatVector r14 = FloatVector.fromArray(S, src, so + 14 * ld), r15 = FloatVector.fromArray(S, src, so + 15 * ld);
+        FloatVector lo0 = SWAP_LO[0], hi0 = SWAP_HI[0];
+        FloatVector t0 = lo0.selectFrom(r0, r1), t1 = hi0.selectFrom(r0, r1), t2 = lo0.selectFrom(r2, r3), t3 = hi0.selectFrom(r2, r3);
+        FloatVector t4 = lo0.selectFrom(r4, r5), t5 = hi0.selectFrom(r4, r5), t6 = lo0.selectFrom(r6, r7), t7 = hi0.selectFrom(r6, r7);
+        FloatVector t8 = lo0.selectFrom(r8, r9), t9 = hi0.selectFrom(r8, r9), t10 = lo0.selectFrom(r10, r11), t11 = hi0.selectFrom(r10, r11);
+        FloatVector t12 = lo0.selectFrom(r12, r13), t13 = hi0.selectFrom(r12, r13), t14 = lo0.selectFrom(r14, r15), t15 = hi0.selectFrom(r14, r15);
+        FloatVector lo1 = SWAP_LO[1], hi1 = SWAP_HI[1];
+        FloatVector u0 = lo1.selectFrom(t0, t2), u2 = hi1.selectFrom(t0, t2), u1 = lo1.selectFrom(t1, t3), u3 = hi1.selectFrom(t1, t3);
+        FloatVector u4 = lo1.selectFrom(t4, t6), u6 = hi1.selectFrom(t4, t6), u5 = lo1.selectFrom(t5, t7), u7 = hi1.selectFrom(t5, t7);
+        FloatVector u8 = lo1.selectFrom(t8, t10), u10 = hi1.selectFrom(t8, t10), u9 = lo1.selectFrom(t9, t11), u11 = hi1.selectFrom(t9, t11);
+        FloatVector u12 = lo1.selectFrom(t12, t14), u14 = hi1.selectFrom(t12, t14), u13 = lo1.selectFrom(t13, t15), u15 = hi1.selectFrom(t13, t15);
+        FloatVector lo2 = SWAP_LO[2], hi2 = SWAP_HI[2];
+        FloatVector v0 = lo2.selectFrom(u0, u4), v4 = hi2.selectFrom(u0, u4), v1 = lo2.selectFrom(u1, u5), v5 = hi2.selectFrom(u1, u5);
+        FloatVector v2 = lo2.selectFrom(u2, u6), v6 = hi2.selectFrom(u2, u6), v3 = lo2.selectFrom(u3, u7), v7 = hi2.selectFrom(u3, u7);
+        FloatVector v8 = lo2.selectFrom(u8, u12), v12 = hi2.selectFrom(u8, u12), v9 = lo2.selectFrom(u9, u13), v13 = hi2.selectFrom(u9, u13);
+        FloatVector v10 = lo2.selectFrom(u10, u14), v14 = hi2.selectFrom(u10, u14), v11 = lo2.selectFrom(u11, u15), v15 = hi2.selectFrom(u11, u15);
+        FloatVector lo3 = SWAP_LO[3], hi3 = SWAP_HI[3];
+        FloatVector w0 = lo3.selectFrom(v0, v8), w8 = hi3.selectFrom(v0, v8), w1 = lo3.selectFrom(v1, v9), w9 = hi3.selectFrom(v1, v9);
+        FloatVector w2 = lo3.selectFrom(v2, v10), w10 = hi3.selectFrom(v2, v10), w3 = lo3.selectFrom(v3, v11), w11 = hi3.selectFrom(v3, v11);
+        FloatVector w4 = lo3.selectFrom(v4, v12), w12 = hi3.selectFrom(v4, v12), w5 = lo3.selectFrom(v5, v13), w13 = hi3.selectFrom(v5, v13);
+        FloatVector w6 = lo3.selectFrom(v6, v14), w14 = hi3.selectFrom(v6, v14), w7 = lo3.selectFrom(v7, v15), w15 = hi3.selectFrom(v7, v15);
+        w0.intoArray(dst, dOff + 0 * ldd); w1.intoArray(dst, dOff + 1 * ldd); w2.intoArray(dst, dOff + 2 * ldd); w3.intoArray(dst, dOff + 3 * ldd);
+        w4.intoArray(dst, dOff + 4 * ldd); w5.intoArray(dst, dOff + 5 * ldd); w6.intoArray(dst, dOff + 6 * ldd); w7.intoArray(dst, dOff + 7 * ldd);
+        w8.intoArray(dst, dOff + 8 * ldd); w9.intoArray(dst, dOff + 9 * ldd); w10.intoArray(dst, dOff + 10 * ldd); w11.intoArray(dst, dOff + 11 * ldd);
+        w12.intoArray(dst, dOff + 12 * ldd); w13.intoArray(dst, dOff + 13 * ldd); w14.intoArray(dst, dOff + 14 * ldd); w15.intoArray(dst, dOff + 15 * ldd);
+    }
+
     private static int transposeRows(float alpha, float[] a, int src, int lda, int kc, float[] ap, int dst) {
         FloatVector z = FloatVector.zero(S), al = FloatVector.broadcast(S, alpha);
         FloatVector lo0 = SWAP_LO[0], hi0 = SWAP_HI[0], lo1 = SWAP_LO[1], hi1 = SWAP_HI[1];
