@@ -429,8 +429,8 @@ public abstract class Backend implements AutoCloseable {
         shape(op, "lse", lse, b, h, t);
     }
 
-    // Packed attention by the unpacked op: qkv [B,T,3,H,D] permuted to [3,B,H,T,D] and sliced. A backend overrides
-    // these to read the packed rows in place.
+    // Packed attention by the unpacked op: qkv [B,T,3,H,D] permuted to [3,B,H,T,D] and sliced, into temporaries this
+    // call allocates and frees before it returns. A backend overrides these to read the packed rows in place.
     private static final int[] UNPACK = {2, 0, 3, 1, 4}, PACK = {1, 3, 0, 2, 4}, HEADS_FIRST = {0, 2, 1, 3};
 
     protected void attentionPackedForwardImpl(Tensor qkv, Tensor out, Tensor lse, float scale, boolean causal) {

@@ -10,6 +10,7 @@ import jdk.incubator.vector.FloatVector;
 final class Epilogue {
     static final Epilogue NONE = new Epilogue(null, 0, null, 0, 0);
     private static final int VL = Gemm.VL;
+    private static final float[] NO_BIAS = new float[Gemm.NR];
 
     final float[] bias, res;
     final int bi, ro, ldr;
@@ -29,18 +30,21 @@ final class Epilogue {
         float[] bias = this.bias, res = this.res;
         int bo = bi + j, rs = ro + i * ldr + j, ldr = this.ldr;
         if (rows == Gemm.MR && cols == Gemm.NR) {
-            // a whole tile: two vectors a row
-            var z = FloatVector.zero(Gemm.S);
-            FloatVector b0 = bias == null ? z : FloatVector.fromArray(Gemm.S, bias, bo);
-            FloatVector b1 = bias == null ? z : FloatVector.fromArray(Gemm.S, bias, bo + VL);
-            for (int r = 0, o = co; r < rows; r++, o += ldc, rs += ldr) {
-                FloatVector y0 = FloatVector.fromArray(Gemm.S, c, o).add(b0), y1 = FloatVector.fromArray(Gemm.S, c, o + VL).add(b1);
-                if (res != null) {
-                    y0 = y0.add(FloatVector.fromArray(Gemm.S, res, rs));
-                    y1 = y1.add(FloatVector.fromArray(Gemm.S, res, rs + VL));
+            // a whole tile, two vectors a row; no bias reads zeros, so that no vector is chosen by a condition (C2
+            // may box a vector that merges two values)
+            float[] bs = bias == null ? NO_BIAS : bias;
+            int bj = bias == null ? 0 : bo;
+            FloatVector b0 = FloatVector.fromArray(Gemm.S, bs, bj), b1 = FloatVector.fromArray(Gemm.S, bs, bj + VL);
+            if (res == null) {
+                for (int r = 0, o = co; r < rows; r++, o += ldc) {
+                    FloatVector.fromArray(Gemm.S, c, o).add(b0).intoArray(c, o);
+                    FloatVector.fromArray(Gemm.S, c, o + VL).add(b1).intoArray(c, o + VL);
                 }
-                y0.intoArray(c, o);
-                y1.intoArray(c, o + VL);
+            } else {
+                for (int r = 0, o = co; r < rows; r++, o += ldc, rs += ldr) {
+                    FloatVector.fromArray(Gemm.S, c, o).add(b0).add(FloatVector.fromArray(Gemm.S, res, rs)).intoArray(c, o);
+                    FloatVector.fromArray(Gemm.S, c, o + VL).add(b1).add(FloatVector.fromArray(Gemm.S, res, rs + VL)).intoArray(c, o + VL);
+                }
             }
             return;
         }
