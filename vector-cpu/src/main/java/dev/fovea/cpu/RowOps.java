@@ -10,13 +10,18 @@ final class RowOps {
 
     private RowOps() {}
 
+    /** The largest of x[off, off+n); a NaN may be passed over (a softmax row holding one still comes out NaN). */
     static float max(float[] x, int off, int n) {
         int i = 0, bound = S.loopBound(n);
         float m = Float.NEGATIVE_INFINITY;
         if (bound > 0) {
             FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-            for (; i < bound; i += S.length()) acc = acc.max(FloatVector.fromArray(S, x, off + i));
-            m = acc.reduceLanes(VectorOperators.MAX);
+            // compare and blend, not max: Java's max (NaN and −0 rules) is several dependent instructions a lane
+            for (; i < bound; i += S.length()) {
+                FloatVector v = FloatVector.fromArray(S, x, off + i);
+                acc = acc.blend(v, acc.lt(v));
+            }
+            m = VMath.maxLanes(acc);
         }
         for (; i < n; i++) m = Math.max(m, x[off + i]);
         return m;
