@@ -326,6 +326,12 @@ class CpuVsReferenceTest {
                 tests.add(property(n + ": long S", 6, dims(r(1, 1), r(1, 2), r(1, 70), r(65, 150), r(1, 20), r(1, 20)), d -> attnCase(d[0], d[1], d[2], d[3], d[4], d[5], causal, fwd)));
                 tests.add(property(n + ": S of a few hundred", 4, dims(r(1, 1), r(1, 2), r(60, 140), r(180, 300), r(1, 70), r(1, 40)), d -> attnCase(d[0], d[1], d[2], d[3], d[4], d[5], causal, fwd)));
             }
+        // the medium forward (ROWS_MAX_S < S ≤ MEDIUM_MAX_S): key and value panels whole or ragged (one vector or two),
+        // several query blocks, a last block of a few rows
+        for (boolean causal : new boolean[]{false, true})
+            tests.add(property("attention forward" + (causal ? " causal" : "") + ": medium S, any D and Dv", 12,
+                    dims(r(1, 2), r(1, 2), r(1, 140), r(Attention.ROWS_MAX_S + 1, Attention.MEDIUM_MAX_S), r(1, 80), r(1, 80)),
+                    d -> attnCase(d[0], d[1], d[2], d[3], d[4], d[5], causal, true)));
         return tests;
     }
 

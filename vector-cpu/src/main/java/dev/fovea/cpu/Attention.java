@@ -18,11 +18,13 @@ import java.util.Arrays;
  * the products with V, K, Q and dO take eight rows (or eight keys) at a time, each row of the other operand loaded
  * once for all eight.
  *
- * <p>Sequences of a few hundred keys (S ≤ {@link #MEDIUM_MAX_S}: ViT-Ti/16's 197 tokens) take the same eight-row
- * products in the forward pass, in blocks of BQ queries: Kᵀ is laid out once per slice, zero-padded to whole vectors,
- * and each block's scores are eight queries times two vectors of keys per step (one at the end of an odd row), every
- * key vector loaded once for the eight. Through the GEMM, that size paid for packing and ragged edges (a 197-key row is 12 vectors and 5 floats;
- * the last block of 197 queries is 5 rows) at each of the slice's four blocks.
+ * <p>Sequences of a few hundred keys (S ≤ {@link #MEDIUM_MAX_S}: ViT-Ti/16's 197 tokens) take eight-row products in
+ * the forward pass, in blocks of BQ queries: Kᵀ and V are laid out once per slice in panels two vectors wide
+ * (zero-padded), and each block's scores, then its output, are eight rows times a panel per step, every panel vector
+ * loaded once for the eight. The block's queries and P sit at a constant row stride, so that the kernels' indexing is
+ * the loop counter plus invariants (see {@link #rowsByPanel}). P stays unnormalised; 1/l scales the output rows.
+ * Through the GEMM, that size paid for packing and ragged edges (a 197-key row is 12 vectors and 5 floats; the last
+ * block of 197 queries is 5 rows) at each of the slice's four blocks.
  */
 final class Attention {
     /**
@@ -55,7 +57,7 @@ final class Attention {
         int t = m.t(), s = m.s(), d = m.d(), dv = m.dv();
         if (s <= ROWS_MAX_S) return (d + dv + 2 * rows8(t) + 1) * SP;
         int blocked = 2 * BQ * Math.max(1, s);
-        return s <= MEDIUM_MAX_S ? Math.max(blocked, padded(s) * (d + BQ) + BQ * d) : blocked;
+        return s <= MEDIUM_MAX_S && d <= LDA ? Math.max(blocked, d * padded(s) + s * padded(dv) + 2 * BQ * LDA + 8 + BQ + 8 + 8 * W) : blocked;
     }
 
     /** Keys rounded up to whole vectors: the row length of Kᵀ and P in the medium-sequence forward. */
@@ -77,7 +79,7 @@ final class Attention {
             forwardRows(q, qo, k, ko, v, vo, out, oo, lse, lo, m, scale, causal, scratch);
             return;
         }
-        if (s <= MEDIUM_MAX_S) {
+        if (s <= MEDIUM_MAX_S && m.d() <= LDA) {
             forwardMedium(q, qo, k, ko, v, vo, out, oo, lse, lo, m, scale, causal, scratch);
             return;
         }
@@ -280,30 +282,132 @@ final class Attention {
             blockTimes(scratch, pm + i * SP, 1, SP, s, Math.min(8, t - i), v, vo, m.ldv(), dv, 1f, out, oo + i * m.ldo(), m.ldo());
     }
 
-    /** The forward of one slice for ROWS_MAX_S < S ≤ MEDIUM_MAX_S (the class comment). */
+    /** Keys (and value columns) in a panel of the medium-sequence forward: two vectors. */
+    private static final int W = 2 * VL;
+    /** Row stride of the medium forward's query block and P: a constant, so that the kernels address rows by displacement. */
+    private static final int LDA = MEDIUM_MAX_S;
+
+    /** Width of the panel of n keys (or value columns) starting at j0: W, or one vector for at most VL left. */
+    private static int panelWidth(int n, int j0) { return n - j0 > VL ? W : VL; }
+
+    /** The forward of one slice for ROWS_MAX_S < S ≤ MEDIUM_MAX_S and D ≤ LDA (the class comment). */
     private static void forwardMedium(float[] q, int qo, float[] k, int ko, float[] v, int vo, float[] out, int oo, float[] lse, int lo,
                                       Dims m, float scale, boolean causal, float[] scratch) {
-        int t = m.t(), s = m.s(), d = m.d(), dv = m.dv();
-        int sp = padded(s), qb = d * sp, pb = qb + BQ * d;  // scratch: Kᵀ [D, sp], a block's queries [BQ, D], its P [BQ, sp]
-        transpose(k, ko, s, d, m.ldqk(), scratch, 0, sp);
+        int t = m.t(), s = m.s(), d = m.d(), dv = m.dv(), sp = padded(s), dvp = padded(dv);
+        // scratch: Kᵀ in panels [S/W][D][W] (zero keys up to sp), V in panels [Dv/W][S][W] (zero columns up to dvp),
+        // the block's queries [BQ][LDA], its P [BQ][LDA], a row of `scale`s, the block's 1/l, a tile for ragged Dv
+        int vp = d * sp, qb = vp + s * dvp, pb = qb + BQ * LDA, sc = pb + BQ * LDA, inv = sc + 8, tile = inv + BQ + 8;
+        for (int j0 = 0; j0 < s; j0 += W) {
+            int pw = panelWidth(s, j0);
+            transpose(k, ko + j0 * m.ldqk(), Math.min(pw, s - j0), d, m.ldqk(), scratch, j0 * d, pw);
+        }
+        for (int c0 = 0; c0 < dv; c0 += W) {
+            int pw = panelWidth(dv, c0), w = Math.min(pw, dv - c0);
+            for (int i = 0, dst = vp + c0 * s; i < s; i++, dst += pw) {
+                System.arraycopy(v, vo + i * m.ldv() + c0, scratch, dst, w);
+                if (w < pw) Arrays.fill(scratch, dst + w, dst + pw, 0f);
+            }
+        }
+        Arrays.fill(scratch, sc, sc + 8, scale);
         for (int t0 = 0; t0 < t; t0 += BQ) {
             int bq = Math.min(BQ, t - t0), rows = rows8(bq);
-            // the block's queries, zero rows up to a multiple of 8: the products compute eight rows at a time
-            for (int r = 0; r < bq; r++) System.arraycopy(q, qo + (t0 + r) * m.ldqk(), scratch, qb + r * d, d);
-            Arrays.fill(scratch, qb + bq * d, qb + rows * d, 0f);
-            for (int r = 0; r < rows; r += 8) blockTimes(scratch, qb + r * d, 1, d, d, 8, scratch, 0, sp, sp, scale, scratch, pb + r * sp, sp);
+            // the block's queries, zero rows up to a multiple of 8: the kernels compute eight rows at a time
+            for (int r = 0; r < bq; r++) System.arraycopy(q, qo + (t0 + r) * m.ldqk(), scratch, qb + r * LDA, d);
+            for (int r = bq; r < rows; r++) Arrays.fill(scratch, qb + r * LDA, qb + r * LDA + d, 0f);
+            // scores, a panel of keys at a time (it stays in L1 while the block's row groups pass)
+            for (int j0 = 0; j0 < s; j0 += W)
+                for (int r = 0; r < rows; r += 8) {
+                    if (panelWidth(s, j0) == W) rowsByPanel(scratch, qb + r * LDA, d, scratch, j0 * d, scratch, sc, scratch, pb + r * LDA + j0, LDA, 8);
+                    else rowsByPanelV(scratch, qb + r * LDA, d, scratch, j0 * d, scratch, sc, scratch, pb + r * LDA + j0, LDA, 8);
+                }
+            // exp(score − max), unnormalised: 1/l scales the output rows instead
             for (int r = 0; r < bq; r++) {
-                int pr = pb + r * sp;
+                int pr = pb + r * LDA;
                 Arrays.fill(scratch, pr + visible(t0 + r, s, causal), pr + sp, Float.NEGATIVE_INFINITY);
                 float mx = RowOps.max(scratch, pr, sp);
                 float l = RowOps.expShifted(scratch, pr, scratch, pr, sp, mx);
-                Pointwise.scaleInPlace(scratch, pr, sp, 1f / l);
+                scratch[inv + r] = 1f / l;
                 lse[lo + t0 + r] = mx + (float) Math.log(l);
             }
-            // out = P·V, eight query rows at a time (rows past bq hold the zero queries' scores, 0: read, never stored)
-            for (int r = 0; r < bq; r += 8)
-                blockTimes(scratch, pb + r * sp, 1, sp, s, Math.min(8, bq - r), v, vo, m.ldv(), dv, 1f, out, oo + (t0 + r) * m.ldo(), m.ldo());
+            // out = P·V / l, a panel of V at a time (rows past bq hold the zero queries' scores, 0: read, never stored)
+            for (int c0 = 0; c0 < dv; c0 += W) {
+                int pw = panelWidth(dv, c0), w = Math.min(pw, dv - c0), panel = vp + c0 * s;
+                for (int r = 0; r < bq; r += 8) {
+                    int nk = Math.min(8, bq - r), y = oo + (t0 + r) * m.ldo() + c0;
+                    if (w < pw) {
+                        // a ragged last panel: whole vectors into the tile, the w real columns out of it
+                        if (pw == W) rowsByPanel(scratch, pb + r * LDA, s, scratch, panel, scratch, inv + r, scratch, tile, W, nk);
+                        else rowsByPanelV(scratch, pb + r * LDA, s, scratch, panel, scratch, inv + r, scratch, tile, W, nk);
+                        for (int i = 0; i < nk; i++) System.arraycopy(scratch, tile + i * W, out, y + i * m.ldo(), w);
+                    } else if (pw == W) rowsByPanel(scratch, pb + r * LDA, s, scratch, panel, scratch, inv + r, out, y, m.ldo(), nk);
+                    else rowsByPanelV(scratch, pb + r * LDA, s, scratch, panel, scratch, inv + r, out, y, m.ldo(), nk);
+                }
+            }
         }
+    }
+
+    /**
+     * y[yo + k·ldy : +W] = rs[ro + k]·Σ_{i<len} a[ao + k·LDA + i]·b[bo + i·W : +W] for k < 8, nk rows stored: eight
+     * rows of A (queries, or P) times a panel of B laid out W floats a row (Kᵀ, or V). Every index is the loop
+     * counter plus an invariant, or times a constant, so C2 hoists the range checks out of the loop and reaches the
+     * eight rows by displacements; with strides as arguments ({@link #blockTimes}) the checks and the address
+     * arithmetic stayed in the loop beside the 16 FMAs, and the medium forward was ~15 % slower on 2 threads.
+     */
+    private static void rowsByPanel(float[] a, int ao, int len, float[] b, int bo, float[] rs, int ro, float[] y, int yo, int ldy, int nk) {
+        int r0 = ao, r1 = ao + LDA, r2 = ao + 2 * LDA, r3 = ao + 3 * LDA, r4 = ao + 4 * LDA, r5 = ao + 5 * LDA, r6 = ao + 6 * LDA, r7 = ao + 7 * LDA;
+        FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
+        FloatVector a4 = FloatVector.zero(S), a5 = FloatVector.zero(S), a6 = FloatVector.zero(S), a7 = FloatVector.zero(S);
+        FloatVector b0 = FloatVector.zero(S), b1 = FloatVector.zero(S), b2 = FloatVector.zero(S), b3 = FloatVector.zero(S);
+        FloatVector b4 = FloatVector.zero(S), b5 = FloatVector.zero(S), b6 = FloatVector.zero(S), b7 = FloatVector.zero(S);
+        for (int i = 0; i < len; i++) {
+            FloatVector mv = FloatVector.fromArray(S, b, bo + i * W), mw = FloatVector.fromArray(S, b, bo + i * W + VL);
+            FloatVector x0 = FloatVector.broadcast(S, a[r0 + i]), x1 = FloatVector.broadcast(S, a[r1 + i]);
+            a0 = x0.fma(mv, a0); b0 = x0.fma(mw, b0);
+            a1 = x1.fma(mv, a1); b1 = x1.fma(mw, b1);
+            FloatVector x2 = FloatVector.broadcast(S, a[r2 + i]), x3 = FloatVector.broadcast(S, a[r3 + i]);
+            a2 = x2.fma(mv, a2); b2 = x2.fma(mw, b2);
+            a3 = x3.fma(mv, a3); b3 = x3.fma(mw, b3);
+            FloatVector x4 = FloatVector.broadcast(S, a[r4 + i]), x5 = FloatVector.broadcast(S, a[r5 + i]);
+            a4 = x4.fma(mv, a4); b4 = x4.fma(mw, b4);
+            a5 = x5.fma(mv, a5); b5 = x5.fma(mw, b5);
+            FloatVector x6 = FloatVector.broadcast(S, a[r6 + i]), x7 = FloatVector.broadcast(S, a[r7 + i]);
+            a6 = x6.fma(mv, a6); b6 = x6.fma(mw, b6);
+            a7 = x7.fma(mv, a7); b7 = x7.fma(mw, b7);
+        }
+        a0.mul(rs[ro]).intoArray(y, yo); b0.mul(rs[ro]).intoArray(y, yo + VL);
+        if (nk > 1) { a1.mul(rs[ro + 1]).intoArray(y, yo + ldy); b1.mul(rs[ro + 1]).intoArray(y, yo + ldy + VL); }
+        if (nk > 2) { a2.mul(rs[ro + 2]).intoArray(y, yo + 2 * ldy); b2.mul(rs[ro + 2]).intoArray(y, yo + 2 * ldy + VL); }
+        if (nk > 3) { a3.mul(rs[ro + 3]).intoArray(y, yo + 3 * ldy); b3.mul(rs[ro + 3]).intoArray(y, yo + 3 * ldy + VL); }
+        if (nk > 4) { a4.mul(rs[ro + 4]).intoArray(y, yo + 4 * ldy); b4.mul(rs[ro + 4]).intoArray(y, yo + 4 * ldy + VL); }
+        if (nk > 5) { a5.mul(rs[ro + 5]).intoArray(y, yo + 5 * ldy); b5.mul(rs[ro + 5]).intoArray(y, yo + 5 * ldy + VL); }
+        if (nk > 6) { a6.mul(rs[ro + 6]).intoArray(y, yo + 6 * ldy); b6.mul(rs[ro + 6]).intoArray(y, yo + 6 * ldy + VL); }
+        if (nk > 7) { a7.mul(rs[ro + 7]).intoArray(y, yo + 7 * ldy); b7.mul(rs[ro + 7]).intoArray(y, yo + 7 * ldy + VL); }
+    }
+
+    /** {@link #rowsByPanel} for a one-vector panel: b[bo + i·VL : +VL]. */
+    private static void rowsByPanelV(float[] a, int ao, int len, float[] b, int bo, float[] rs, int ro, float[] y, int yo, int ldy, int nk) {
+        int r0 = ao, r1 = ao + LDA, r2 = ao + 2 * LDA, r3 = ao + 3 * LDA, r4 = ao + 4 * LDA, r5 = ao + 5 * LDA, r6 = ao + 6 * LDA, r7 = ao + 7 * LDA;
+        FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
+        FloatVector a4 = FloatVector.zero(S), a5 = FloatVector.zero(S), a6 = FloatVector.zero(S), a7 = FloatVector.zero(S);
+        for (int i = 0; i < len; i++) {
+            FloatVector mv = FloatVector.fromArray(S, b, bo + i * VL);
+            a0 = FloatVector.broadcast(S, a[r0 + i]).fma(mv, a0);
+            a1 = FloatVector.broadcast(S, a[r1 + i]).fma(mv, a1);
+            a2 = FloatVector.broadcast(S, a[r2 + i]).fma(mv, a2);
+            a3 = FloatVector.broadcast(S, a[r3 + i]).fma(mv, a3);
+            a4 = FloatVector.broadcast(S, a[r4 + i]).fma(mv, a4);
+            a5 = FloatVector.broadcast(S, a[r5 + i]).fma(mv, a5);
+            a6 = FloatVector.broadcast(S, a[r6 + i]).fma(mv, a6);
+            a7 = FloatVector.broadcast(S, a[r7 + i]).fma(mv, a7);
+        }
+        a0.mul(rs[ro]).intoArray(y, yo);
+        if (nk > 1) a1.mul(rs[ro + 1]).intoArray(y, yo + ldy);
+        if (nk > 2) a2.mul(rs[ro + 2]).intoArray(y, yo + 2 * ldy);
+        if (nk > 3) a3.mul(rs[ro + 3]).intoArray(y, yo + 3 * ldy);
+        if (nk > 4) a4.mul(rs[ro + 4]).intoArray(y, yo + 4 * ldy);
+        if (nk > 5) a5.mul(rs[ro + 5]).intoArray(y, yo + 5 * ldy);
+        if (nk > 6) a6.mul(rs[ro + 6]).intoArray(y, yo + 6 * ldy);
+        if (nk > 7) a7.mul(rs[ro + 7]).intoArray(y, yo + 7 * ldy);
     }
 
     private static void backwardRows(float[] q, int qo, float[] k, int ko, float[] v, int vo, float[] out, int oo, float[] lse, int lo,
