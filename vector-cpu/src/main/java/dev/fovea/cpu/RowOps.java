@@ -1,7 +1,6 @@
 package dev.fovea.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /** Kernels that work row by row over the last axis: softmax, log-softmax cross-entropy, layer norm. */

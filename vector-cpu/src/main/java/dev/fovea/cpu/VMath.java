@@ -142,7 +142,7 @@ final class VMath {
         return FloatVector.broadcast(x.species(), 1f).div(exp(x.neg()).add(1f));
     }
 
-    // Shuffles for sumLanes: lane i takes lane i + step. One constant per step, not an array walked by a loop:
+    // Shuffles for sumLanes and maxLanes: lane i takes lane i + step. One constant per step, not an array walked by a loop:
     // rearrange by a shuffle the JIT cannot see as a constant is not intrinsified and boxes every vector (measured:
     // gigabytes of garbage per second in attention's softmax rows).
     private static final int VL = FloatVector.SPECIES_PREFERRED.length();
@@ -157,6 +157,14 @@ final class VMath {
      * {@code reduceLanes(ADD)}, whose order is unspecified and does differ between interpreted and compiled code,
      * which would make results depend on the JIT's progress. For the preferred species (up to 16 lanes) only.
      */
+    static float sumLanes(FloatVector v) {
+        if (H8 != null) v = v.add(v.rearrange(H8));
+        if (H4 != null) v = v.add(v.rearrange(H4));
+        if (H2 != null) v = v.add(v.rearrange(H2));
+        if (H1 != null) v = v.add(v.rearrange(H1));
+        return v.lane(0);
+    }
+
     /**
      * The largest of a vector's lanes by the same tree, each step a compare and a blend (Java's max is several
      * dependent instructions a lane, see exp): a NaN lane may be passed over.
@@ -167,14 +175,6 @@ final class VMath {
         if (H4 != null) { w = v.rearrange(H4); v = v.blend(w, v.lt(w)); }
         if (H2 != null) { w = v.rearrange(H2); v = v.blend(w, v.lt(w)); }
         if (H1 != null) { w = v.rearrange(H1); v = v.blend(w, v.lt(w)); }
-        return v.lane(0);
-    }
-
-    static float sumLanes(FloatVector v) {
-        if (H8 != null) v = v.add(v.rearrange(H8));
-        if (H4 != null) v = v.add(v.rearrange(H4));
-        if (H2 != null) v = v.add(v.rearrange(H2));
-        if (H1 != null) v = v.add(v.rearrange(H1));
         return v.lane(0);
     }
 }
