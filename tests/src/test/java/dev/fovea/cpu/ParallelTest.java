@@ -22,6 +22,21 @@ class ParallelTest {
         }
     }
 
+    @Test void forRangeClaimsSmallChunksButNoneBelowTheGrain() {
+        try (Parallel p = new Parallel(2)) {
+            for (int n = 1; n <= 300; n += 7)
+                for (int grain : new int[]{1, 5, 64}) {
+                    AtomicIntegerArray seen = new AtomicIntegerArray(n);
+                    java.util.List<int[]> chunks = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+                    p.forRange(n, grain, (a, b) -> { chunks.add(new int[]{a, b}); for (int i = a; i < b; i++) seen.incrementAndGet(i); });
+                    for (int i = 0; i < n; i++) assertEquals(1, seen.get(i), "n " + n + " grain " + grain + " index " + i);
+                    int want = Math.min(2 * Parallel.CHUNKS_PER_THREAD, Math.max(1, n / grain));
+                    assertEquals(want, chunks.size(), "chunks for n " + n + " grain " + grain);
+                    for (int[] c : chunks) assertTrue(chunks.size() == 1 || c[1] - c[0] >= grain, "a chunk below the grain: " + c[0] + ".." + c[1]);
+                }
+        }
+    }
+
     @Test void aFailingChunkFailsTheCallAndThePoolGoesOn() {
         try (Parallel p = new Parallel(2)) {
             IllegalStateException e = assertThrows(IllegalStateException.class,

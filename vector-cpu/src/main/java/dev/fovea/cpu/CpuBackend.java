@@ -360,13 +360,18 @@ public final class CpuBackend extends HeapBackend {
 
     private interface SliceWork { void run(int slice, float[] scratch); }
 
-    /** Attention's (batch, head) slices split between the threads, each thread with its own scratch. */
+    /** Attention's (batch, head) slices claimed by the threads in chunks, each thread with its own scratch. */
     private void slices(int count, Attention.Dims m, SliceWork work) {
+        int size = Attention.scratchSize(m);
         par.forRange(count, 1, (i0, i1) -> {
-            float[] scratch = new float[Attention.scratchSize(m)];
+            float[] scratch = SLICE_SCRATCH.get();
+            if (scratch.length < size) SLICE_SCRATCH.set(scratch = new float[size]);
             for (int i = i0; i < i1; i++) work.run(i, scratch);
         });
     }
+
+    /** Each thread's attention scratch, grown as needed and kept: a call now runs several chunks per thread. */
+    private static final ThreadLocal<float[]> SLICE_SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
 
     // ---------------------------------------------------------------- element-wise
 

@@ -95,11 +95,18 @@ final class Parallel implements AutoCloseable {
     }
 
     /**
-     * Runs body over [0, n) in at most {@code threads} chunks of at least {@code grain} indices; small loops run
-     * on the calling thread.
+     * Chunks per thread in {@link #forRange}: on this shared machine one thread often runs slower than the other, and
+     * with one chunk each a loop waits for the slow one; smaller chunks let the faster thread take more (the GEMM
+     * claims its A panels the same way).
+     */
+    static final int CHUNKS_PER_THREAD = 4;
+
+    /**
+     * Runs body over [0, n) in at most {@code threads}·{@link #CHUNKS_PER_THREAD} chunks of at least {@code grain}
+     * indices, claimed by whichever thread is free; small loops run on the calling thread.
      */
     void forRange(int n, int grain, Range body) {
-        int chunks = Math.min(threads, Math.max(1, n / Math.max(1, grain)));
+        int chunks = Math.min(threads * CHUNKS_PER_THREAD, Math.max(1, n / Math.max(1, grain)));
         forChunks(n, chunks, body);
     }
 
