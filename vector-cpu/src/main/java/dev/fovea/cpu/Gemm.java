@@ -239,15 +239,8 @@ final class Gemm {
     }
 
     /**
-     * Packs the 12 rows at a[src + r·lda] (times alpha), 16 columns at a time, as ap[dst + p·12 + r]; returns how many
-     * columns it packed (the caller packs the rest). The packed panel is these rows transposed: 12 row vectors, 4
-     * zero rows, four radix-2 stages of two-vector selects (each swapping one bit of the row index with the same
-     * bit of the lane index), then 16 overlapping stores in order, each one's last 4 lanes overwritten by the next.
-     * The strided scalar copy it replaces took twice as long (BENCHMARKS.md).
-     */
-    /**
-     * dst[dOff + c·ldd + r] = src[so + r·ld + c] for r, c < 16: a 16×16 block transposed in registers by the same
-     * four radix-2 stages (VL = 16 only). Spelled out: vectors kept in an array are boxed.
+     * dst[dOff + c·ldd + r] = src[so + r·ld + c] for r, c < 16: a 16×16 block transposed in registers by the four
+     * radix-2 stages of {@link #transposeRows} (VL = 16 only). Spelled out: vectors kept in an array are boxed.
      */
     static void transpose16(float[] src, int so, int ld, float[] dst, int dOff, int ldd) {
         FloatVector r0 = FloatVector.fromArray(S, src, so + 0 * ld), r1 = FloatVector.fromArray(S, src, so + 1 * ld);
@@ -284,6 +277,13 @@ final class Gemm {
         w12.intoArray(dst, dOff + 12 * ldd); w13.intoArray(dst, dOff + 13 * ldd); w14.intoArray(dst, dOff + 14 * ldd); w15.intoArray(dst, dOff + 15 * ldd);
     }
 
+    /**
+     * Packs the 12 rows at a[src + r·lda] (times alpha), 16 columns at a time, as ap[dst + p·12 + r]; returns how many
+     * columns it packed (the caller packs the rest). The packed panel is these rows transposed: 12 row vectors, 4
+     * zero rows, four radix-2 stages of two-vector selects (each swapping one bit of the row index with the same
+     * bit of the lane index), then 16 overlapping stores in order, each one's last 4 lanes overwritten by the next.
+     * The strided scalar copy it replaces took twice as long (BENCHMARKS.md).
+     */
     private static int transposeRows(float alpha, float[] a, int src, int lda, int kc, float[] ap, int dst) {
         FloatVector z = FloatVector.zero(S), al = FloatVector.broadcast(S, alpha);
         FloatVector lo0 = SWAP_LO[0], hi0 = SWAP_HI[0], lo1 = SWAP_LO[1], hi1 = SWAP_HI[1];
