@@ -2,20 +2,28 @@ package dev.fovea.cli;
 
 import dev.fovea.backend.Backend;
 import dev.fovea.backend.BackendOptions;
-import dev.fovea.backend.BackendUnavailableException;
 import dev.fovea.backend.Backends;
+import dev.fovea.backend.Precision;
 import picocli.CommandLine.Option;
 
 /** {@code --backend} and {@code --threads}, shared by every command that computes. */
 final class EngineOptions {
     @Option(names = "--backend", description = "cpu or cuda (default: ${DEFAULT-VALUE})") String backend = "cpu";
     @Option(names = "--threads", description = "CPU threads (default: all cores)") int threads;
+    @Option(names = "--precision", description = "fp32, tf32 or bf16 for matrix products (cuda only; default: ${DEFAULT-VALUE})") String precision = "fp32";
 
     Backend open() {
         if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0 (0 = all cores), got " + threads);
-        if (backend.equals("cuda") && Backends.providers().stream().noneMatch(p -> p.name().equals("cuda")))
-            throw new BackendUnavailableException("cuda backend unavailable: this build has no CUDA backend yet; use --backend=cpu");
-        return Backends.open(backend, new BackendOptions(threads, null));
+        return Backends.open(backend, new BackendOptions(threads, precision()));
+    }
+
+    Precision precision() {
+        return switch (precision.toLowerCase(java.util.Locale.ROOT)) {
+            case "fp32" -> Precision.FP32;
+            case "tf32" -> Precision.TF32;
+            case "bf16" -> Precision.BF16;
+            default -> throw new IllegalArgumentException("--precision must be fp32, tf32 or bf16, got '" + precision + "'");
+        };
     }
 
     int resolvedThreads() { return threads == 0 ? Runtime.getRuntime().availableProcessors() : threads; }

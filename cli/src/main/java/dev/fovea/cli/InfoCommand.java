@@ -26,6 +26,7 @@ final class InfoCommand implements Callable<Integer> {
             var reason = p.unavailableReason();
             if (reason.isPresent()) {
                 System.out.println("backend " + p.name() + ": unavailable: " + reason.get());
+                for (String line : p.diagnostics()) System.out.println("  " + line);
                 continue;
             }
             try (Backend b = p.open(new BackendOptions(threads, null))) {

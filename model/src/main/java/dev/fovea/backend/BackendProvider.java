@@ -1,5 +1,6 @@
 package dev.fovea.backend;
 
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -13,6 +14,9 @@ public interface BackendProvider {
 
     /** Empty when the backend can run here, otherwise the exact reason it cannot. */
     Optional<String> unavailableReason();
+
+    /** Lines that say what the backend found here and where it looked (libraries, versions), for {@code fovea info}. */
+    default List<String> diagnostics() { return List.of(); }
 
     /** Opens the backend; throws {@link BackendUnavailableException} with the reason if it cannot run here. */
     Backend open(BackendOptions options);
