@@ -15,3 +15,10 @@ if ! FOVEA_JH=$(find_java25); then
   exit 1
 fi
 export JAVA_HOME="$FOVEA_JH"
+# The nvidia-* wheels that tools/cuda-wheels.sh installs into the checkout's .venv: found by the CUDA loader through
+# VIRTUAL_ENV (an activated environment the user chose wins)
+if [ -z "${VIRTUAL_ENV:-}" ]; then
+  for _v in "$(dirname "${BASH_SOURCE[0]}")/../.venv"; do
+    if ls "$_v"/lib/python3*/site-packages/nvidia >/dev/null 2>&1; then export VIRTUAL_ENV="$(cd "$_v" && pwd)"; fi
+  done
+fi

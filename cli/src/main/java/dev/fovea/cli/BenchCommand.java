@@ -2,6 +2,7 @@ package dev.fovea.cli;
 
 import dev.fovea.backend.Backend;
 import dev.fovea.bench.DecodeBench;
+import dev.fovea.bench.DeviceBench;
 import dev.fovea.bench.GemmBench;
 import dev.fovea.bench.InferBench;
 import dev.fovea.bench.TrainBench;
@@ -35,8 +36,21 @@ final class BenchCommand {
         @Option(names = "--settle", description = "seconds of pause before each timed side (default: ${DEFAULT-VALUE}; OpenBLAS's threads keep spinning for a while after a call)") double settle = 0.5;
         @Option(names = "--openblas-core", description = "OpenBLAS kernel family (OPENBLAS_CORETYPE): auto, native, SkylakeX, Haswell, ... (default: ${DEFAULT-VALUE})")
         String core = "auto";
+        @Option(names = "--backend", description = "cpu (against OpenBLAS) or cuda (device TFLOP/s; tools/gpu-check.sh prints PyTorch's beside) (default: ${DEFAULT-VALUE})") String backend = "cpu";
+        @Option(names = "--precision", description = "fp32, tf32 or bf16 (cuda only; default: ${DEFAULT-VALUE})") String precision = "fp32";
 
         @Override public Integer call() {
+            if (!backend.equals("cpu")) {
+                EngineOptions e = new EngineOptions();
+                e.backend = backend;
+                e.precision = precision;
+                try (Backend be = e.open()) {
+                    System.out.printf(Locale.ROOT, "gemm: C[%d×%d] = A·B on %s, precision %s%n", n, n, be.describe().lines().findFirst().orElse(""), e.precision());
+                    double tflops = DeviceBench.gemm(be, n, warmup, repeats, seconds, System.out);
+                    System.out.printf(Locale.ROOT, "gemm n=%d backend=%s precision=%s tflops=%.1f%n", n, be.name(), precision, tflops);
+                    return 0;
+                }
+            }
             int t = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
             if (t < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
             if (n < 1) throw new IllegalArgumentException("--n must be >= 1, got " + n);
@@ -62,10 +76,23 @@ final class BenchCommand {
         @Option(names = "--warmup", description = "warm-up seconds (default: ${DEFAULT-VALUE}; the Vector API kernels need C2)") double warmup = 6;
         @Option(names = "--seconds", description = "seconds per timed repeat (default: ${DEFAULT-VALUE})") double seconds = 2;
         @Option(names = "--profile", description = "also print each op's time per step, forward and backward") boolean profile;
+        @Option(names = "--graph", description = "cuda: capture one training step as a CUDA graph and replay it (one fixed batch)") boolean graph;
         @Mixin EngineOptions engine;
 
         @Override public Integer call() throws IOException {
             Models.validate(model, null);
+            if (!engine.backend.equals("cpu") || graph) {
+                if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+                try (Backend be = engine.open()) {
+                    String mode = graph ? "graph" : "eager";
+                    System.out.printf(Locale.ROOT, "bench train: %s, batch %d, %s (%s), one fixed random batch; warm-up %.0f s, %d x %.0f s%n",
+                            model, batch, be.describe().lines().findFirst().orElse(be.name()), mode, warmup, repeats, seconds);
+                    double rate = DeviceBench.train(be, model, batch, graph, warmup, repeats, seconds, System.out);
+                    System.out.printf(Locale.ROOT, "train model=%s batch=%d backend=%s precision=%s mode=%s images_per_s=%.0f%n", model, batch,
+                            be.name(), engine.precision, mode, rate);
+                    return 0;
+                }
+            }
             if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
             if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
             ImageDataset.Splits splits = ImageDataset.resolve(data);
@@ -111,8 +138,9 @@ final class BenchCommand {
     @Command(name = "infer", description = {"ViT inference: Fovea against ONNX Runtime on the same weights and images, after a warm-up, medians of repeats.",
             "Last line: infer model=M batch=B threads=T fovea=X onnxruntime=Y images/s ratio=Z"})
     static final class Infer implements Callable<Integer> {
-        @Option(names = "--weights", required = true, description = "timm ViT safetensors (e.g. shared/fixtures/vit_ti16_224.safetensors)") Path weights;
-        @Option(names = "--onnx", required = true, description = "the same network as ONNX (input NCHW, output logits)") Path onnx;
+        @Option(names = "--weights", description = "timm ViT safetensors (e.g. shared/fixtures/vit_ti16_224.safetensors); cpu: required") Path weights;
+        @Option(names = "--onnx", description = "the same network as ONNX (input NCHW, output logits); cpu: required") Path onnx;
+        @Option(names = "--model", description = "cuda: a ViT preset run on random weights (default: ${DEFAULT-VALUE})") String model = "vit_base_patch16_224";
         @Option(names = "--batch", description = "images per call (default: ${DEFAULT-VALUE})") int batch = 32;
         @Option(names = "--repeats", description = "timed repeats, median reported (default: ${DEFAULT-VALUE})") int repeats = 5;
         @Option(names = "--warmup", description = "warm-up seconds per side (default: ${DEFAULT-VALUE})") double warmup = 10;
@@ -122,6 +150,15 @@ final class BenchCommand {
         @Override public Integer call() throws Exception {
             if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
             if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
+            if (!engine.backend.equals("cpu")) {
+                try (Backend be = engine.open()) {
+                    System.out.printf(Locale.ROOT, "bench infer: %s (random weights), batch %d, %s%n", model, batch, be.describe().lines().findFirst().orElse(be.name()));
+                    double rate = DeviceBench.infer(be, model, batch, warmup, repeats, seconds, System.out);
+                    System.out.printf(Locale.ROOT, "infer model=%s batch=%d backend=%s precision=%s images/s=%.1f%n", model, batch, be.name(), engine.precision, rate);
+                    return 0;
+                }
+            }
+            if (weights == null || onnx == null) throw new IllegalArgumentException("bench infer on the cpu needs --weights and --onnx (ONNX Runtime is the peer)");
             if (!java.nio.file.Files.isRegularFile(onnx)) throw new java.nio.file.NoSuchFileException(onnx + " (no such ONNX file)");
             int t = engine.resolvedThreads();
             try (Backend be = engine.open()) {

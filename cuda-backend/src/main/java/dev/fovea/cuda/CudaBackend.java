@@ -145,7 +145,7 @@ public final class CudaBackend extends Backend {
     public long bytesReserved() { return allocator.reservedBytes(); }
 
     /** Waits until the device has done everything queued so far. */
-    public void synchronize() {
+    @Override public void synchronize() {
         bind();
         CudaException.cuda(CudaRuntime.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
     }

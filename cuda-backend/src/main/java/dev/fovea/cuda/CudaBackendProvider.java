@@ -29,7 +29,7 @@ public final class CudaBackendProvider implements BackendProvider {
 
     @Override public Optional<String> unavailableReason() {
         Optional<CudaLibraries.Status> driver = CudaLibraries.firstMissing(Lib.DRIVER);
-        if (driver.isPresent()) return Optional.of("no NVIDIA driver (" + driver.get().failure() + ")");
+        if (driver.isPresent()) return Optional.of("no NVIDIA driver: " + driver.get().failure());
         Optional<CudaLibraries.Status> lib = CudaLibraries.firstMissing(Lib.CUDART, Lib.CUBLAS, Lib.CUDNN, Lib.NVRTC);
         if (lib.isPresent()) return Optional.of(lib.get().describe());
         try (Arena a = Arena.ofConfined()) {

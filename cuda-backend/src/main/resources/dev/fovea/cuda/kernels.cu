@@ -5,6 +5,7 @@
 
 #define WARP 32
 #define MAX_DIMS 8
+#define INFINITY __int_as_float(0x7f800000)
 
 struct Dims { int rank; int size[MAX_DIMS]; int stride[MAX_DIMS]; };
 

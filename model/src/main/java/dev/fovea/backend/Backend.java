@@ -28,6 +28,12 @@ public abstract class Backend implements AutoCloseable {
     /** Bytes of backend memory held by live tensors (for leak checks). */
     public abstract long bytesInUse();
 
+    /**
+     * Waits until every op queued so far has finished. The CPU backends compute before an op returns (nothing to
+     * wait for); a device backend queues work, so a benchmark calls this before it reads the clock.
+     */
+    public void synchronize() {}
+
     /** Frees resources the backend itself holds (thread pools, workspaces); tensors are freed by their owners. */
     @Override public void close() {}
 

@@ -100,7 +100,7 @@ public final class CudaLibraries {
     }
 
     /** Looks for the file in the folders, in order; does not load it. */
-    static Status find(Lib lib, List<Path> dirs) {
+    public static Status find(Lib lib, List<Path> dirs) {
         for (Path d : dirs) {
             Path p = d.resolve(lib.file);
             if (Files.isRegularFile(p)) return new Status(lib, p, dirs, null);
