@@ -12,7 +12,6 @@ import dev.fovea.cuda.ffm.cublas.Cublas;
 import dev.fovea.cuda.ffm.cudart.CudaRuntime;
 import dev.fovea.cuda.ffm.cudart.cudaDeviceProp;
 import dev.fovea.cuda.ffm.cudnn.Cudnn;
-import dev.fovea.tensor.Shape;
 import dev.fovea.tensor.Storage;
 import dev.fovea.tensor.Tensor;
 
@@ -46,12 +45,13 @@ public final class CudaBackend extends Backend {
     final DeviceAllocator allocator;
     private final AtomicLong liveBytes = new AtomicLong();
     private final Kernels kernels;
+    private final KernelOps ops;
     private final CudnnPlans plans;
     private final LtGemm lt;
     private final String deviceName;
     private final int computeCapability;
     private final long totalMemory;
-    private final long blasWorkspace, flag;
+    private final long blasWorkspace;
     private final ThreadLocal<Boolean> bound = ThreadLocal.withInitial(() -> false);
     private MemorySegment staging = MemorySegment.NULL;
     private long stagingBytes;
@@ -94,7 +94,10 @@ public final class CudaBackend extends Backend {
         plans = new CudnnPlans(dnn, precision);
 
         kernels = new Kernels(computeCapability, stream);
-        flag = allocator.allocate(4);
+        ops = new KernelOps(this, (name, gx, gy, block, shared, args) -> {
+            bind();
+            kernels.launch(name, gx, gy, block, shared, args);
+        }, CudaBackend::ptr, () -> capturing);
     }
 
     private int attribute(int attr) {
@@ -155,6 +158,7 @@ public final class CudaBackend extends Backend {
         closed = true;
         bind();
         CudaRuntime.cudaStreamSynchronize(stream);
+        ops.close();
         kernels.close();
         plans.close();
         lt.close();
@@ -252,45 +256,7 @@ public final class CudaBackend extends Backend {
             CudaException.cuda(CudaRuntime.cudaMemsetAsync(seg(t), 0, 4L * t.numel(), stream), "cudaMemsetAsync");
             return;
         }
-        long n = t.numel();
-        launch("fill", Kernels.blocksFor(n), a -> a.ptr(ptr(t)).f(value).l(n));
-    }
-
-    private void launch(String kernel, int blocks, Kernels.ArgWriter w) {
-        bind();
-        kernels.launch(kernel, blocks, 1, 256, 0, w);
-    }
-
-    /** One block per row: rows (capped, the kernels loop) and threads (a multiple of 32, up to 256) for rows of n. */
-    private void launchRows(String kernel, int rows, int n, Kernels.ArgWriter w) {
-        bind();
-        int threads = Math.clamp((n + 31) / 32 * 32, 32, 256);
-        kernels.launch(kernel, Math.min(rows, 1 << 20), 1, threads, 0, w);
-    }
-
-    // ---------------------------------------------------------------- index checks
-
-    /** Resets the device flag that the index-checking kernels lower to the first bad position. */
-    private void armFlag() {
-        CudaException.cuda(CudaRuntime.cudaMemsetAsync(seg(flag), 0x7f, 4, stream), "cudaMemsetAsync(flag)");
-    }
-
-    /** The first bad position the last checked kernel saw, or -1; not read (no sync) while capturing a graph. */
-    private synchronized int badPosition() {
-        if (capturing) return -1;
-        MemorySegment h = staging(4);
-        CudaException.cuda(CudaRuntime.cudaMemcpyAsync(h, seg(flag), 4, CudaRuntime.cudaMemcpyDeviceToHost(), stream), "cudaMemcpyAsync(flag)");
-        synchronize();
-        int v = h.get(ValueLayout.JAVA_INT, 0);
-        return v == 0x7f7f7f7f ? -1 : v;
-    }
-
-    private float valueAt(Tensor t, int i) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment h = a.allocate(4);
-            CudaException.cuda(CudaRuntime.cudaMemcpy(h, seg(ptr(t) + 4L * i), 4, CudaRuntime.cudaMemcpyDeviceToHost()), "cudaMemcpy");
-            return h.get(ValueLayout.JAVA_FLOAT, 0);
-        }
+        ops.fill(t, value);
     }
 
     // ---------------------------------------------------------------- GEMM
@@ -321,7 +287,7 @@ public final class CudaBackend extends Backend {
             if (beta == 0) {
                 cIn = ptr(e.residual()); // D = αAB + 1·residual (+ bias), C and D distinct, as cuBLASLt allows
             } else {
-                axpyImpl(1f / beta, e.residual(), c); // c + residual/β, so that β·(that) = β·c + residual
+                ops.axpy(1f / beta, e.residual(), c); // c + residual/β, so that β·(that) = β·c + residual
             }
             betaIn = beta == 0 ? 1f : beta;
         }
@@ -335,10 +301,7 @@ public final class CudaBackend extends Backend {
         if (y.numel() == 0) return;
         bind();
         plans.convForward(x, w, y, s, allocator);
-        if (bias != null) {
-            long n = y.numel(), hw = (long) y.dim(2) * y.dim(3);
-            launch("addChannelBias", Kernels.blocksFor(n), a -> a.ptr(ptr(y)).ptr(ptr(bias)).i(y.dim(1)).l(hw).l(n));
-        }
+        if (bias != null) ops.addChannelBias(y, bias);
     }
 
     @Override protected void conv2dBackwardDataImpl(Tensor dy, Tensor w, Tensor dx, Conv2dSpec s) {
@@ -374,300 +337,64 @@ public final class CudaBackend extends Backend {
         plans.poolBackward(s, x, y, dy, dx);
     }
 
-    // ---------------------------------------------------------------- activations
+    // ---------------------------------------------------------------- Fovea's kernels (KernelOps)
 
-    @Override protected void activationForwardImpl(Activation f, Tensor x, Tensor y) {
-        long n = x.numel();
-        launch("activationForward", Kernels.blocksFor(n), a -> a.i(f.ordinal()).ptr(ptr(x)).ptr(ptr(y)).l(n));
-    }
-
-    @Override protected void activationBackwardImpl(Activation f, Tensor x, Tensor y, Tensor dy, Tensor dx) {
-        long n = x.numel();
-        launch("activationBackward", Kernels.blocksFor(n), a -> a.i(f.ordinal()).ptr(ptr(x)).ptr(ptr(y)).ptr(ptr(dy)).ptr(ptr(dx)).l(n));
-    }
-
-    // ---------------------------------------------------------------- softmax and cross-entropy
-
-    @Override protected void softmaxForwardImpl(Tensor x, Tensor y, boolean causal) {
-        int n = x.dim(-1), rows = n == 0 ? 0 : x.numel() / n, t = causal ? x.dim(-2) : 1;
-        launchRows("softmaxForward", rows, n, a -> a.ptr(ptr(x)).ptr(ptr(y)).i(rows).i(n).i(t).i(causal ? 1 : 0));
-    }
-
-    @Override protected void softmaxBackwardImpl(Tensor y, Tensor dy, Tensor dx) {
-        int n = y.dim(-1), rows = n == 0 ? 0 : y.numel() / n;
-        launchRows("softmaxBackward", rows, n, a -> a.ptr(ptr(y)).ptr(ptr(dy)).ptr(ptr(dx)).i(rows).i(n));
-    }
-
-    private void labelError(Tensor labels, int classes) {
-        int bad = badPosition();
-        if (bad >= 0)
-            throw new IllegalArgumentException("crossEntropy: labels[" + bad + "] = " + valueAt(labels, bad) + " is not a class index in [0, " + classes + ")");
-    }
+    @Override protected void activationForwardImpl(Activation f, Tensor x, Tensor y) { ops.activationForward(f, x, y); }
+    @Override protected void activationBackwardImpl(Activation f, Tensor x, Tensor y, Tensor dy, Tensor dx) { ops.activationBackward(f, x, y, dy, dx); }
+    @Override protected void softmaxForwardImpl(Tensor x, Tensor y, boolean causal) { ops.softmaxForward(x, y, causal); }
+    @Override protected void softmaxBackwardImpl(Tensor y, Tensor dy, Tensor dx) { ops.softmaxBackward(y, dy, dx); }
 
     @Override protected void crossEntropyForwardImpl(Tensor logits, Tensor labels, Tensor probs, Tensor loss, float smoothing) {
-        int rows = logits.dim(0), c = logits.dim(1);
-        bind();
-        armFlag();
-        try (Tensor rowLoss = empty(rows)) {
-            launchRows("crossEntropyRows", rows, c, a -> a.ptr(ptr(logits)).ptr(ptr(labels)).ptr(ptr(probs)).ptr(ptr(rowLoss))
-                    .i(rows).i(c).f(smoothing).ptr(flag));
-            kernels.launch("meanOf", 1, 1, 256, 0, a -> a.ptr(ptr(rowLoss)).ptr(ptr(loss)).i(rows));
-        }
-        labelError(labels, c);
+        ops.crossEntropyForward(logits, labels, probs, loss, smoothing);
     }
 
     @Override protected void crossEntropyBackwardImpl(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits, float smoothing) {
-        int rows = probs.dim(0), c = probs.dim(1);
-        long n = (long) rows * c;
-        bind();
-        armFlag();
-        launch("crossEntropyBackward", Kernels.blocksFor(n), a -> a.ptr(ptr(probs)).ptr(ptr(labels)).ptr(ptr(dloss)).ptr(ptr(dlogits))
-                .i(rows).i(c).f(smoothing).ptr(flag));
-        labelError(labels, c);
+        ops.crossEntropyBackward(probs, labels, dloss, dlogits, smoothing);
     }
-
-    // ---------------------------------------------------------------- layer norm
 
     @Override protected void layerNormForwardImpl(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean, Tensor rstd, int d) {
-        int rows = d == 0 ? 0 : x.numel() / d;
-        launchRows("layerNormForward", rows, d, a -> a.ptr(ptr(x)).ptr(ptr(gamma)).ptr(ptr(beta)).f(eps)
-                .ptr(ptr(y)).ptr(ptr(mean)).ptr(ptr(rstd)).i(rows).i(d));
+        ops.layerNormForward(x, gamma, beta, eps, y, mean, rstd, d);
     }
-
-    private static final int LN_CHUNK = 64;
 
     @Override protected void layerNormBackwardImpl(Tensor dy, Tensor x, Tensor gamma, Tensor mean, Tensor rstd,
                                                    Tensor dx, Tensor dgamma, Tensor dbeta, int d) {
-        int rows = d == 0 ? 0 : x.numel() / d;
-        if (rows == 0) { fillImpl(dgamma, 0f); fillImpl(dbeta, 0f); return; }
-        launchRows("layerNormBackwardData", rows, d, a -> a.ptr(ptr(dy)).ptr(ptr(x)).ptr(ptr(gamma)).ptr(ptr(mean)).ptr(ptr(rstd))
-                .ptr(ptr(dx)).i(rows).i(d));
-        int chunks = (rows + LN_CHUNK - 1) / LN_CHUNK;
-        try (Tensor part = empty(2, chunks, d)) {
-            long n = (long) chunks * d;
-            launch("layerNormBackwardParams", Kernels.blocksFor(n), a -> a.ptr(ptr(dy)).ptr(ptr(x)).ptr(ptr(mean)).ptr(ptr(rstd))
-                    .ptr(ptr(part)).i(rows).i(d).i(LN_CHUNK));
-            launch("colSum", Kernels.blocksFor(d), a -> a.ptr(ptr(part)).ptr(ptr(dgamma)).i(chunks).i(d));
-            launch("colSum", Kernels.blocksFor(d), a -> a.ptr(ptr(part) + 4 * n).ptr(ptr(dbeta)).i(chunks).i(d));
-        }
-    }
-
-    // ---------------------------------------------------------------- fused attention
-
-    /** Strided [B, H, T, D] view of an operand (see kernels.cu's View): base address and strides in elements. */
-    private record View(long base, long sB, long sH, long sT) {
-        static View contiguous(Tensor t) { // [B, H, T, D]
-            int h = t.dim(1), tt = t.dim(2), d = t.dim(3);
-            return new View(ptr(t), (long) h * tt * d, (long) tt * d, d);
-        }
-
-        /** Part {@code which} (0 q, 1 k, 2 v) of a packed [B, T, 3, H, D] tensor. */
-        static View packed(Tensor qkv, int which) {
-            int t = qkv.dim(1), h = qkv.dim(3), d = qkv.dim(4);
-            return new View(ptr(qkv) + 4L * which * h * d, (long) t * 3 * h * d, d, 3L * h * d);
-        }
-
-        /** A [B, T, H, D] tensor seen as [B, H, T, D]. */
-        static View tokensFirst(Tensor o) {
-            int t = o.dim(1), h = o.dim(2), d = o.dim(3);
-            return new View(ptr(o), (long) t * h * d, d, (long) h * d);
-        }
-
-        void write(Kernels.Args a) {
-            MemorySegment s = a.arena().allocate(24, 8);
-            s.set(ValueLayout.JAVA_LONG, 0, sB);
-            s.set(ValueLayout.JAVA_LONG, 8, sH);
-            s.set(ValueLayout.JAVA_LONG, 16, sT);
-            a.ptr(base).struct(s);
-        }
-    }
-
-    private static final int ATT_WARPS = 4, SHARED_LIMIT = 48 * 1024;
-
-    /** Rows of K/V (or Q/dO) per shared-memory tile, given the floats a tile row and the per-warp buffers take. */
-    private static int tile(int perRow, int fixed, int d, int dv) {
-        int t = (SHARED_LIMIT / 4 - fixed) / Math.max(1, perRow);
-        if (t < 1) throw new IllegalArgumentException("attention: head sizes d=" + d + ", dv=" + dv + " are too large for the CUDA kernel's shared memory");
-        return Math.min(64, t);
-    }
-
-    private void attentionForward(View q, View k, View v, View out, Tensor lse, int b, int h, int t, int s, int d, int dv, float scale, boolean causal) {
-        if (b * h == 0 || t == 0) return;
-        if ((long) b * h > 65535) throw new IllegalArgumentException("attention: batch × heads = " + (long) b * h + " exceeds the CUDA grid's 65535");
-        int tile = tile(d + dv, ATT_WARPS * (d + dv), d, dv);
-        long shared = 4L * (tile * (d + dv) + ATT_WARPS * (d + dv));
-        bind();
-        kernels.launch("attentionForward", (t + ATT_WARPS - 1) / ATT_WARPS, b * h, 32 * ATT_WARPS, shared, a -> {
-            q.write(a); k.write(a); v.write(a); out.write(a);
-            a.ptr(ptr(lse)).i(h).i(t).i(s).i(d).i(dv).f(scale).i(causal ? 1 : 0).i(tile);
-        });
-    }
-
-    private void attentionBackward(View q, View k, View v, View out, Tensor lse, View dout, View dq, View dk, View dvw,
-                                   int b, int h, int t, int s, int d, int dv, float scale, boolean causal) {
-        if (b * h == 0) return;
-        if ((long) b * h > 65535) throw new IllegalArgumentException("attention: batch × heads = " + (long) b * h + " exceeds the CUDA grid's 65535");
-        bind();
-        try (Tensor delta = empty(b, h, Math.max(t, 1))) {
-            kernels.launch("attentionDelta", (t + ATT_WARPS - 1) / ATT_WARPS, b * h, 32 * ATT_WARPS, 0, a -> {
-                out.write(a); dout.write(a); a.ptr(ptr(delta)).i(h).i(t).i(dv);
-            });
-            int tq = tile(d + dv, ATT_WARPS * (2 * d + dv), d, dv);
-            long sq = 4L * (tq * (d + dv) + ATT_WARPS * (2 * d + dv));
-            kernels.launch("attentionBackwardQ", (t + ATT_WARPS - 1) / ATT_WARPS, b * h, 32 * ATT_WARPS, sq, a -> {
-                q.write(a); k.write(a); v.write(a); dout.write(a); a.ptr(ptr(lse)).ptr(ptr(delta)); dq.write(a);
-                a.i(h).i(t).i(s).i(d).i(dv).f(scale).i(causal ? 1 : 0).i(tq);
-            });
-            int tk = tile(d + dv + 2, ATT_WARPS * 2 * (d + dv), d, dv);
-            long sk = 4L * (tk * (d + dv + 2) + ATT_WARPS * 2 * (d + dv));
-            kernels.launch("attentionBackwardKV", (s + ATT_WARPS - 1) / ATT_WARPS, b * h, 32 * ATT_WARPS, sk, a -> {
-                q.write(a); k.write(a); v.write(a); dout.write(a); a.ptr(ptr(lse)).ptr(ptr(delta)); dk.write(a); dvw.write(a);
-                a.i(h).i(t).i(s).i(d).i(dv).f(scale).i(causal ? 1 : 0).i(tk);
-            });
-        }
+        ops.layerNormBackward(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, d);
     }
 
     @Override protected void attentionForwardImpl(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, float scale, boolean causal) {
-        attentionForward(View.contiguous(q), View.contiguous(k), View.contiguous(v), View.contiguous(out), lse,
-                q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3), v.dim(3), scale, causal);
+        ops.attentionForward(q, k, v, out, lse, scale, causal);
     }
 
     @Override protected void attentionBackwardImpl(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dout,
                                                    Tensor dq, Tensor dk, Tensor dv, float scale, boolean causal) {
-        attentionBackward(View.contiguous(q), View.contiguous(k), View.contiguous(v), View.contiguous(out), lse, View.contiguous(dout),
-                View.contiguous(dq), View.contiguous(dk), View.contiguous(dv), q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3), v.dim(3), scale, causal);
+        ops.attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, scale, causal);
     }
 
     @Override protected void attentionPackedForwardImpl(Tensor qkv, Tensor out, Tensor lse, float scale, boolean causal) {
-        int b = qkv.dim(0), t = qkv.dim(1), h = qkv.dim(3), d = qkv.dim(4);
-        attentionForward(View.packed(qkv, 0), View.packed(qkv, 1), View.packed(qkv, 2), View.tokensFirst(out), lse, b, h, t, t, d, d, scale, causal);
+        ops.attentionPackedForward(qkv, out, lse, scale, causal);
     }
 
     @Override protected void attentionPackedBackwardImpl(Tensor qkv, Tensor out, Tensor lse, Tensor dout, Tensor dqkv, float scale, boolean causal) {
-        int b = qkv.dim(0), t = qkv.dim(1), h = qkv.dim(3), d = qkv.dim(4);
-        attentionBackward(View.packed(qkv, 0), View.packed(qkv, 1), View.packed(qkv, 2), View.tokensFirst(out), lse, View.tokensFirst(dout),
-                View.packed(dqkv, 0), View.packed(dqkv, 1), View.packed(dqkv, 2), b, h, t, t, d, d, scale, causal);
+        ops.attentionPackedBackward(qkv, out, lse, dout, dqkv, scale, causal);
     }
 
-    // ---------------------------------------------------------------- element-wise
-
-    @Override protected void binaryImpl(Binary kind, Tensor a, Tensor b, Tensor out) {
-        long n = a.numel(), nb = b.numel();
-        if (n == 0) return;
-        launch("binary", Kernels.blocksFor(n), w -> w.i(kind.ordinal()).ptr(ptr(a)).ptr(ptr(b)).ptr(ptr(out)).l(n).l(nb));
-    }
-
-    @Override protected void scaleImpl(Tensor x, float alpha, Tensor out) {
-        long n = x.numel();
-        launch("scale", Kernels.blocksFor(n), a -> a.ptr(ptr(x)).f(alpha).ptr(ptr(out)).l(n));
-    }
-
-    @Override protected void axpyImpl(float alpha, Tensor x, Tensor y) {
-        long n = x.numel();
-        launch("axpy", Kernels.blocksFor(n), a -> a.f(alpha).ptr(ptr(x)).ptr(ptr(y)).l(n));
-    }
-
-    @Override protected void sumImpl(Tensor x, boolean[] reduce, Tensor out) {
-        int[] xs = x.shape();
-        int r = xs.length;
-        if (out.numel() == 0) return;
-        long kept = out.numel(), folded = x.numel() / Math.max(1, kept);
-        if (x.numel() == 0) { fillImpl(out, 0f); return; }
-        int firstKept = 0;
-        while (firstKept < r && reduce[firstKept]) firstKept++;
-        int lastKept = r - 1;
-        while (lastKept >= 0 && reduce[lastKept]) lastKept--;
-        boolean keptContiguous = true;
-        for (int i = firstKept; i <= lastKept; i++) keptContiguous &= !reduce[i];
-        if (keptContiguous && lastKept == r - 1) {           // reduced axes lead: sum over rows of [folded, kept]
-            launch("colSum", Kernels.blocksFor(kept), a -> a.ptr(ptr(x)).ptr(ptr(out)).i((int) folded).i((int) kept));
-            return;
-        }
-        if (keptContiguous && firstKept == 0) {              // reduced axes trail: sum each row of [kept, folded]
-            launchRows("rowSum", (int) kept, (int) folded, a -> a.ptr(ptr(x)).ptr(ptr(out)).i((int) kept).i((int) folded));
-            return;
-        }
-        int[] perm = new int[r];                             // otherwise kept axes first, then row sums
-        int j = 0;
-        for (int i = 0; i < r; i++) if (!reduce[i]) perm[j++] = i;
-        for (int i = 0; i < r; i++) if (reduce[i]) perm[j++] = i;
-        int[] ps = new int[r];
-        for (int i = 0; i < r; i++) ps[i] = xs[perm[i]];
-        try (Tensor moved = empty(ps)) {
-            permuteImpl(x, moved, perm);
-            launchRows("rowSum", (int) kept, (int) folded, a -> a.ptr(ptr(moved)).ptr(ptr(out)).i((int) kept).i((int) folded));
-        }
-    }
-
-    // ---------------------------------------------------------------- layout
-
-    private static final int MAX_DIMS = 8;
-
-    @Override protected void permuteImpl(Tensor x, Tensor out, int[] perm) {
-        long n = x.numel();
-        if (n == 0) return;
-        if (perm.length > MAX_DIMS) throw new IllegalArgumentException("permute: the CUDA kernel takes at most " + MAX_DIMS + " axes, got " + perm.length);
-        int[] xStr = Shape.strides(x.shape()), os = out.shape();
-        launch("permute", Kernels.blocksFor(n), a -> {
-            MemorySegment dims = a.arena().allocate(4L * (1 + 2 * MAX_DIMS), 4);
-            dims.set(ValueLayout.JAVA_INT, 0, perm.length);
-            for (int i = 0; i < perm.length; i++) {
-                dims.set(ValueLayout.JAVA_INT, 4L * (1 + i), os[i]);
-                dims.set(ValueLayout.JAVA_INT, 4L * (1 + MAX_DIMS + i), xStr[perm[i]]);
-            }
-            a.ptr(ptr(x)).ptr(ptr(out)).struct(dims).l(n);
-        });
-    }
-
-    private void sliceCopy(Tensor whole, Tensor part, int axis, int start, boolean toWhole) {
-        int[] ps = part.shape();
-        long outer = Shape.prod(ps, 0, axis), inner = Shape.prod(ps, axis + 1, ps.length);
-        long n = part.numel();
-        if (n == 0) return;
-        launch("sliceCopy", Kernels.blocksFor(n), a -> a.ptr(ptr(whole)).ptr(ptr(part)).l(outer).i(ps[axis]).i(whole.dim(axis)).l(inner)
-                .i(start).i(toWhole ? 1 : 0));
-    }
-
-    @Override protected void sliceImpl(Tensor x, int axis, int start, Tensor out) { sliceCopy(x, out, axis, start, false); }
-    @Override protected void insertSliceImpl(Tensor src, int axis, int start, Tensor dst) { sliceCopy(dst, src, axis, start, true); }
-
-    private void indexError(String op, Tensor idx, int rows) {
-        int bad = badPosition();
-        if (bad >= 0) throw new IllegalArgumentException(op + ": idx[" + bad + "] = " + valueAt(idx, bad) + " is not a row index in [0, " + rows + ")");
-    }
-
-    @Override protected void gatherImpl(Tensor table, Tensor idx, Tensor out) {
-        int n = idx.dim(0), d = table.dim(1), rows = table.dim(0);
-        if (n == 0) return;
-        bind();
-        armFlag();
-        launch("gatherRows", Kernels.blocksFor((long) n * d), a -> a.ptr(ptr(table)).ptr(ptr(idx)).ptr(ptr(out)).i(n).i(d).i(rows).ptr(flag));
-        indexError("gather", idx, rows);
-    }
-
-    @Override protected void scatterAddImpl(Tensor src, Tensor idx, Tensor table) {
-        int n = idx.dim(0), d = table.dim(1), rows = table.dim(0);
-        if (n == 0 || d == 0) return;
-        bind();
-        armFlag();
-        launch("scatterAddRows", Kernels.blocksFor(d), a -> a.ptr(ptr(src)).ptr(ptr(idx)).ptr(ptr(table)).i(n).i(d).i(rows).ptr(flag));
-        indexError("scatterAdd", idx, rows);
-    }
-
-    // ---------------------------------------------------------------- optimizer steps
+    @Override protected void binaryImpl(Binary kind, Tensor a, Tensor b, Tensor out) { ops.binary(kind, a, b, out); }
+    @Override protected void scaleImpl(Tensor x, float alpha, Tensor out) { ops.scale(x, alpha, out); }
+    @Override protected void axpyImpl(float alpha, Tensor x, Tensor y) { ops.axpy(alpha, x, y); }
+    @Override protected void sumImpl(Tensor x, boolean[] reduce, Tensor out) { ops.sum(x, reduce, out); }
+    @Override protected void permuteImpl(Tensor x, Tensor out, int[] perm) { ops.permute(x, out, perm); }
+    @Override protected void sliceImpl(Tensor x, int axis, int start, Tensor out) { ops.slice(x, axis, start, out); }
+    @Override protected void insertSliceImpl(Tensor src, int axis, int start, Tensor dst) { ops.insertSlice(src, axis, start, dst); }
+    @Override protected void gatherImpl(Tensor table, Tensor idx, Tensor out) { ops.gather(table, idx, out); }
+    @Override protected void scatterAddImpl(Tensor src, Tensor idx, Tensor table) { ops.scatterAdd(src, idx, table); }
 
     @Override protected void sgdStepImpl(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay, boolean nesterov) {
-        long n = param.numel();
-        launch("sgdStep", Kernels.blocksFor(n), a -> a.ptr(ptr(param)).ptr(ptr(grad)).ptr(momentum == 0 ? 0 : ptr(velocity))
-                .f(lr).f(momentum).f(weightDecay).i(nesterov ? 1 : 0).l(n));
+        ops.sgdStep(param, grad, velocity, lr, momentum, weightDecay, nesterov);
     }
 
     @Override protected void adamWStepImpl(Tensor param, Tensor grad, Tensor m, Tensor v, int step,
                                            float lr, float beta1, float beta2, float eps, float weightDecay) {
-        long n = param.numel();
-        float c1 = (float) (1 - Math.pow(beta1, step)), c2 = (float) (1 - Math.pow(beta2, step));
-        launch("adamWStep", Kernels.blocksFor(n), a -> a.ptr(ptr(param)).ptr(ptr(grad)).ptr(ptr(m)).ptr(ptr(v))
-                .f(lr).f(beta1).f(beta2).f(eps).f(weightDecay).f(c1).f(c2).l(n));
+        ops.adamWStep(param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay);
     }
 
     // ---------------------------------------------------------------- CUDA graphs

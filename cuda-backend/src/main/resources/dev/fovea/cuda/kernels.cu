@@ -3,6 +3,10 @@
 // CudaBackend.java with a grid-stride loop or one block (or warp) per row. Deterministic: no float atomics, every
 // reduction in a fixed order.
 
+#ifndef DYNAMIC_SHARED // the host emulation of the tests (KernelEmulationTest) defines its own
+#define DYNAMIC_SHARED(name) extern __shared__ float name[]
+#endif
+
 #define WARP 32
 #define MAX_DIMS 8
 #define INFINITY __int_as_float(0x7f800000)
@@ -313,7 +317,7 @@ __device__ __forceinline__ long at(View v, int b, int h, int t) { return b * v.s
 extern "C" __global__ void attentionForward(const float* q, View qv, const float* k, View kv, const float* v, View vv,
                                             float* out, View ov, float* lse, int heads, int t, int s, int d, int dv,
                                             float scale, int causal, int tile) {
-    extern __shared__ float sm[];
+    DYNAMIC_SHARED(sm);
     int warps = blockDim.x / WARP, w = threadIdx.x / WARP, lane = threadIdx.x % WARP;
     float* kt = sm;
     float* vt = kt + tile * d;
@@ -330,7 +334,7 @@ extern "C" __global__ void attentionForward(const float* q, View qv, const float
     }
     float m = -INFINITY, l = 0.f;
     // the last key any row of this block sees
-    int blockLast = causal ? min(s, (blockIdx.x + 1) * warps) : s;
+    int blockLast = causal ? min(s, ((int) blockIdx.x + 1) * warps) : s;
     int rowEnd = !active ? 0 : causal ? min(s, row + 1) : s;
     for (int k0 = 0; k0 < blockLast; k0 += tile) {
         int kn = min(tile, blockLast - k0);
@@ -376,7 +380,7 @@ extern "C" __global__ void attentionBackwardQ(const float* q, View qv, const flo
                                               const float* dout, View dov, const float* lse, const float* delta,
                                               float* dq, View dqv, int heads, int t, int s, int d, int dv,
                                               float scale, int causal, int tile) {
-    extern __shared__ float sm[];
+    DYNAMIC_SHARED(sm);
     int warps = blockDim.x / WARP, w = threadIdx.x / WARP, lane = threadIdx.x % WARP;
     float* kt = sm;
     float* vt = kt + tile * d;
@@ -396,7 +400,7 @@ extern "C" __global__ void attentionBackwardQ(const float* q, View qv, const flo
         L = lse[(long) bh * t + row];
         D = delta[(long) bh * t + row];
     }
-    int blockLast = causal ? min(s, (blockIdx.x + 1) * warps) : s;
+    int blockLast = causal ? min(s, ((int) blockIdx.x + 1) * warps) : s;
     int rowEnd = !active ? 0 : causal ? min(s, row + 1) : s;
     for (int k0 = 0; k0 < blockLast; k0 += tile) {
         int kn = min(tile, blockLast - k0);
@@ -427,7 +431,7 @@ extern "C" __global__ void attentionBackwardKV(const float* q, View qv, const fl
                                                const float* dout, View dov, const float* lse, const float* delta,
                                                float* dk, View dkv, float* dvOut, View dvv, int heads, int t, int s,
                                                int d, int dv, float scale, int causal, int tile) {
-    extern __shared__ float sm[];
+    DYNAMIC_SHARED(sm);
     int warps = blockDim.x / WARP, w = threadIdx.x / WARP, lane = threadIdx.x % WARP;
     float* qt = sm;
     float* ot = qt + tile * d;
@@ -449,7 +453,7 @@ extern "C" __global__ void attentionBackwardKV(const float* q, View qv, const fl
         for (int e = lane; e < dv; e += WARP) { vw[e] = v[at(vv, b, h, col) + e]; gvw[e] = 0.f; }
     }
     // the first query any key of this block is seen by
-    int blockFirst = causal ? min(t, blockIdx.x * warps) : 0;
+    int blockFirst = causal ? min(t, (int) blockIdx.x * warps) : 0;
     int colStart = causal ? col : 0;
     for (int q0 = blockFirst; q0 < t; q0 += tile) {
         int qn = min(tile, t - q0);

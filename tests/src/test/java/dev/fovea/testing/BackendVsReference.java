@@ -331,7 +331,7 @@ public abstract class BackendVsReference {
 
     // ---------------------------------------------------------------- attention
 
-    @TestFactory List<DynamicTest> attention() {
+    @TestFactory public List<DynamicTest> attention() {
         List<DynamicTest> tests = new ArrayList<>();
         for (boolean causal : new boolean[]{false, true})
             for (boolean fwd : new boolean[]{true, false}) {
@@ -352,7 +352,7 @@ public abstract class BackendVsReference {
         return tests;
     }
 
-    void attnCase(int b, int h, int t, int s, int d, int dv, boolean causal, boolean fwd) {
+    protected void attnCase(int b, int h, int t, int s, int d, int dv, boolean causal, boolean fwd) {
         SplittableRandom r = Bed.rng(b, h, t, s, d, dv, causal ? 1 : 0);
         float scale = (float) (1 / Math.sqrt(d));
         try (Mirror m = mirror()) {
@@ -368,7 +368,7 @@ public abstract class BackendVsReference {
         }
     }
 
-    @TestFactory List<DynamicTest> attentionPacked() {
+    @TestFactory public List<DynamicTest> attentionPacked() {
         List<DynamicTest> tests = new ArrayList<>();
         for (boolean causal : new boolean[]{false, true})
             for (boolean fwd : new boolean[]{true, false}) {
@@ -382,7 +382,7 @@ public abstract class BackendVsReference {
     }
 
     /** The backend's in-place packed kernels against the reference, which separates q, k, v by permute and slices. */
-    void packedCase(int b, int h, int t, int d, boolean causal, boolean fwd) {
+    protected void packedCase(int b, int h, int t, int d, boolean causal, boolean fwd) {
         SplittableRandom r = Bed.rng(b, h, t, d, causal ? 1 : 0);
         float scale = (float) (1 / Math.sqrt(d));
         try (Mirror m = mirror()) {
