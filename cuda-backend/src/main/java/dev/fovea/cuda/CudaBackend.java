@@ -1,7 +1,5 @@
 package dev.fovea.cuda;
 
-import dev.fovea.backend.Activation;
-import dev.fovea.backend.Backend;
 import dev.fovea.backend.BackendOptions;
 import dev.fovea.backend.Conv2dSpec;
 import dev.fovea.backend.Epilogue;
@@ -33,25 +31,25 @@ import java.util.concurrent.atomic.AtomicLong;
  * operands to bfloat16 (accumulating in float32) and runs convolutions in TF32 (cuDNN's legacy API converts only to
  * FP16). The NVRTC kernels compute in float32 in every mode.
  */
-public final class CudaBackend extends Backend {
+public final class CudaBackend extends KernelBackend {
     private static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final long CUBLAS_WORKSPACE = 32L << 20;
 
     final int device;
     private final Precision precision;
     private final Arena arena = Arena.ofShared();
-    final MemorySegment stream;
-    private final MemorySegment blas, blasLt, dnn;
+    // created in this order by the constructor, released in reverse by close() (also after a failed constructor)
     final DeviceAllocator allocator;
+    MemorySegment stream;
+    private MemorySegment blas, blasLt, dnn;
     private final AtomicLong liveBytes = new AtomicLong();
-    private final Kernels kernels;
-    private final KernelOps ops;
-    private final CudnnPlans plans;
-    private final LtGemm lt;
+    private Kernels kernels;
+    private KernelOps ops;
+    private CudnnPlans plans;
+    private LtGemm lt;
     private final String deviceName;
     private final int computeCapability;
     private final long totalMemory;
-    private final long blasWorkspace;
     private final ThreadLocal<Boolean> bound = ThreadLocal.withInitial(() -> false);
     private MemorySegment staging = MemorySegment.NULL;
     private long stagingBytes;
@@ -71,33 +69,37 @@ public final class CudaBackend extends Backend {
         deviceName = cudaDeviceProp.name(prop).getString(0);
         totalMemory = cudaDeviceProp.totalGlobalMem(prop);
         computeCapability = 10 * attribute(CudaRuntime.cudaDevAttrComputeCapabilityMajor()) + attribute(CudaRuntime.cudaDevAttrComputeCapabilityMinor());
-
-        MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-        CudaException.cuda(CudaRuntime.cudaStreamCreateWithFlags(out, CudaRuntime.cudaStreamNonBlocking()), "cudaStreamCreateWithFlags");
-        stream = out.get(ValueLayout.ADDRESS, 0);
         allocator = new DeviceAllocator(this::bind);
+        try {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            CudaException.cuda(CudaRuntime.cudaStreamCreateWithFlags(out, CudaRuntime.cudaStreamNonBlocking()), "cudaStreamCreateWithFlags");
+            stream = out.get(ValueLayout.ADDRESS, 0);
 
-        CudaException.cublas(Cublas.cublasCreate_v2(out), "cublasCreate");
-        blas = out.get(ValueLayout.ADDRESS, 0);
-        CudaException.cublas(Cublas.cublasSetStream_v2(blas, stream), "cublasSetStream");
-        CudaException.cublas(Cublas.cublasSetMathMode(blas, precision == Precision.TF32 ? Cublas.CUBLAS_TF32_TENSOR_OP_MATH() : Cublas.CUBLAS_DEFAULT_MATH()), "cublasSetMathMode");
-        // a fixed workspace: cuBLAS then never allocates during a graph capture
-        blasWorkspace = allocator.allocate(CUBLAS_WORKSPACE);
-        CudaException.cublas(Cublas.cublasSetWorkspace_v2(blas, MemorySegment.ofAddress(blasWorkspace), CUBLAS_WORKSPACE), "cublasSetWorkspace");
-        CudaException.cublas(Cublas.cublasLtCreate(out), "cublasLtCreate");
-        blasLt = out.get(ValueLayout.ADDRESS, 0);
-        lt = new LtGemm(blasLt, computeType());
+            CudaException.cublas(Cublas.cublasCreate_v2(out), "cublasCreate");
+            blas = out.get(ValueLayout.ADDRESS, 0);
+            CudaException.cublas(Cublas.cublasSetStream_v2(blas, stream), "cublasSetStream");
+            CudaException.cublas(Cublas.cublasSetMathMode(blas, precision == Precision.TF32 ? Cublas.CUBLAS_TF32_TENSOR_OP_MATH() : Cublas.CUBLAS_DEFAULT_MATH()), "cublasSetMathMode");
+            // a fixed workspace: cuBLAS then never allocates during a graph capture
+            long workspace = allocator.allocate(CUBLAS_WORKSPACE);
+            CudaException.cublas(Cublas.cublasSetWorkspace_v2(blas, MemorySegment.ofAddress(workspace), CUBLAS_WORKSPACE), "cublasSetWorkspace");
+            CudaException.cublas(Cublas.cublasLtCreate(out), "cublasLtCreate");
+            blasLt = out.get(ValueLayout.ADDRESS, 0);
+            lt = new LtGemm(blasLt, computeType());
 
-        CudaException.cudnn(Cudnn.cudnnCreate(out), "cudnnCreate");
-        dnn = out.get(ValueLayout.ADDRESS, 0);
-        CudaException.cudnn(Cudnn.cudnnSetStream(dnn, stream), "cudnnSetStream");
-        plans = new CudnnPlans(dnn, precision);
+            CudaException.cudnn(Cudnn.cudnnCreate(out), "cudnnCreate");
+            dnn = out.get(ValueLayout.ADDRESS, 0);
+            CudaException.cudnn(Cudnn.cudnnSetStream(dnn, stream), "cudnnSetStream");
+            plans = new CudnnPlans(dnn, precision);
 
-        kernels = new Kernels(computeCapability, stream);
-        ops = new KernelOps(this, (name, gx, gy, block, shared, args) -> {
-            bind();
-            kernels.launch(name, gx, gy, block, shared, args);
-        }, CudaBackend::ptr, () -> capturing);
+            kernels = new Kernels(computeCapability, stream);
+            ops = new KernelOps(this, (name, gx, gy, block, shared, args) -> {
+                bind();
+                kernels.launch(name, gx, gy, block, shared, args);
+            }, CudaBackend::ptr, () -> capturing);
+        } catch (RuntimeException | Error e) {
+            close(); // what was created so far
+            throw e;
+        }
     }
 
     private int attribute(int attr) {
@@ -124,6 +126,17 @@ public final class CudaBackend extends Backend {
         };
     }
 
+    private String cublasVersion() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(ValueLayout.JAVA_INT);
+            if (Cublas.cublasGetVersion_v2(blas, v) != 0) return "?";
+            int x = v.get(ValueLayout.JAVA_INT, 0);
+            return x / 10000 + "." + x / 100 % 100 + "." + x % 100;
+        }
+    }
+
+    @Override KernelOps ops() { return ops; }
+
     public Precision precision() { return precision; }
     public String deviceName() { return deviceName; }
     public int computeCapability() { return computeCapability; }
@@ -133,7 +146,7 @@ public final class CudaBackend extends Backend {
     @Override public String describe() {
         return "cuda: " + deviceName + " (device " + device + ", compute capability " + computeCapability / 10 + "." + computeCapability % 10
                 + String.format(", %.1f GiB), precision %s%n", totalMemory / 1073741824.0, precision)
-                + "  " + CudaBackendProvider.versions() + "\n"
+                + "  " + CudaBackendProvider.versions() + ", cuBLAS " + cublasVersion() + "\n"
                 + "  gemm: cuBLAS (cublasGemmStridedBatchedEx); with a bias or residual epilogue: cuBLASLt matmul\n"
                 + "  conv2d forward/backward, pooling: cuDNN " + "(algorithm per shape from the _v7 heuristics, cached)\n"
                 + "  element-wise, reductions, softmax, cross-entropy, layer norm, attention (tiled, online softmax, packed qkv read in place),"
@@ -157,17 +170,17 @@ public final class CudaBackend extends Backend {
         if (closed) return;
         closed = true;
         bind();
-        CudaRuntime.cudaStreamSynchronize(stream);
-        ops.close();
-        kernels.close();
-        plans.close();
-        lt.close();
-        Cudnn.cudnnDestroy(dnn);
-        Cublas.cublasLtDestroy(blasLt);
-        Cublas.cublasDestroy_v2(blas);
+        if (stream != null) CudaRuntime.cudaStreamSynchronize(stream);
+        if (ops != null) ops.close();
+        if (kernels != null) kernels.close();
+        if (plans != null) plans.close();
+        if (lt != null) lt.close();
+        if (dnn != null) Cudnn.cudnnDestroy(dnn);
+        if (blasLt != null) Cublas.cublasLtDestroy(blasLt);
+        if (blas != null) Cublas.cublasDestroy_v2(blas);
         if (stagingBytes > 0) CudaRuntime.cudaFreeHost(staging);
         allocator.close();
-        CudaRuntime.cudaStreamDestroy(stream);
+        if (stream != null) CudaRuntime.cudaStreamDestroy(stream);
         arena.close();
     }
 
@@ -335,66 +348,6 @@ public final class CudaBackend extends Backend {
         if (dx.numel() == 0) return;
         bind();
         plans.poolBackward(s, x, y, dy, dx);
-    }
-
-    // ---------------------------------------------------------------- Fovea's kernels (KernelOps)
-
-    @Override protected void activationForwardImpl(Activation f, Tensor x, Tensor y) { ops.activationForward(f, x, y); }
-    @Override protected void activationBackwardImpl(Activation f, Tensor x, Tensor y, Tensor dy, Tensor dx) { ops.activationBackward(f, x, y, dy, dx); }
-    @Override protected void softmaxForwardImpl(Tensor x, Tensor y, boolean causal) { ops.softmaxForward(x, y, causal); }
-    @Override protected void softmaxBackwardImpl(Tensor y, Tensor dy, Tensor dx) { ops.softmaxBackward(y, dy, dx); }
-
-    @Override protected void crossEntropyForwardImpl(Tensor logits, Tensor labels, Tensor probs, Tensor loss, float smoothing) {
-        ops.crossEntropyForward(logits, labels, probs, loss, smoothing);
-    }
-
-    @Override protected void crossEntropyBackwardImpl(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits, float smoothing) {
-        ops.crossEntropyBackward(probs, labels, dloss, dlogits, smoothing);
-    }
-
-    @Override protected void layerNormForwardImpl(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean, Tensor rstd, int d) {
-        ops.layerNormForward(x, gamma, beta, eps, y, mean, rstd, d);
-    }
-
-    @Override protected void layerNormBackwardImpl(Tensor dy, Tensor x, Tensor gamma, Tensor mean, Tensor rstd,
-                                                   Tensor dx, Tensor dgamma, Tensor dbeta, int d) {
-        ops.layerNormBackward(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, d);
-    }
-
-    @Override protected void attentionForwardImpl(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, float scale, boolean causal) {
-        ops.attentionForward(q, k, v, out, lse, scale, causal);
-    }
-
-    @Override protected void attentionBackwardImpl(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dout,
-                                                   Tensor dq, Tensor dk, Tensor dv, float scale, boolean causal) {
-        ops.attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, scale, causal);
-    }
-
-    @Override protected void attentionPackedForwardImpl(Tensor qkv, Tensor out, Tensor lse, float scale, boolean causal) {
-        ops.attentionPackedForward(qkv, out, lse, scale, causal);
-    }
-
-    @Override protected void attentionPackedBackwardImpl(Tensor qkv, Tensor out, Tensor lse, Tensor dout, Tensor dqkv, float scale, boolean causal) {
-        ops.attentionPackedBackward(qkv, out, lse, dout, dqkv, scale, causal);
-    }
-
-    @Override protected void binaryImpl(Binary kind, Tensor a, Tensor b, Tensor out) { ops.binary(kind, a, b, out); }
-    @Override protected void scaleImpl(Tensor x, float alpha, Tensor out) { ops.scale(x, alpha, out); }
-    @Override protected void axpyImpl(float alpha, Tensor x, Tensor y) { ops.axpy(alpha, x, y); }
-    @Override protected void sumImpl(Tensor x, boolean[] reduce, Tensor out) { ops.sum(x, reduce, out); }
-    @Override protected void permuteImpl(Tensor x, Tensor out, int[] perm) { ops.permute(x, out, perm); }
-    @Override protected void sliceImpl(Tensor x, int axis, int start, Tensor out) { ops.slice(x, axis, start, out); }
-    @Override protected void insertSliceImpl(Tensor src, int axis, int start, Tensor dst) { ops.insertSlice(src, axis, start, dst); }
-    @Override protected void gatherImpl(Tensor table, Tensor idx, Tensor out) { ops.gather(table, idx, out); }
-    @Override protected void scatterAddImpl(Tensor src, Tensor idx, Tensor table) { ops.scatterAdd(src, idx, table); }
-
-    @Override protected void sgdStepImpl(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay, boolean nesterov) {
-        ops.sgdStep(param, grad, velocity, lr, momentum, weightDecay, nesterov);
-    }
-
-    @Override protected void adamWStepImpl(Tensor param, Tensor grad, Tensor m, Tensor v, int step,
-                                           float lr, float beta1, float beta2, float eps, float weightDecay) {
-        ops.adamWStep(param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay);
     }
 
     // ---------------------------------------------------------------- CUDA graphs

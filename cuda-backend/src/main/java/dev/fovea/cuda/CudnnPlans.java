@@ -129,43 +129,34 @@ final class CudnnPlans implements AutoCloseable {
         return fallback;
     }
 
-    private MemorySegment workspace(ConvPlan p, DeviceAllocator allocator, long[] block) {
-        if (p.workspace() == 0) return MemorySegment.NULL;
-        block[0] = allocator.allocate(p.workspace());
-        return MemorySegment.ofAddress(block[0]);
+    private interface ConvCall { int run(MemorySegment workspace); }
+
+    /** Runs a convolution call with the plan's workspace, a block of the allocator returned at once (stream order). */
+    private static void withWorkspace(ConvPlan p, DeviceAllocator allocator, String what, ConvCall call) {
+        long ws = p.workspace() == 0 ? 0 : allocator.allocate(p.workspace());
+        try {
+            CudaException.cudnn(call.run(ws == 0 ? MemorySegment.NULL : MemorySegment.ofAddress(ws)), what);
+        } finally {
+            if (ws != 0) allocator.release(ws);
+        }
     }
 
     void convForward(Tensor x, Tensor w, Tensor y, Conv2dSpec s, DeviceAllocator allocator) {
         ConvPlan p = conv(Dir.FWD, x.shape(), w.shape(), s);
-        long[] ws = {0};
-        try {
-            CudaException.cudnn(Cudnn.cudnnConvolutionForward(handle, one, p.xDesc(), seg(x), p.wDesc(), seg(w), p.convDesc(), p.algo(),
-                    workspace(p, allocator, ws), p.workspace(), zero, p.yDesc(), seg(y)), "cudnnConvolutionForward");
-        } finally {
-            if (ws[0] != 0) allocator.release(ws[0]);
-        }
+        withWorkspace(p, allocator, "cudnnConvolutionForward", ws -> Cudnn.cudnnConvolutionForward(handle, one, p.xDesc(), seg(x),
+                p.wDesc(), seg(w), p.convDesc(), p.algo(), ws, p.workspace(), zero, p.yDesc(), seg(y)));
     }
 
     void convBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dSpec s, DeviceAllocator allocator) {
         ConvPlan p = conv(Dir.BWD_DATA, dx.shape(), w.shape(), s);
-        long[] ws = {0};
-        try {
-            CudaException.cudnn(Cudnn.cudnnConvolutionBackwardData(handle, one, p.wDesc(), seg(w), p.yDesc(), seg(dy), p.convDesc(), p.algo(),
-                    workspace(p, allocator, ws), p.workspace(), zero, p.xDesc(), seg(dx)), "cudnnConvolutionBackwardData");
-        } finally {
-            if (ws[0] != 0) allocator.release(ws[0]);
-        }
+        withWorkspace(p, allocator, "cudnnConvolutionBackwardData", ws -> Cudnn.cudnnConvolutionBackwardData(handle, one, p.wDesc(), seg(w),
+                p.yDesc(), seg(dy), p.convDesc(), p.algo(), ws, p.workspace(), zero, p.xDesc(), seg(dx)));
     }
 
     void convBackwardFilter(Tensor x, Tensor dy, Tensor dw, Conv2dSpec s, DeviceAllocator allocator) {
         ConvPlan p = conv(Dir.BWD_FILTER, x.shape(), dw.shape(), s);
-        long[] ws = {0};
-        try {
-            CudaException.cudnn(Cudnn.cudnnConvolutionBackwardFilter(handle, one, p.xDesc(), seg(x), p.yDesc(), seg(dy), p.convDesc(), p.algo(),
-                    workspace(p, allocator, ws), p.workspace(), zero, p.wDesc(), seg(dw)), "cudnnConvolutionBackwardFilter");
-        } finally {
-            if (ws[0] != 0) allocator.release(ws[0]);
-        }
+        withWorkspace(p, allocator, "cudnnConvolutionBackwardFilter", ws -> Cudnn.cudnnConvolutionBackwardFilter(handle, one, p.xDesc(), seg(x),
+                p.yDesc(), seg(dy), p.convDesc(), p.algo(), ws, p.workspace(), zero, p.wDesc(), seg(dw)));
     }
 
     void convBackwardBias(Tensor dy, Tensor db) {

@@ -28,6 +28,7 @@ final class DeviceAllocator implements AutoCloseable {
     private final Map<Long, Long> blockSize = new HashMap<>();
     private Map<Long, ArrayDeque<Long>> capturePool;
     private long inUse, cached, reserved, mallocs;
+    private boolean closed;
 
     /** @param bind makes the device current on the calling thread */
     DeviceAllocator(Runnable bind) { this.bind = bind; }
@@ -40,6 +41,7 @@ final class DeviceAllocator implements AutoCloseable {
 
     /** A device block of at least {@code bytes}; contents unspecified. */
     synchronized long allocate(long bytes) {
+        if (closed) throw new IllegalStateException("the cuda backend was closed");
         long size = sizeClass(bytes);
         Long p = take(capturePool, size);
         if (p == null) p = take(free, size);
@@ -83,6 +85,7 @@ final class DeviceAllocator implements AutoCloseable {
 
     /** Gives the block back to the cache (or, during a capture, to the graph's pool). */
     synchronized void release(long p) {
+        if (closed) return; // the backend closed first: its close() already freed every block
         Long size = blockSize.get(p);
         if (size == null) throw new IllegalStateException("device block 0x" + Long.toHexString(p) + " was not allocated here");
         inUse -= size;
@@ -131,6 +134,8 @@ final class DeviceAllocator implements AutoCloseable {
     synchronized long mallocCount() { return mallocs; }
 
     @Override public synchronized void close() {
+        if (closed) return;
+        closed = true;
         bind.run();
         CudaRuntime.cudaDeviceSynchronize();
         for (long p : blockSize.keySet()) CudaRuntime.cudaFree(MemorySegment.ofAddress(p));

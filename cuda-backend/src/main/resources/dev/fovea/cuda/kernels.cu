@@ -311,6 +311,11 @@ struct View { long sB, sH, sT; };
 
 __device__ __forceinline__ long at(View v, int b, int h, int t) { return b * v.sB + h * v.sH + t * v.sT; }
 
+// dst [n][width] ← rows r0 .. r0+n of a strided operand, by the whole block
+__device__ void loadRows(float* dst, const float* src, View v, int b, int h, int r0, int n, int width) {
+    for (int i = threadIdx.x; i < n * width; i += blockDim.x) dst[i] = src[at(v, b, h, r0 + i / width) + i % width];
+}
+
 // Forward, FlashAttention-style: a warp per query row, keys and values in shared-memory tiles of `tile` rows, the
 // softmax online (running max m and sum l, the accumulator rescaled when m grows); out normalised at the end.
 // Shared memory: K tile [tile][d], V tile [tile][dv], q [warps][d], acc [warps][dv].
@@ -339,8 +344,8 @@ extern "C" __global__ void attentionForward(const float* q, View qv, const float
     for (int k0 = 0; k0 < blockLast; k0 += tile) {
         int kn = min(tile, blockLast - k0);
         __syncthreads();
-        for (int i = threadIdx.x; i < kn * d; i += blockDim.x) kt[i] = k[at(kv, b, h, k0 + i / d) + i % d];
-        for (int i = threadIdx.x; i < kn * dv; i += blockDim.x) vt[i] = v[at(vv, b, h, k0 + i / dv) + i % dv];
+        loadRows(kt, k, kv, b, h, k0, kn, d);
+        loadRows(vt, v, vv, b, h, k0, kn, dv);
         __syncthreads();
         if (!active) continue;
         int jn = min(kn, rowEnd - k0);
@@ -405,8 +410,8 @@ extern "C" __global__ void attentionBackwardQ(const float* q, View qv, const flo
     for (int k0 = 0; k0 < blockLast; k0 += tile) {
         int kn = min(tile, blockLast - k0);
         __syncthreads();
-        for (int i = threadIdx.x; i < kn * d; i += blockDim.x) kt[i] = k[at(kv, b, h, k0 + i / d) + i % d];
-        for (int i = threadIdx.x; i < kn * dv; i += blockDim.x) vt[i] = v[at(vv, b, h, k0 + i / dv) + i % dv];
+        loadRows(kt, k, kv, b, h, k0, kn, d);
+        loadRows(vt, v, vv, b, h, k0, kn, dv);
         __syncthreads();
         if (!active) continue;
         int jn = min(kn, rowEnd - k0);
@@ -458,8 +463,8 @@ extern "C" __global__ void attentionBackwardKV(const float* q, View qv, const fl
     for (int q0 = blockFirst; q0 < t; q0 += tile) {
         int qn = min(tile, t - q0);
         __syncthreads();
-        for (int i = threadIdx.x; i < qn * d; i += blockDim.x) qt[i] = q[at(qv, b, h, q0 + i / d) + i % d];
-        for (int i = threadIdx.x; i < qn * dv; i += blockDim.x) ot[i] = dout[at(dov, b, h, q0 + i / dv) + i % dv];
+        loadRows(qt, q, qv, b, h, q0, qn, d);
+        loadRows(ot, dout, dov, b, h, q0, qn, dv);
         for (int i = threadIdx.x; i < qn; i += blockDim.x) { lt[i] = lse[(long) bh * t + q0 + i]; dt[i] = delta[(long) bh * t + q0 + i]; }
         __syncthreads();
         if (!active) continue;

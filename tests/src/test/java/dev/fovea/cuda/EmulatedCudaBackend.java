@@ -1,7 +1,5 @@
 package dev.fovea.cuda;
 
-import dev.fovea.backend.Activation;
-import dev.fovea.backend.Backend;
 import dev.fovea.backend.Conv2dSpec;
 import dev.fovea.backend.Pool2dSpec;
 import dev.fovea.reference.Ref;
@@ -15,11 +13,11 @@ import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The CUDA backend's kernel ops ({@link KernelOps}, unchanged) on the host emulation of kernels.cu, with tensors in
+ * The CUDA backend's kernel ops ({@link KernelBackend}, {@link KernelOps}: unchanged) on the host emulation of kernels.cu, with tensors in
  * native host memory; what cuBLAS and cuDNN serve on the GPU (GEMM, convolution, pooling) comes from the reference
  * here. A test backend: it lets the property suite check every hand-written kernel and its launch without a GPU.
  */
-final class EmulatedCudaBackend extends Backend {
+final class EmulatedCudaBackend extends KernelBackend {
     private static final ValueLayout.OfFloat LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private final AtomicLong live = new AtomicLong();
     private final KernelOps ops = new KernelOps(this, EmulatedKernels.get(), t -> seg(t).address(), () -> false);
@@ -55,6 +53,8 @@ final class EmulatedCudaBackend extends Backend {
         if (s.isReleased()) throw new IllegalStateException("tensor storage used after it was released");
         return s.seg;
     }
+
+    @Override KernelOps ops() { return ops; }
 
     @Override public String name() { return "cuda-emulated"; }
     @Override public String describe() { return "cuda-emulated: kernels.cu on the host (test), gemm/conv/pool by the reference"; }
@@ -116,37 +116,4 @@ final class EmulatedCudaBackend extends Backend {
 
     @Override protected void pool2dForwardImpl(Pool2dSpec s, Tensor x, Tensor y) { put(Ref.pool(s, d(x), x.shape()), y); }
     @Override protected void pool2dBackwardImpl(Pool2dSpec s, Tensor x, Tensor y, Tensor dy, Tensor dx) { put(Ref.poolBackward(s, d(x), x.shape(), d(dy)), dx); }
-
-    // the kernels, exactly as the CUDA backend launches them
-    @Override protected void activationForwardImpl(Activation f, Tensor x, Tensor y) { ops.activationForward(f, x, y); }
-    @Override protected void activationBackwardImpl(Activation f, Tensor x, Tensor y, Tensor dy, Tensor dx) { ops.activationBackward(f, x, y, dy, dx); }
-    @Override protected void softmaxForwardImpl(Tensor x, Tensor y, boolean causal) { ops.softmaxForward(x, y, causal); }
-    @Override protected void softmaxBackwardImpl(Tensor y, Tensor dy, Tensor dx) { ops.softmaxBackward(y, dy, dx); }
-    @Override protected void crossEntropyForwardImpl(Tensor l, Tensor y, Tensor p, Tensor loss, float e) { ops.crossEntropyForward(l, y, p, loss, e); }
-    @Override protected void crossEntropyBackwardImpl(Tensor p, Tensor y, Tensor dl, Tensor g, float e) { ops.crossEntropyBackward(p, y, dl, g, e); }
-    @Override protected void layerNormForwardImpl(Tensor x, Tensor g, Tensor b, float eps, Tensor y, Tensor mu, Tensor rs, int dd) { ops.layerNormForward(x, g, b, eps, y, mu, rs, dd); }
-    @Override protected void layerNormBackwardImpl(Tensor dy, Tensor x, Tensor g, Tensor mu, Tensor rs, Tensor dx, Tensor dg, Tensor db, int dd) {
-        ops.layerNormBackward(dy, x, g, mu, rs, dx, dg, db, dd);
-    }
-    @Override protected void attentionForwardImpl(Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, float s, boolean c) { ops.attentionForward(q, k, v, o, lse, s, c); }
-    @Override protected void attentionBackwardImpl(Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor dout, Tensor dq, Tensor dk, Tensor dv, float s, boolean c) {
-        ops.attentionBackward(q, k, v, o, lse, dout, dq, dk, dv, s, c);
-    }
-    @Override protected void attentionPackedForwardImpl(Tensor qkv, Tensor o, Tensor lse, float s, boolean c) { ops.attentionPackedForward(qkv, o, lse, s, c); }
-    @Override protected void attentionPackedBackwardImpl(Tensor qkv, Tensor o, Tensor lse, Tensor dout, Tensor dqkv, float s, boolean c) {
-        ops.attentionPackedBackward(qkv, o, lse, dout, dqkv, s, c);
-    }
-    @Override protected void binaryImpl(Binary kind, Tensor a, Tensor b, Tensor out) { ops.binary(kind, a, b, out); }
-    @Override protected void scaleImpl(Tensor x, float alpha, Tensor out) { ops.scale(x, alpha, out); }
-    @Override protected void axpyImpl(float alpha, Tensor x, Tensor y) { ops.axpy(alpha, x, y); }
-    @Override protected void sumImpl(Tensor x, boolean[] reduce, Tensor out) { ops.sum(x, reduce, out); }
-    @Override protected void permuteImpl(Tensor x, Tensor out, int[] perm) { ops.permute(x, out, perm); }
-    @Override protected void sliceImpl(Tensor x, int axis, int start, Tensor out) { ops.slice(x, axis, start, out); }
-    @Override protected void insertSliceImpl(Tensor src, int axis, int start, Tensor dst) { ops.insertSlice(src, axis, start, dst); }
-    @Override protected void gatherImpl(Tensor table, Tensor idx, Tensor out) { ops.gather(table, idx, out); }
-    @Override protected void scatterAddImpl(Tensor src, Tensor idx, Tensor table) { ops.scatterAdd(src, idx, table); }
-    @Override protected void sgdStepImpl(Tensor p, Tensor g, Tensor v, float lr, float mu, float wd, boolean nesterov) { ops.sgdStep(p, g, v, lr, mu, wd, nesterov); }
-    @Override protected void adamWStepImpl(Tensor p, Tensor g, Tensor m, Tensor v, int step, float lr, float b1, float b2, float eps, float wd) {
-        ops.adamWStep(p, g, m, v, step, lr, b1, b2, eps, wd);
-    }
 }
