@@ -17,7 +17,8 @@ mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>&1 | tee "$OUT/gpu.txt"
 
 echo "== CUDA test suite"
-OUT="$OUT" bash "$D/run-tests.sh" --select-package dev.fovea.cuda > "$OUT/cuda-tests.txt" 2>&1
+# (KernelEmulationTest, the host emulation of the kernels, is for machines without a GPU: left out here)
+OUT="$OUT" bash "$D/run-tests.sh" --select-package dev.fovea.cuda --exclude-classname '.*KernelEmulationTest' > "$OUT/cuda-tests.txt" 2>&1
 tests=$?
 grep -E "tests (successful|failed|skipped|aborted)|containers failed" "$OUT/cuda-tests.txt"
 grep -E "✘|MethodSource|=> " "$OUT/cuda-tests.txt" | head -60
