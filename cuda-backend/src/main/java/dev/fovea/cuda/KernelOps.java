@@ -147,8 +147,7 @@ final class KernelOps {
 
     private static final int LN_CHUNK = 64;
 
-    void layerNormBackward(Tensor dy, Tensor x, Tensor gamma, Tensor mean, Tensor rstd,
-                                                   Tensor dx, Tensor dgamma, Tensor dbeta, int d) {
+    void layerNormBackward(Tensor dy, Tensor x, Tensor gamma, Tensor mean, Tensor rstd, Tensor dx, Tensor dgamma, Tensor dbeta, int d) {
         int rows = d == 0 ? 0 : x.numel() / d;
         if (rows == 0) { be.fill(dgamma, 0f); be.fill(dbeta, 0f); return; }
         launchRows("layerNormBackwardData", rows, d, a -> a.ptr(ptr(dy)).ptr(ptr(x)).ptr(ptr(gamma)).ptr(ptr(mean)).ptr(ptr(rstd))
@@ -242,7 +241,7 @@ final class KernelOps {
     }
 
     void attentionBackward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dout,
-                                                   Tensor dq, Tensor dk, Tensor dv, float scale, boolean causal) {
+                           Tensor dq, Tensor dk, Tensor dv, float scale, boolean causal) {
         attentionBackward(View.contiguous(this, q), View.contiguous(this, k), View.contiguous(this, v), View.contiguous(this, out), lse, View.contiguous(this, dout),
                 View.contiguous(this, dq), View.contiguous(this, dk), View.contiguous(this, dv), q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3), v.dim(3), scale, causal);
     }
@@ -292,7 +291,7 @@ final class KernelOps {
             launch("colSum", Kernels.blocksFor(kept), a -> a.ptr(ptr(x)).ptr(ptr(out)).i((int) folded).i((int) kept));
             return;
         }
-        if (keptContiguous && firstKept == 0) {              // reduced axes trail: sum each row of [kept, folded]
+        if (kept == 1 || keptContiguous && firstKept == 0) { // reduced axes trail (or all): sum each row of [kept, folded]
             launchRows("rowSum", (int) kept, (int) folded, a -> a.ptr(ptr(x)).ptr(ptr(out)).i((int) kept).i((int) folded));
             return;
         }
@@ -370,7 +369,7 @@ final class KernelOps {
     }
 
     void adamWStep(Tensor param, Tensor grad, Tensor m, Tensor v, int step,
-                                           float lr, float beta1, float beta2, float eps, float weightDecay) {
+                   float lr, float beta1, float beta2, float eps, float weightDecay) {
         long n = param.numel();
         float c1 = (float) (1 - Math.pow(beta1, step)), c2 = (float) (1 - Math.pow(beta2, step));
         launch("adamWStep", Kernels.blocksFor(n), a -> a.ptr(ptr(param)).ptr(ptr(grad)).ptr(ptr(m)).ptr(ptr(v))
