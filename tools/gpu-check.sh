@@ -5,7 +5,7 @@
 #                                                                       the test classes, JUnit's console launcher)
 # There, from the repository root with .device/ beside it:   bash tools/gpu-check.sh
 #
-# Runs the whole CUDA test suite (package dev.fovea.cuda: the properties in FP32, TF32 and BF16 against the reference
+# Runs the whole CUDA test suite (package dev.fovea.cuda and the ops golden test: the properties in FP32, TF32 and BF16 against the reference
 # and the CPU, PyTorch's golden fixtures, training steps, a graph replay, memory over 10,000 steps), then the device
 # benchmarks, and prints one table with the PyTorch figures measured on an H100 beside ours (shared/toolchain/README.md).
 # Reports and every command's output land in $OUT (default /tmp/gpu-check). Exit status: the test suite's, or 3 when
@@ -21,7 +21,7 @@ cat "$OUT/gpu.txt"
 
 echo "== CUDA test suite"
 # (KernelEmulationTest, the host emulation of the kernels, is for machines without a GPU: left out here)
-OUT="$OUT" bash "$D/run-tests.sh" --select-package dev.fovea.cuda --exclude-classname '.*KernelEmulationTest' > "$OUT/cuda-tests.txt" 2>&1
+OUT="$OUT" bash "$D/run-tests.sh" --select-package dev.fovea.cuda --select-class dev.fovea.golden.OpsGoldenTest --exclude-classname '.*KernelEmulationTest' > "$OUT/cuda-tests.txt" 2>&1
 tests=$?
 grep -E "tests (successful|failed|skipped|aborted)|containers failed" "$OUT/cuda-tests.txt"
 grep -E "✘|MethodSource|=> " "$OUT/cuda-tests.txt" | head -60
