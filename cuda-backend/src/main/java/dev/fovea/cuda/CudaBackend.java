@@ -294,18 +294,14 @@ public final class CudaBackend extends KernelBackend {
                                               float alpha, float beta, Epilogue e) {
         if (m == 0 || n == 0) return;
         bind();
-        long cIn = ptr(c);
-        float betaIn = beta;
-        if (e.residual() != null) {
-            if (beta == 0) {
-                cIn = ptr(e.residual()); // D = αAB + 1·residual (+ bias), C and D distinct, as cuBLASLt allows
-            } else {
-                ops.axpy(1f / beta, e.residual(), c); // c + residual/β, so that β·(that) = β·c + residual
-            }
-            betaIn = beta == 0 ? 1f : beta;
+        long bias = e.bias() == null ? 0 : ptr(e.bias());
+        if (e.residual() == null) {
+            if (lt.matmul(stream, m, n, k, ptr(a), transA, ptr(b), transB, ptr(c), ptr(c), alpha, beta, bias, allocator)) return;
+        } else if (beta == 0) { // D = α·AB + 1·residual (+ bias): C and D distinct, as cuBLASLt allows
+            if (lt.matmul(stream, m, n, k, ptr(a), transA, ptr(b), transB, ptr(e.residual()), ptr(c), alpha, 1f, bias, allocator)) return;
         }
-        lt.matmul(stream, m, n, k, ptr(a), transA, ptr(b), transB, cIn, ptr(c), alpha, betaIn,
-                e.bias() == null ? 0 : ptr(e.bias()), allocator);
+        // a residual with β ≠ 0, or no cuBLASLt algorithm for this shape: the GEMM, then the additions
+        super.gemmEpilogueImpl(m, n, k, a, transA, b, transB, c, alpha, beta, e);
     }
 
     // ---------------------------------------------------------------- convolution (cuDNN)

@@ -21,6 +21,9 @@ final class LtGemm implements AutoCloseable {
 
     private record Plan(MemorySegment desc, MemorySegment first, MemorySegment second, MemorySegment cd, MemorySegment algo) {}
 
+    /** The cached answer for a shape cuBLASLt has no algorithm for. */
+    private static final Plan NONE = new Plan(null, null, null, null, null);
+
     private final MemorySegment handle;
     private final int computeType;
     private final Arena arena = Arena.ofShared();
@@ -63,8 +66,13 @@ final class LtGemm implements AutoCloseable {
                 MemorySegment count = arena.allocate(ValueLayout.JAVA_INT);
                 CudaException.cublas(Cublas.cublasLtMatmulAlgoGetHeuristic(handle, desc, first, second, cd, cd, pref, 1, result, count),
                         "cublasLtMatmulAlgoGetHeuristic");
-                if (count.get(ValueLayout.JAVA_INT, 0) == 0)
-                    throw new CudaException("cuBLASLt has no algorithm for a " + kk.m() + "x" + kk.k() + " by " + kk.k() + "x" + kk.n() + " product with this epilogue");
+                if (count.get(ValueLayout.JAVA_INT, 0) == 0) { // none for this shape and compute type: the caller falls back
+                    Cublas.cublasLtMatmulDescDestroy(desc);
+                    Cublas.cublasLtMatrixLayoutDestroy(first);
+                    Cublas.cublasLtMatrixLayoutDestroy(second);
+                    Cublas.cublasLtMatrixLayoutDestroy(cd);
+                    return NONE;
+                }
                 return new Plan(desc, first, second, cd, cublasLtMatmulHeuristicResult_t.algo(result));
             } finally {
                 Cublas.cublasLtMatmulPreferenceDestroy(pref);
@@ -72,10 +80,14 @@ final class LtGemm implements AutoCloseable {
         });
     }
 
-    /** d ← α·op(a)·op(b) + β·c + bias on the stream; c and d may be the same buffer; bias 0 for none. */
-    synchronized void matmul(MemorySegment stream, int m, int n, int k, long a, boolean transA, long b, boolean transB,
+    /**
+     * d ← α·op(a)·op(b) + β·c + bias on the stream; c and d may be the same buffer; bias 0 for none. False, with
+     * nothing queued, when cuBLASLt has no algorithm for it (the caller then computes it another way).
+     */
+    synchronized boolean matmul(MemorySegment stream, int m, int n, int k, long a, boolean transA, long b, boolean transB,
                              long c, long d, float alpha, float beta, long bias, DeviceAllocator allocator) {
         Plan p = plan(new Key(m, n, k, transA, transB, bias != 0));
+        if (p == NONE) return false;
         long ws = allocator.allocate(WORKSPACE);
         try (Arena ar = Arena.ofConfined()) {
             if (bias != 0)
@@ -88,10 +100,12 @@ final class LtGemm implements AutoCloseable {
         } finally {
             allocator.release(ws); // stream order: the next user of the block runs after this matmul
         }
+        return true;
     }
 
     @Override public synchronized void close() {
         for (Plan p : plans.values()) {
+            if (p == NONE) continue;
             Cublas.cublasLtMatmulDescDestroy(p.desc());
             Cublas.cublasLtMatrixLayoutDestroy(p.first());
             Cublas.cublasLtMatrixLayoutDestroy(p.second());
