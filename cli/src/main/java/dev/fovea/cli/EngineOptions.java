@@ -6,7 +6,7 @@ import dev.fovea.backend.Backends;
 import dev.fovea.backend.Precision;
 import picocli.CommandLine.Option;
 
-/** {@code --backend} and {@code --threads}, shared by every command that computes. */
+/** {@code --backend}, {@code --threads} and {@code --precision}, shared by every command that computes. */
 final class EngineOptions {
     @Option(names = "--backend", description = "cpu or cuda (default: ${DEFAULT-VALUE})") String backend = "cpu";
     @Option(names = "--threads", description = "CPU threads (default: all cores)") int threads;
