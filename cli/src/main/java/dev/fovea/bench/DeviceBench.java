@@ -66,7 +66,7 @@ public final class DeviceBench {
              Tensor input = be.upload(x, batch, cfg.inChans(), cfg.imgSize(), cfg.imgSize())) {
             net.train(false);
             double calls = rate(be, () -> {
-                try (Tape t = Tape.inference(be)) { net.forward(t, t.constant(input.reshape(input.shape()))); }
+                try (Tape t = Tape.inference(be)) { net.forward(t, t.constantView(input)); }
             }, warmup, repeats, seconds, log);
             return calls * batch;
         }
@@ -85,7 +85,7 @@ public final class DeviceBench {
              Tensor xs = be.upload(x, batch, 1, 28, 28); Tensor ys = be.upload(y, batch)) {
             Runnable step = () -> {
                 try (Tape t = Tape.training(be)) {
-                    Var loss = t.crossEntropy(net.forward(t, t.constant(xs.reshape(xs.shape()))), t.constant(ys.reshape(ys.shape())), 0f);
+                    Var loss = t.crossEntropy(net.forward(t, t.constantView(xs)), t.constantView(ys), 0f);
                     net.zeroGrad();
                     loss.backward();
                     opt.step(0.01f);

@@ -131,7 +131,7 @@ class CudaModelsTest {
 
     static void trainStep(Backend be, Module net, Optimizer opt, Tensor x, Tensor y) {
         try (Tape t = Tape.training(be)) {
-            Var loss = t.crossEntropy(net.forward(t, t.constant(x.reshape(x.shape()))), t.constant(y.reshape(y.shape())), 0f);
+            Var loss = t.crossEntropy(net.forward(t, t.constantView(x)), t.constantView(y), 0f);
             net.zeroGrad();
             loss.backward();
             opt.step(0.05f);

@@ -39,7 +39,7 @@ final class EmulatedKernels implements KernelOps.Launcher {
 
     private static volatile Object built;
 
-    /** Compiles once per JVM; an {@link IllegalStateException} with the compiler's output if that fails, or a String reason if g++ is missing. */
+    /** Compiles once per JVM; an {@link IllegalStateException} with the compiler's output if that fails (then on every call). */
     static synchronized EmulatedKernels get() {
         if (built instanceof EmulatedKernels k) return k;
         if (built instanceof RuntimeException e) throw e;
