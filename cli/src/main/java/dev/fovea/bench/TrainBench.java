@@ -7,6 +7,7 @@ import dev.fovea.data.ImageDataset;
 import dev.fovea.models.Models;
 import dev.fovea.nn.Module;
 import dev.fovea.optim.Optimizer;
+import dev.fovea.train.ClassificationTask;
 import dev.fovea.train.TrainConfig;
 import dev.fovea.train.Trainer;
 
@@ -24,10 +25,13 @@ public final class TrainBench {
     /** With {@code profile}, the timed windows also print each op's share of a step, forward and backward. */
     public static double run(Backend be, String model, int batch, ImageDataset data, double warmup, int repeats, double seconds,
                              boolean profile, PrintStream log) {
-        TrainConfig cfg = new TrainConfig(model, "", 1, batch, 0.01f, "sgd", 0.9f, 0f, false, "constant", 0, 1);
+        if (data.count() < batch) throw new IllegalArgumentException("batch " + batch + " is larger than the data set (" + data.count() + " images)");
+        TrainConfig cfg = TrainConfig.builder(model).epochs(1).batch(batch).lr(0.01f).optimizer("sgd").weightDecay(0f).schedule("constant").warmup(0)
+                .labelSmoothing(0f).augment(false).build();
         try (Module net = Models.create(be, model, null, 1); Optimizer opt = cfg.newOptimizer(be, net.namedParameters())) {
-            Trainer trainer = new Trainer(be, net, opt, cfg, data, 0);
-            Feed feed = new Feed(data, batch);
+            ClassificationTask task = new ClassificationTask(be, net, cfg, data, null);
+            Trainer<ClassificationTask.Batch> trainer = new Trainer<>(be, net, opt, cfg, task);
+            Feed feed = new Feed(task, data.count(), batch);
             // time-based warm-up: the Vector API kernels are slow until C2 has compiled them
             runFor(trainer, feed, warmup);
             double[] rates = new double[repeats];
@@ -39,37 +43,33 @@ public final class TrainBench {
                 log.printf(Locale.ROOT, "  repeat %d: %.0f images/s%n", r + 1, rates[r]);
             }
             if (prof != null) printProfile(prof, trainer.steps() - steps0, log);
-            feed.close();
             Arrays.sort(rates);
             return rates[repeats / 2];
         }
     }
 
-    /** Full batches only, epoch after epoch, each freshly shuffled. */
-    private static final class Feed implements AutoCloseable {
-        private final ImageDataset data;
-        private final int batch;
-        private Batches it;
+    /** Full batches only, epoch after epoch, each freshly shuffled; prepared on the calling thread (the loop's loader hides that time). */
+    private static final class Feed {
+        private final ClassificationTask task;
+        private final int count, batch;
+        private int[] order;
+        private int next;
         private long epoch;
 
-        Feed(ImageDataset data, int batch) {
-            if (data.count() < batch) throw new IllegalArgumentException("batch " + batch + " is larger than the data set (" + data.count() + " images)");
-            this.data = data;
+        Feed(ClassificationTask task, int count, int batch) {
+            this.task = task;
+            this.count = count;
             this.batch = batch;
         }
 
-        Batches.Batch next() {
-            while (true) {
-                if (it == null || !it.hasNext()) {
-                    if (it != null) it.close();
-                    it = new Batches(data, batch, ++epoch);
-                }
-                Batches.Batch b = it.next();
-                if (b.size() == batch) return b;
+        ClassificationTask.Batch next() {
+            if (order == null || next + batch > count) {
+                order = Batches.permutation(count, ++epoch);
+                next = 0;
             }
+            next += batch;
+            return task.prepare(Arrays.copyOfRange(order, next - batch, next), null);
         }
-
-        @Override public void close() { if (it != null) it.close(); }
     }
 
     private static void printProfile(Tape.Profile p, long steps, PrintStream log) {
@@ -81,11 +81,12 @@ public final class TrainBench {
         log.printf(Locale.ROOT, "    %-44s %8.1f us%n", "all ops", total / 1e3 / steps);
     }
 
-    private static double runFor(Trainer trainer, Feed feed, double seconds) {
+    private static double runFor(Trainer<ClassificationTask.Batch> trainer, Feed feed, double seconds) {
         long t0 = System.nanoTime(), limit = (long) (seconds * 1e9), images = 0;
+        long[] accuracy = new long[2];
         do {
-            Batches.Batch b = feed.next();
-            trainer.step(b, 0.01f, 1);
+            ClassificationTask.Batch b = feed.next();
+            trainer.step(b, 0.01f, accuracy);
             images += b.size();
         } while (System.nanoTime() - t0 < limit);
         return images / ((System.nanoTime() - t0) / 1e9);

@@ -9,6 +9,7 @@ import dev.fovea.bench.TrainBench;
 import dev.fovea.data.ImageDataset;
 import dev.fovea.data.ImageTokens;
 import dev.fovea.models.ImageGenerator;
+import dev.fovea.tasks.GenerationTask;
 import dev.fovea.models.Models;
 import dev.fovea.bench.OpenBlas;
 import picocli.CommandLine.Command;
@@ -123,10 +124,10 @@ final class BenchCommand {
             if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
             if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
             try (Backend be = engine.open();
-                 ImageGenerator net = weights != null ? GenerateRun.load(be, weights).net() : new ImageGenerator(be,
-                         new ImageGenerator.Config(ImageTokens.FASHION, 10, GenerateRun.DIM, GenerateRun.DEPTH, GenerateRun.HEADS), 1)) {
+                 ImageGenerator net = weights != null ? GenerationTask.load(be, weights).net()
+                         : new ImageGenerator(be, ImageGenerator.Config.standard(ImageTokens.FASHION, 10), 1)) {
                 System.out.printf(Locale.ROOT, "bench decode: generator %s, batch %d, %d thread(s), %s; warm-up %.0f s, %d x %.0f s a side%n",
-                        weights != null ? weights : "(fresh, width " + GenerateRun.DIM + ", depth " + GenerateRun.DEPTH + ")", batch, engine.resolvedThreads(), be.name(), warmup, repeats, seconds);
+                        weights != null ? weights : "(fresh, width " + net.config().dim() + ", depth " + net.config().depth() + ")", batch, engine.resolvedThreads(), be.name(), warmup, repeats, seconds);
                 double[] r = DecodeBench.run(be, net, batch, warmup, repeats, seconds, System.out);
                 System.out.printf(Locale.ROOT, "decode model=generator batch=%d threads=%d cached=%.0f uncached=%.0f tokens/s speedup=%.2f%n", batch,
                         engine.resolvedThreads(), r[0], r[1], r[0] / r[1]);

@@ -1,6 +1,7 @@
 package dev.fovea.cli;
 
 import dev.fovea.backend.Backend;
+import dev.fovea.tasks.CaptionTask;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -21,7 +22,7 @@ final class CaptionCommand implements Callable<Integer> {
     @Mixin EngineOptions engine;
 
     @Override public Integer call() throws IOException {
-        try (Backend be = engine.open(); CaptionRun.Loaded w = CaptionRun.load(be, weights)) {
+        try (Backend be = engine.open(); CaptionTask.Loaded w = CaptionTask.load(be, weights)) {
             var c = w.net().config();
             int s = c.imgSize(), n = c.inChans() * s * s;
             for (Path p : images) {

@@ -3,7 +3,8 @@ package dev.fovea.cli;
 import dev.fovea.backend.Backend;
 import dev.fovea.data.ImageDataset;
 import dev.fovea.train.Evaluation;
-import dev.fovea.train.Trainer;
+import dev.fovea.train.Checkpoint;
+import dev.fovea.train.ClassificationTask;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -32,15 +33,15 @@ final class EvalCommand implements Callable<Integer> {
     @Override public Integer call() throws IOException {
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         TaskRun.checkName(task);
-        if ("caption".equals(task) || task == null && "caption".equals(Weights.task(weights))) return CaptionRun.eval(weights, data, batch, engine);
-        if ("generate".equals(task) || task == null && "generate".equals(Weights.task(weights)))
+        if ("caption".equals(task) || task == null && "caption".equals(Checkpoint.task(weights))) return CaptionRun.eval(weights, data, batch, engine);
+        if ("generate".equals(task) || task == null && "generate".equals(Checkpoint.task(weights)))
             return GenerateRun.eval(weights, data, classifier, count, temperature, seed, engine);
-        if (task != null || Weights.task(weights) != null) return TaskRun.eval(weights, data, task, batch, engine);
+        if (task != null || Checkpoint.task(weights) != null) return TaskRun.eval(weights, data, task, batch, engine);
         ImageDataset.Splits splits = ImageDataset.resolve(data);
         System.out.println("data: " + splits.description());
-        try (Backend be = engine.open(); Weights.Loaded w = Weights.load(be, weights)) {
+        try (Backend be = engine.open(); ClassificationTask.Loaded w = ClassificationTask.load(be, weights)) {
             System.out.println("model: " + w.config().model() + " from " + weights + " (" + w.epochs() + " epochs)");
-            Evaluation ev = Trainer.evaluate(be, w.model(), splits.test(), batch);
+            Evaluation ev = ClassificationTask.evaluate(be, w.model(), splits.test(), batch);
             System.out.print(ev.confusionTable(w.config().classes() == 10 ? ImageDataset.FASHION_CLASSES : null));
             System.out.printf(Locale.ROOT, "eval model=%s images=%d loss=%.4f accuracy=%.4f%n", w.config().model(), splits.test().count(), ev.loss(), ev.accuracy());
             return 0;

@@ -8,15 +8,14 @@ import dev.fovea.models.Models;
 import dev.fovea.nn.Module;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.train.Checkpoint;
+import dev.fovea.train.ClassificationTask;
 import dev.fovea.train.TrainConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.concurrent.Callable;
 
 /** {@code fovea finetune}: a trained model with a new classification head, trained on new data. */
@@ -51,11 +50,10 @@ final class FinetuneCommand implements Callable<Integer> {
         if (train != splits.train()) System.out.println("data: training on the first " + limit + " images (--limit)");
         // fine-tuning a pretrained ViT drops its pretraining head: the result is a plain vit
         String model = base.model().equals(Models.VIT_PRETRAIN) ? "vit" : base.model();
-        TrainConfig cfg = new TrainConfig(model, base.activation(), epochs, batch, lr != null ? lr : base.lr() / 5, base.optimizer(),
-                base.momentum(), base.weightDecay(), base.nesterov(), base.schedule(), Math.min(base.warmupSteps(), 100), seed,
-                base.labelSmoothing(), base.augment(), classes, freeze);
-        Path dir = out != null ? out : Path.of("runs", cfg.model() + "-finetune");
-        Files.createDirectories(dir);
+        TrainConfig cfg = TrainConfig.builder(model).activation(base.activation()).epochs(epochs).batch(batch).lr(lr != null ? lr : base.lr() / 5)
+                .optimizer(base.optimizer()).momentum(base.momentum()).weightDecay(base.weightDecay()).nesterov(base.nesterov()).schedule(base.schedule())
+                .warmup(Math.min(base.warmupSteps(), 100)).seed(seed).labelSmoothing(base.labelSmoothing()).augment(base.augment()).classes(classes)
+                .freezeBackbone(freeze).build();
         try (Backend be = engine.open();
              Module net = Models.create(be, base.model(), base.activation().isEmpty() ? null : base.activation(), base.seed(), base.classes())) {
             try (SafetensorsFile f = SafetensorsFile.open(weights)) { Checkpoint.load(f, net, null, be); }
@@ -64,7 +62,8 @@ final class FinetuneCommand implements Callable<Integer> {
             System.out.println("finetune: " + weights + " (" + base.model() + ", " + info.epochsDone() + " epochs) with a new head of " + classes
                     + " classes" + (freeze ? "; backbone frozen" : ""));
             try (Optimizer opt = cfg.newOptimizer(be, net)) {
-                return Fit.run(be, net, opt, cfg, splits, train, dir, 1, 0, new ArrayList<>(), null, 0, "finetuned");
+                return Fit.run(be, net, opt, cfg, new ClassificationTask(be, net, cfg, train, splits.test()), cfg.model(), null,
+                        Fit.dir(out, null, cfg.model() + "-finetune"), 0, "finetuned");
             }
         }
     }

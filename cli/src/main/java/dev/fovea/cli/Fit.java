@@ -1,96 +1,84 @@
 package dev.fovea.cli;
 
 import dev.fovea.backend.Backend;
-import dev.fovea.data.ImageDataset;
+import dev.fovea.io.SafetensorsFile;
 import dev.fovea.nn.Module;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.train.Checkpoint;
 import dev.fovea.train.EpochMetrics;
-import dev.fovea.train.Evaluation;
 import dev.fovea.train.NonFiniteLossException;
 import dev.fovea.train.TrainConfig;
 import dev.fovea.train.Trainer;
+import dev.fovea.train.TrainingTask;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.List;
 import java.util.Locale;
 
-/** The epoch loop that train and finetune share: progress, test pass, metrics, checkpoint after every epoch. */
+/**
+ * How the training commands show a run of the training loop: the model and run, a progress bar, a line per epoch,
+ * the final line "{verb} NAME epochs=E RESULTS images_per_s=X checkpoint=PATH", and exit status 3 with the error
+ * when the loss stops being finite.
+ */
 final class Fit {
     private Fit() {}
 
-    /**
-     * Trains epochs {@code first}.. of cfg (or {@code stopAfter} of them), writing DIR/checkpoint.safetensors,
-     * metrics.csv and metrics.png after each; returns the exit code (3 on a non-finite loss). The last line is
-     * "{verb} model=M epochs=E test_accuracy=A images_per_s=X checkpoint=PATH".
-     */
-    static int run(Backend be, Module net, Optimizer opt, TrainConfig cfg, ImageDataset.Splits splits, ImageDataset train, Path dir,
-                   int first, long steps, List<EpochMetrics> history, String lastGood, int stopAfter, String verb) throws IOException {
-        Path ckpt = dir.resolve("checkpoint.safetensors");
-        System.out.println("model: " + cfg.model() + ", " + String.format(Locale.ROOT, "%,d", net.parameterCount()) + " parameters; " + opt.describe());
+    /** The checkpoint a --resume names, read for its run before the model is built. */
+    static Checkpoint.Info info(Path resume) throws IOException {
+        try (SafetensorsFile f = SafetensorsFile.open(resume)) { return Checkpoint.info(f); }
+    }
+
+    /** The resumed run's settings; a different --epochs stretches its schedule. */
+    static TrainConfig resumed(Checkpoint.Info info, Integer epochs) {
+        TrainConfig cfg = info.config();
+        if (epochs == null || epochs == cfg.epochs()) return cfg;
+        System.out.println("note: --epochs " + epochs + " differs from the checkpoint's " + cfg.epochs() + "; the schedule is stretched to " + epochs + " epochs");
+        return cfg.withEpochs(epochs);
+    }
+
+    /** --out if given; else the folder of the checkpoint resumed; else runs/NAME. */
+    static Path dir(Path out, Path resume, String name) {
+        if (out != null) return out;
+        if (resume != null) return resume.toAbsolutePath().getParent();
+        return Path.of("runs", name);
+    }
+
+    /** Runs the loop for {@code task} (continuing {@code resume} if not null) into {@code dir}; returns the exit status. */
+    static <B> int run(Backend be, Module net, Optimizer opt, TrainConfig cfg, TrainingTask<B> task, String model, Path resume, Path dir,
+                       int stopAfter, String verb) throws IOException {
+        Trainer<B> trainer = new Trainer<>(be, net, opt, cfg, task);
+        if (resume != null) {
+            trainer.resume(resume);
+            System.out.println("resumed: " + resume + " after epoch " + trainer.epochsDone() + " (step " + trainer.steps() + ")");
+        }
+        System.out.println("model: " + model + ", " + String.format(Locale.ROOT, "%,d", net.parameterCount()) + " parameters; " + opt.describe());
         System.out.println("train: " + cfg + " on " + be.describe().lines().findFirst().orElse(be.name()));
-        Trainer trainer = new Trainer(be, net, opt, cfg, train, steps);
         Progress bar = new Progress(System.err);
-        double trainSeconds = 0;
-        long trainImages = 0;
-        EpochMetrics lastMetrics = null;
-        int last = stopAfter > 0 ? Math.min(cfg.epochs(), first + stopAfter - 1) : cfg.epochs();
-        for (int e = first; e <= last; e++) {
-            EpochMetrics m = epoch(bar, e, cfg.epochs(), trainer::trainEpoch, lastGood);
-            if (m == null) return 3;
-            Evaluation ev = Trainer.evaluate(be, net, splits.test(), 500);
-            m = new EpochMetrics(m.epoch(), m.trainLoss(), m.trainAccuracy(), ev.loss(), ev.accuracy(), m.imagesPerSecond(), m.seconds(), m.lr());
-            history.add(m);
-            trainSeconds += m.seconds();
-            trainImages += train.count();
-            lastMetrics = m;
-            System.out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.0f img/s, %.1f s, lr %.3g%n",
-                e, cfg.epochs(), m.trainLoss(), m.trainAccuracy(), m.testLoss(), m.testAccuracy(), m.imagesPerSecond(), m.seconds(), m.lr());
-            Checkpoint.save(ckpt, net, opt, cfg, e, trainer.steps(), history);
-            lastGood = ckpt + " (epoch " + e + ")";
-            writeMetrics(dir, history, cfg.model());
+        Trainer.Result r;
+        try {
+            r = trainer.fit(dir, stopAfter, new Trainer.Listener() {
+                @Override public void onStep(int epoch, int batch, int batches, long examples, double seconds, double loss) {
+                    bar.update("epoch " + epoch + "/" + cfg.epochs(), batch, batches, examples, seconds, loss);
+                }
+
+                @Override public void onEpoch(EpochMetrics m, TrainingTask.TestReport report) {
+                    bar.finish();
+                    String acc = task.accuracyName() == null ? "" : String.format(Locale.ROOT, " %s %.4f", task.accuracyName(), m.trainAccuracy());
+                    System.out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f%s | %s%.0f img/s, %.1f s, lr %.3g%n", m.epoch(), cfg.epochs(), m.trainLoss(), acc,
+                            report == null ? "" : report.summary() + " | ", m.imagesPerSecond(), m.seconds(), m.lr());
+                }
+            });
+        } catch (NonFiniteLossException e) {
+            bar.finish();
+            System.err.println("fovea: error: " + e.getMessage());
+            return 3;
         }
         System.out.printf(Locale.ROOT, "metrics: %s, %s%n", dir.resolve("metrics.csv"), dir.resolve("metrics.png"));
-        if (last < cfg.epochs())
-            System.out.println("stopped after epoch " + last + " of " + cfg.epochs() + " (--stop-after); continue with --resume " + ckpt);
-        System.out.printf(Locale.ROOT, "%s model=%s epochs=%d test_accuracy=%.4f images_per_s=%.0f checkpoint=%s%n",
-                verb, cfg.model(), last, lastMetrics.testAccuracy(), trainImages / trainSeconds, ckpt);
+        if (r.stoppedEarly())
+            System.out.println("stopped after epoch " + r.lastEpoch() + " of " + cfg.epochs() + " (--stop-after); continue with --resume " + r.checkpoint());
+        String results = r.report() != null ? r.report().resultFields() : String.format(Locale.ROOT, "loss=%.4f", r.metrics().trainLoss());
+        System.out.printf(Locale.ROOT, "%s %s epochs=%d %s images_per_s=%.0f checkpoint=%s%n", verb, task.name(), r.lastEpoch(), results,
+                r.examplesPerSecond(), r.checkpoint());
         return 0;
-    }
-
-    /** One epoch's training, as the trainers do it: epoch number and progress listener → its metrics. */
-    @FunctionalInterface
-    interface EpochTrainer {
-        EpochMetrics train(int epoch, Trainer.Listener listener);
-    }
-
-    /**
-     * Trains epoch e with a progress bar; on a non-finite loss prints the error (naming the last good checkpoint)
-     * and returns null, for the caller to exit with status 3.
-     */
-    static EpochMetrics epoch(Progress bar, int e, int epochs, EpochTrainer trainer, String lastGood) {
-        String label = "epoch " + e + "/" + epochs;
-        EpochMetrics m;
-        try {
-            m = trainer.train(e, (ep, i, n, images, secs, loss) -> bar.update(label, i, n, images, secs, loss));
-        } catch (NonFiniteLossException ex) {
-            bar.finish();
-            System.err.println("fovea: error: " + ex.getMessage() + (lastGood != null ? "; the last good checkpoint is " + lastGood : "; no checkpoint of this run was written"));
-            return null;
-        }
-        bar.finish();
-        return m;
-    }
-
-    static void writeMetrics(Path dir, List<EpochMetrics> history, String title) throws IOException {
-        StringBuilder csv = new StringBuilder(EpochMetrics.CSV_HEADER).append('\n');
-        for (EpochMetrics m : history) csv.append(m.csv()).append('\n');
-        Path tmp = dir.resolve("metrics.csv.tmp");
-        Files.writeString(tmp, csv);
-        Files.move(tmp, dir.resolve("metrics.csv"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        Chart.write(dir.resolve("metrics.png"), history, title + ": loss and accuracy");
     }
 }

@@ -3,6 +3,7 @@ package dev.fovea.cli;
 import dev.fovea.backend.Backend;
 import dev.fovea.data.ImageDataset;
 import dev.fovea.data.ImageTokens;
+import dev.fovea.tasks.GenerationTask;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -34,7 +35,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Override public Integer call() throws IOException {
         if (count < 1 || count > 1024) throw new IllegalArgumentException("--count must be in 1..1024, got " + count);
         if (!(temperature >= 0) || Float.isInfinite(temperature)) throw new IllegalArgumentException("--temperature must be a finite number >= 0, got " + temperature);
-        try (Backend be = engine.open(); GenerateRun.Loaded w = GenerateRun.load(be, weights)) {
+        try (Backend be = engine.open(); GenerationTask.Loaded w = GenerationTask.load(be, weights)) {
             int classes = w.net().config().classes();
             boolean all = cls.strip().equalsIgnoreCase("all");
             int[] asked;

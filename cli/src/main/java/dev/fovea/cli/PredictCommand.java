@@ -3,6 +3,8 @@ package dev.fovea.cli;
 import dev.fovea.autograd.Tape;
 import dev.fovea.backend.Backend;
 import dev.fovea.data.ImageDataset;
+import dev.fovea.train.Checkpoint;
+import dev.fovea.train.ClassificationTask;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -34,10 +36,10 @@ final class PredictCommand implements Callable<Integer> {
     @Override public Integer call() throws IOException {
         if (top < 1) throw new IllegalArgumentException("--top must be >= 1, got " + top);
         if (!List.of("auto", "yes", "no").contains(invert)) throw new IllegalArgumentException("--invert must be auto, yes or no, got '" + invert + "'");
-        if (task != null || Weights.task(weights) != null) return TaskRun.predict(weights, images, task, out, minScore, invert, engine);
+        if (task != null || Checkpoint.task(weights) != null) return TaskRun.predict(weights, images, task, out, minScore, invert, engine);
         List<float[]> inputs = new ArrayList<>();
         for (Path p : images) inputs.add(load(p));
-        try (Backend be = engine.open(); Weights.Loaded w = Weights.load(be, weights)) {
+        try (Backend be = engine.open(); ClassificationTask.Loaded w = ClassificationTask.load(be, weights)) {
             w.model().train(false);
             float[] x = new float[inputs.size() * 784];
             for (int i = 0; i < inputs.size(); i++) System.arraycopy(inputs.get(i), 0, x, i * 784, 784);

@@ -1,7 +1,7 @@
 package dev.fovea.cli;
 
 import dev.fovea.tasks.DenseGrid;
-import dev.fovea.tasks.SceneTrainer;
+import dev.fovea.tasks.SceneTask;
 
 import java.awt.BasicStroke;
 import java.awt.Color;
@@ -31,7 +31,7 @@ final class SceneDrawing {
      * pixels [C, S, S] in 0..255 (C = 1 or 3); detections below {@code minScore} are left out. {@code zoom} enlarges
      * each pixel into a zoom×zoom square.
      */
-    static BufferedImage draw(float[] pixels, int channels, int size, SceneTrainer.Prediction p, String[] names, double minScore, int zoom) {
+    static BufferedImage draw(float[] pixels, int channels, int size, SceneTask.Prediction p, String[] names, double minScore, int zoom) {
         int big = size * zoom;
         BufferedImage out = new BufferedImage(big, big, BufferedImage.TYPE_INT_RGB);
         int[] labels = p.labels();
@@ -96,7 +96,7 @@ final class SceneDrawing {
         return out;
     }
 
-    private static boolean hasMasks(SceneTrainer.Prediction p) {
+    private static boolean hasMasks(SceneTask.Prediction p) {
         for (DenseGrid.Detection d : p.detections()) if (d.mask() != null) return true;
         return false;
     }

@@ -6,7 +6,7 @@ import dev.fovea.models.SceneNet;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.tasks.DenseGrid;
 import dev.fovea.tasks.SceneData;
-import dev.fovea.tasks.SceneTrainer;
+import dev.fovea.tasks.SceneTask;
 import dev.fovea.tasks.Task;
 import dev.fovea.tasks.TaskSpec;
 import dev.fovea.train.Checkpoint;
@@ -25,9 +25,6 @@ import java.util.Map;
 /** {@code train}, {@code eval} and {@code predict} with {@code --task}: the scene tasks on a COCO-format folder. */
 final class TaskRun {
     private TaskRun() {}
-
-    /** The scene model's default shape: width 64, 4 blocks of 4 heads (BENCHMARKS.md, issue 5). */
-    static final int DIM = 64, DEPTH = 4, HEADS = 4;
 
     /** The --task names train and eval take: the scene tasks, caption and generate. */
     static void checkName(String task) {
@@ -50,53 +47,22 @@ final class TaskRun {
                 + " (--data takes a COCO folder, as `fovea scenes --out DIR` writes)");
     }
 
-    /** A scene-task checkpoint: its spec, run and model. */
-    record Loaded(TaskSpec spec, Checkpoint.Info info, SceneNet net) implements AutoCloseable {
-        @Override public void close() { net.close(); }
-    }
-
-    static Loaded load(Backend be, Path file) throws IOException {
-        try (SafetensorsFile f = SafetensorsFile.open(file)) {
-            Checkpoint.Info info = Checkpoint.info(f);
-            TaskSpec spec = TaskSpec.fromMetadata(file.toString(), f.metadata());
-            SceneNet net = new SceneNet(be, spec.model(), info.config().seed());
-            try {
-                Checkpoint.load(f, net, null, be);
-            } catch (RuntimeException e) {
-                net.close();
-                throw e;
-            }
-            return new Loaded(spec, info, net);
-        }
-    }
-
     // ---------------------------------------------------------------- train
 
     static int train(TrainCommand o) throws IOException {
         if (o.data == null) throw new IllegalArgumentException("--task needs --data DIR: a COCO folder with train/ and test/ (`fovea scenes --out DIR` makes one)");
         TrainConfig cfg;
-        Checkpoint.Info info = null;
         TaskSpec resumed = null;
         Task asked = o.task != null ? Task.parse(o.task) : null;
         if (o.resume != null) {
-            try (SafetensorsFile f = SafetensorsFile.open(o.resume)) {
-                info = Checkpoint.info(f);
-                resumed = TaskSpec.fromMetadata(o.resume.toString(), f.metadata());
-            }
-            cfg = info.config();
+            Checkpoint.Info info = Fit.info(o.resume);
+            try (SafetensorsFile f = SafetensorsFile.open(o.resume)) { resumed = TaskSpec.fromMetadata(o.resume.toString(), f.metadata()); }
             if (asked != null && asked != resumed.task())
                 throw new IllegalArgumentException(o.resume + " was trained for --task " + resumed.task().id() + ", not " + o.task);
-            if (o.epochs != null && o.epochs != cfg.epochs()) cfg = cfg.withEpochs(o.epochs);
-            if (info.epochsDone() >= cfg.epochs())
-                throw new IllegalArgumentException(o.resume + " has already done " + info.epochsDone() + " of " + cfg.epochs() + " epochs; pass a larger --epochs to continue");
+            cfg = Fit.resumed(info, o.epochs);
         } else {
             if (o.activation != null) throw new IllegalArgumentException("--activation applies to lenet5 models only");
-            String opt = o.optimizer != null ? o.optimizer : "adamw";
-            boolean sgd = opt.equals("sgd");
-            cfg = new TrainConfig(TaskSpec.MODEL, "", o.epochs != null ? o.epochs : asked.epochs, o.batch, o.lr != null ? o.lr : sgd ? 0.05f : 0.001f, opt,
-                    o.momentum, o.weightDecay != null ? o.weightDecay : sgd ? 0f : 0.05f, o.nesterov, o.schedule,
-                    o.warmup != null ? o.warmup : 500, o.seed, o.labelSmoothing != null ? o.labelSmoothing : asked.imageClass ? 0.1f : 0f,
-                    o.augment != null ? o.augment : asked.augment);
+            cfg = o.settings(SceneTask.defaults(asked)).build();
         }
         Task task = resumed != null ? resumed.task() : asked;
         SceneData train = SceneData.load(split(o.data, "train"), resumed != null ? resumed.categories() : null, task.segmentation);
@@ -107,70 +73,22 @@ final class TaskRun {
         TaskSpec spec = resumed;
         if (spec == null) {
             float[] stats = train.pixelStats();
-            spec = new TaskSpec(task, new SceneNet.Config(train.size(), train.channels(), train.categories().size(), DIM, DEPTH, HEADS,
-                    task.detection, task.segmentation, task.imageClass), train.categories(), stats[0], stats[1]);
+            spec = new TaskSpec(task, SceneNet.Config.standard(train.size(), train.channels(), train.categories().size(), task.detection, task.segmentation,
+                    task.imageClass), train.categories(), stats[0], stats[1]);
         } else if (resumed.model().imgSize() != train.size() || resumed.model().inChans() != train.channels())
             throw new IllegalArgumentException(o.data + ": images are " + train.channels() + "x" + train.size() + "x" + train.size() + ", the checkpoint's model takes "
                     + resumed.model().inChans() + "x" + resumed.model().imgSize() + "x" + resumed.model().imgSize());
-        Path dir = o.out != null ? o.out : Path.of("runs", task.id());
-        Files.createDirectories(dir);
-        Path ckpt = dir.resolve("checkpoint.safetensors");
         try (Backend be = o.engine.open(); SceneNet net = new SceneNet(be, spec.model(), cfg.seed()); Optimizer opt = cfg.newOptimizer(be, net)) {
-            List<EpochMetrics> history = new ArrayList<>();
-            int first = 1;
-            long steps = 0;
-            String lastGood = null;
-            if (info != null) {
-                try (SafetensorsFile f = SafetensorsFile.open(o.resume)) { Checkpoint.load(f, net, opt, be); }
-                history.addAll(info.history());
-                first = info.epochsDone() + 1;
-                steps = info.steps();
-                lastGood = o.resume + " (epoch " + info.epochsDone() + ")";
-                System.out.println("resumed: " + o.resume + " after epoch " + info.epochsDone() + " (step " + steps + ")");
-            }
-            System.out.println("model: " + spec + ", " + String.format(Locale.ROOT, "%,d", net.parameterCount()) + " parameters; " + opt.describe());
-            System.out.println("train: " + cfg + " on " + be.describe().lines().findFirst().orElse(be.name()));
-            SceneTrainer trainer = new SceneTrainer(be, net, opt, cfg, task, train, spec.pixelStats(), steps);
-            Progress bar = new Progress(System.err);
-            int last = o.stopAfter > 0 ? Math.min(cfg.epochs(), first + o.stopAfter - 1) : cfg.epochs();
-            double secs = 0;
-            long images = 0;
-            SceneTrainer.Report report = null;
-            for (int e = first; e <= last; e++) {
-                EpochMetrics m = Fit.epoch(bar, e, cfg.epochs(), trainer::trainEpoch, lastGood);
-                if (m == null) return 3;
-                report = SceneTrainer.evaluate(be, net, task, test, spec.pixelStats(), 250);
-                m = new EpochMetrics(m.epoch(), m.trainLoss(), m.trainAccuracy(), report.loss(), report.primary(task), m.imagesPerSecond(), m.seconds(), m.lr());
-                history.add(m);
-                secs += m.seconds();
-                images += train.count();
-                System.out.printf(Locale.ROOT, "epoch %d/%d: train loss %.4f %s %.4f | test loss %.4f %s | %.0f img/s, %.1f s, lr %.3g%n", e, cfg.epochs(),
-                        m.trainLoss(), task.detection ? "cell acc" : "pixel acc", m.trainAccuracy(), m.testLoss(), metrics(report.metrics()),
-                        m.imagesPerSecond(), m.seconds(), m.lr());
-                Checkpoint.save(ckpt, net, opt, cfg, e, trainer.steps(), history, spec.toMetadata());
-                lastGood = ckpt + " (epoch " + e + ")";
-                Fit.writeMetrics(dir, history, task.id() + ": loss and " + task.metric + " (in the accuracy column)");
-            }
-            System.out.printf(Locale.ROOT, "metrics: %s, %s (test_accuracy holds %s)%n", dir.resolve("metrics.csv"), dir.resolve("metrics.png"), task.metric);
-            if (last < cfg.epochs())
-                System.out.println("stopped after epoch " + last + " of " + cfg.epochs() + " (--stop-after); continue with --resume " + ckpt);
-            System.out.printf(Locale.ROOT, "trained task=%s epochs=%d %s=%.4f images_per_s=%.0f checkpoint=%s%n", task.id(), last, task.metric,
-                    report.primary(task), images / secs, ckpt);
-            return 0;
+            return Fit.run(be, net, opt, cfg, new SceneTask(be, net, cfg, spec, train, test), spec.toString(), o.resume,
+                    Fit.dir(o.out, o.resume, task.id()), o.stopAfter, "trained");
         }
-    }
-
-    static String metrics(Map<String, Double> m) {
-        StringBuilder sb = new StringBuilder();
-        m.forEach((k, v) -> sb.append(sb.isEmpty() ? "" : " ").append(k).append('=').append(String.format(Locale.ROOT, "%.4f", v)));
-        return sb.toString();
     }
 
     // ---------------------------------------------------------------- eval
 
     static int eval(Path weights, Path data, String taskName, int batch, EngineOptions engine) throws IOException {
         if (data == null) throw new IllegalArgumentException("--task needs --data DIR: a COCO folder (its test/ split, or DIR itself)");
-        try (Backend be = engine.open(); Loaded w = load(be, weights)) {
+        try (Backend be = engine.open(); SceneTask.Loaded w = SceneTask.load(be, weights)) {
             Task task = taskName != null ? Task.parse(taskName) : w.spec().task();
             if (!w.spec().task().covers(task))
                 throw new IllegalArgumentException(weights + " was trained for " + w.spec().task().id() + "; its heads cannot do " + task.id());
@@ -178,10 +96,10 @@ final class TaskRun {
             SceneData test = SceneData.load(split(data, "test"), w.spec().categories(), w.spec().task().segmentation);
             System.out.println("data: " + test.count() + " images (" + test.coco().annotationsFile() + ")");
             System.out.println("model: " + w.spec() + " from " + weights + " (" + w.info().epochsDone() + " epochs)");
-            SceneTrainer.Report r = SceneTrainer.evaluate(be, w.net(), task, test, w.spec().pixelStats(), batch);
+            SceneTask.Report r = SceneTask.evaluate(be, w.net(), task, test, w.spec().pixelStats(), batch);
             System.out.println(task == Task.SEGMENT ? "per class: IoU" : "per class: " + (task == Task.INSTANCE ? "mask" : "box") + " AP over IoU 0.50:0.95");
             r.details().perClass(w.spec().names()).forEach((name, v) -> System.out.printf(Locale.ROOT, "  %-12s %.4f%n", name, v));
-            System.out.printf(Locale.ROOT, "eval task=%s images=%d loss=%.4f %s%n", task.id(), test.count(), r.loss(), metrics(r.metrics()));
+            System.out.printf(Locale.ROOT, "eval task=%s images=%d loss=%.4f %s%n", task.id(), test.count(), r.loss(), SceneTask.metrics(r.metrics()));
             return 0;
         }
     }
@@ -195,7 +113,7 @@ final class TaskRun {
     static int predict(Path weights, List<Path> images, String taskName, Path out, double minScore, String invert, EngineOptions engine) throws IOException {
         if (out == null) throw new IllegalArgumentException("predict --task needs --out: the picture to write (a folder when there are several images)");
         if (!(minScore >= 0 && minScore <= 1)) throw new IllegalArgumentException("--min-score must be in [0, 1], got " + minScore);
-        try (Backend be = engine.open(); Loaded w = load(be, weights)) {
+        try (Backend be = engine.open(); SceneTask.Loaded w = SceneTask.load(be, weights)) {
             Task task = taskName != null ? Task.parse(taskName) : w.spec().task();
             if (!w.spec().task().covers(task))
                 throw new IllegalArgumentException(weights + " was trained for " + w.spec().task().id() + "; its heads cannot do " + task.id());
@@ -220,7 +138,7 @@ final class TaskRun {
                 if (!notes.isEmpty()) System.out.println("note: " + image + ": converted: " + String.join(", ", notes));
                 float[] x = new float[n];
                 for (int i = 0; i < n; i++) x[i] = (px[i] / 255f - w.spec().pixelMean()) / w.spec().pixelStd();
-                SceneTrainer.Prediction p = SceneTrainer.predict(be, w.net(), task, x, 1).getFirst();
+                SceneTask.Prediction p = SceneTask.predict(be, w.net(), task, x, 1).getFirst();
                 String[] names = w.spec().names();
                 int shown = 0;
                 for (DenseGrid.Detection d : p.detections()) {

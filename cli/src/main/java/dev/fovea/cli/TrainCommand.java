@@ -2,22 +2,18 @@ package dev.fovea.cli;
 
 import dev.fovea.backend.Backend;
 import dev.fovea.data.ImageDataset;
-import dev.fovea.io.SafetensorsFile;
 import dev.fovea.models.Models;
 import dev.fovea.nn.Module;
 import dev.fovea.optim.Optimizer;
-import dev.fovea.train.Checkpoint;
-import dev.fovea.train.EpochMetrics;
+import dev.fovea.train.ClassificationTask;
 import dev.fovea.train.TrainConfig;
+import dev.fovea.train.Checkpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code fovea train}: trains an image classifier, checkpointing after every epoch. */
@@ -34,17 +30,17 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--activation", description = "override the model's activation: tanh, scaled_tanh, relu, sigmoid, gelu")
     String activation;
     @Option(names = "--epochs", description = "epochs in total (with --resume: up to this many; default there: the checkpoint's) (default: 10; vit 26, about 45 minutes on 2 cores)") Integer epochs;
-    @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 64;
-    @Option(names = "--optimizer", description = "sgd or adamw (default: sgd for lenet5 models, adamw for vit)") String optimizer;
-    @Option(names = "--lr", description = "peak learning rate (default: 0.05 for sgd; for adamw 0.002, vit 0.001)") Float lr;
-    @Option(names = "--momentum", description = "SGD momentum (default: ${DEFAULT-VALUE})") float momentum = 0.9f;
-    @Option(names = "--nesterov", description = "Nesterov momentum for SGD") boolean nesterov;
-    @Option(names = "--weight-decay", description = "SGD L2 / AdamW decoupled weight decay (default: 0 for sgd; for adamw 0.01, vit 0.05)") Float weightDecay;
-    @Option(names = "--schedule", description = "constant, step or cosine (default: ${DEFAULT-VALUE})") String schedule = "cosine";
-    @Option(names = "--warmup", description = "warm-up steps of the cosine schedule (default: 200; vit 500)") Integer warmup;
-    @Option(names = "--label-smoothing", description = "cross-entropy label smoothing (default: 0; vit 0.1)") Float labelSmoothing;
+    @Option(names = "--batch", description = "batch size (default: 64)") Integer batch;
+    @Option(names = "--optimizer", description = "sgd or adamw (default: sgd for lenet5 models, adamw otherwise)") String optimizer;
+    @Option(names = "--lr", description = "peak learning rate (default: 0.05 for sgd; for adamw 0.002 for lenet5 models, else 0.001)") Float lr;
+    @Option(names = "--momentum", description = "SGD momentum (default: 0.9)") Float momentum;
+    @Option(names = "--nesterov", description = "Nesterov momentum for SGD") Boolean nesterov;
+    @Option(names = "--weight-decay", description = "SGD L2 / AdamW decoupled weight decay (default: 0 for sgd; for adamw 0.01 for lenet5 models, else 0.05)") Float weightDecay;
+    @Option(names = "--schedule", description = "constant, step or cosine (default: cosine)") String schedule;
+    @Option(names = "--warmup", description = "warm-up steps of the cosine schedule (default: 200 for lenet5 models, else 500)") Integer warmup;
+    @Option(names = "--label-smoothing", description = "cross-entropy label smoothing (default: 0; vit and localize 0.1)") Float labelSmoothing;
     @Option(names = "--augment", negatable = true, description = "random shifts of up to 1 pixel (default: off; on for vit); with --task, scenes mirrored and moved as a whole (default: on for localize)") Boolean augment;
-    @Option(names = "--seed", description = "seed for initialisation and data order (default: ${DEFAULT-VALUE})") long seed = 1;
+    @Option(names = "--seed", description = "seed for initialisation and data order (default: 1)") Long seed;
     @Option(names = "--data", description = "directory of MNIST-format IDX files (default: /usr/share/datasets/fashion-mnist if present, else the embedded sample); with --task a COCO folder")
     Path data;
     @Option(names = "--limit", description = "train on the first N training images only (default: all)") int limit;
@@ -63,55 +59,39 @@ final class TrainCommand implements Callable<Integer> {
         if (stopAfter < 0) throw new IllegalArgumentException("--stop-after must be >= 1, got " + stopAfter);
         if (limit < 0) throw new IllegalArgumentException("--limit must be >= 1, got " + limit);
         TaskRun.checkName(task);
-        if ("caption".equals(task)) return CaptionRun.train(this);
-        if ("generate".equals(task)) return GenerateRun.train(this);
-        if (task != null || resume != null && Weights.task(resume) != null) return TaskRun.train(this);
+        String resumedTask = resume != null ? Checkpoint.task(resume) : null;
+        if ("caption".equals(task) || task == null && "caption".equals(resumedTask)) return CaptionRun.train(this);
+        if ("generate".equals(task) || task == null && "generate".equals(resumedTask)) return GenerateRun.train(this);
+        if (task != null || resumedTask != null) return TaskRun.train(this);
         TrainConfig cfg;
-        Checkpoint.Info info = null;
         if (resume != null) {
-            try (SafetensorsFile f = SafetensorsFile.open(resume)) { info = Checkpoint.info(f); }
-            cfg = info.config();
-            if (epochs != null && epochs != cfg.epochs()) {
-                System.out.println("note: --epochs " + epochs + " differs from the checkpoint's " + cfg.epochs() + "; the schedule is stretched to " + epochs + " epochs");
-                cfg = cfg.withEpochs(epochs);
-            }
-            if (info.epochsDone() >= cfg.epochs())
-                throw new IllegalArgumentException(resume + " has already done " + info.epochsDone() + " of " + cfg.epochs() + " epochs; pass a larger --epochs to continue");
+            cfg = Fit.resumed(Fit.info(resume), epochs);
         } else {
             Models.validate(model, activation);
-            boolean vit = model.equals("vit");
-            String opt = optimizer != null ? optimizer : vit ? "adamw" : "sgd";
-            boolean sgd = opt.equals("sgd");
-            // the ViT's default is the run that reaches 0.90 on Fashion-MNIST within the hour (BENCHMARKS.md)
-            cfg = new TrainConfig(model, activation == null ? "" : activation, epochs != null ? epochs : vit ? 26 : 10, batch,
-                    lr != null ? lr : sgd ? 0.05f : vit ? 0.001f : 0.002f, opt, momentum,
-                    weightDecay != null ? weightDecay : sgd ? 0f : vit ? 0.05f : 0.01f, nesterov, schedule,
-                    warmup != null ? warmup : vit ? 500 : 200, seed,
-                    labelSmoothing != null ? labelSmoothing : vit ? 0.1f : 0f, augment != null ? augment : vit);
+            cfg = settings(TrainConfig.builder(model).activation(activation)).build();
         }
-        Path dir = out != null ? out : Path.of("runs", cfg.model());
-        Files.createDirectories(dir);
-
         ImageDataset.Splits splits = ImageDataset.resolve(data);
         System.out.println("data: " + splits.description());
-        ImageDataset train = limit > 0 && limit < splits.train().count() ? head(splits.train(), limit) : splits.train();
-        if (train != splits.train()) System.out.println("data: training on the first " + limit + " images (--limit)");
+        ImageDataset train = limited(splits.train());
         try (Backend be = engine.open();
              Module net = Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed(), cfg.classes());
              Optimizer opt = cfg.newOptimizer(be, net)) {
-            List<EpochMetrics> history = new ArrayList<>();
-            int first = 1;
-            long steps = 0;
-            if (info != null) {
-                try (SafetensorsFile f = SafetensorsFile.open(resume)) { Checkpoint.load(f, net, opt, be); }
-                history.addAll(info.history());
-                first = info.epochsDone() + 1;
-                steps = info.steps();
-                System.out.println("resumed: " + resume + " after epoch " + info.epochsDone() + " (step " + steps + ")");
-            }
-            return Fit.run(be, net, opt, cfg, splits, train, dir, first, steps, history,
-                    info != null ? resume + " (epoch " + info.epochsDone() + ")" : null, stopAfter, "trained");
+            return Fit.run(be, net, opt, cfg, new ClassificationTask(be, net, cfg, train, splits.test()), cfg.model(), resume,
+                    Fit.dir(out, resume, cfg.model()), stopAfter, "trained");
         }
+    }
+
+    /** The options every task shares, over the builder's defaults. */
+    TrainConfig.Builder settings(TrainConfig.Builder b) {
+        return b.epochs(epochs).batch(batch).lr(lr).optimizer(optimizer).momentum(momentum).weightDecay(weightDecay).nesterov(nesterov)
+                .schedule(schedule).warmup(warmup).seed(seed).labelSmoothing(labelSmoothing).augment(augment);
+    }
+
+    /** The first --limit training images, when given. */
+    ImageDataset limited(ImageDataset train) {
+        if (limit <= 0 || limit >= train.count()) return train;
+        System.out.println("data: training on the first " + limit + " images (--limit)");
+        return head(train, limit);
     }
 
     static ImageDataset head(ImageDataset d, int n) {

@@ -13,7 +13,12 @@ import dev.fovea.text.Vocabulary;
  * greedily with the key/value cache.
  */
 public final class Captioner extends Module {
-    public record Config(int imgSize, int inChans, int dim, int depth, int heads, int decoderDepth, int vocab, int maxLen) {}
+    public record Config(int imgSize, int inChans, int dim, int depth, int heads, int decoderDepth, int vocab, int maxLen) {
+        /** The captioner Fovea trains by default: the standard scene encoder (width 64, 4 blocks of 4 heads) and a decoder of 2 blocks. */
+        public static Config standard(int imgSize, int inChans, int vocab, int maxLen) {
+            return new Config(imgSize, inChans, 64, 4, 4, 2, vocab, maxLen);
+        }
+    }
 
     private final Config cfg;
     public final SceneNet encoder;

@@ -15,7 +15,10 @@ import java.util.SplittableRandom;
  * (causal attention), as a language model predicts the next word. Sampling draws t1..t49 one at a time.
  */
 public final class ImageGenerator extends Module {
-    public record Config(ImageTokens tokens, int classes, int dim, int depth, int heads) {}
+    public record Config(ImageTokens tokens, int classes, int dim, int depth, int heads) {
+        /** The generator Fovea trains by default: width 128, 4 blocks of 8 heads. */
+        public static Config standard(ImageTokens tokens, int classes) { return new Config(tokens, classes, 128, 4, 8); }
+    }
 
     private final Config cfg;
     public final TransformerDecoder decoder;

@@ -47,6 +47,11 @@ public final class SceneNet extends Module {
             this(imgSize, inChans, classes, dim, depth, heads, detection, segmentation, false);
         }
 
+        /** The scene model Fovea trains by default: width 64, 4 blocks of 4 heads. */
+        public static Config standard(int imgSize, int inChans, int classes, boolean detection, boolean segmentation, boolean imageClass) {
+            return new Config(imgSize, inChans, classes, 64, 4, 4, detection, segmentation, imageClass);
+        }
+
         public Config {
             if (imgSize < STRIDE || imgSize % STRIDE != 0)
                 throw new IllegalArgumentException("scene model: the image side must be a multiple of " + STRIDE + ", got " + imgSize);

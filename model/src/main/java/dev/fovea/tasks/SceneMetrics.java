@@ -30,7 +30,7 @@ public final class SceneMetrics {
     }
 
     /** Image {@code img} of {@code data} and what the model said about it. */
-    public void add(SceneData data, int img, SceneTrainer.Prediction p) {
+    public void add(SceneData data, int img, SceneTask.Prediction p) {
         long id = data.imageId(img);
         SceneData.Objects o = data.objects(img);
         if (task.segmentation && data.hasSemantic()) {
@@ -70,7 +70,7 @@ public final class SceneMetrics {
             return m;
         }
         AveragePrecision.Kind kind = task == Task.INSTANCE ? AveragePrecision.Kind.MASK : AveragePrecision.Kind.BOX;
-        Map<Long, Double> ap = AveragePrecision.evaluate(truths, dets, kind, SceneTrainer.MAX_DETS).perCategory();
+        Map<Long, Double> ap = AveragePrecision.evaluate(truths, dets, kind, SceneTask.MAX_DETS).perCategory();
         for (int c = 0; c < names.length; c++) if (ap.containsKey((long) c)) m.put(names[c], ap.get((long) c));
         return m;
     }
@@ -78,7 +78,7 @@ public final class SceneMetrics {
     /** The task's metrics, its primary one ({@link Task#metric}) first. */
     public Map<String, Double> result() {
         Map<String, Double> m = new LinkedHashMap<>();
-        int maxDets = SceneTrainer.MAX_DETS;
+        int maxDets = SceneTask.MAX_DETS;
         switch (task) {
             case LOCALIZE -> {
                 m.put("corloc", localizable > 0 ? (double) localized / localizable : 0);

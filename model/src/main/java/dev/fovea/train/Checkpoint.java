@@ -58,6 +58,18 @@ public final class Checkpoint {
         }
     }
 
+    /**
+     * The task a checkpoint of a task beyond classification records ("detect", "caption", ...), or null for anything
+     * else — a classifier's checkpoint, or a file that is not one, whose own path then reports what is wrong with it.
+     */
+    public static String task(Path p) {
+        try (SafetensorsFile f = SafetensorsFile.open(p)) {
+            return f.metadata().get("task");
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
     /** What a checkpoint says about its run, read before the model is built. */
     public record Info(Path path, TrainConfig config, int epochsDone, long steps, int optimizerSteps, List<EpochMetrics> history) {}
 
@@ -74,6 +86,17 @@ public final class Checkpoint {
         } catch (RuntimeException e) {
             if (e instanceof IllegalArgumentException && !(e instanceof NumberFormatException)) throw e;
             throw new IllegalArgumentException(f.path() + ": bad checkpoint metadata: " + e.getMessage());
+        }
+    }
+
+    /** {@code model} with the checkpoint's parameters loaded; closed, and the error passed on, when they do not fit. */
+    public static <M extends Module> M loadModel(SafetensorsFile f, M model, Backend be) {
+        try {
+            load(f, model, null, be);
+            return model;
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
         }
     }
 

@@ -12,6 +12,11 @@ public record EpochMetrics(int epoch, double trainLoss, double trainAccuracy, do
                 imagesPerSecond, seconds, lr);
     }
 
+    /** With the test pass's loss and metric. */
+    public EpochMetrics withTest(double loss, double accuracy) {
+        return new EpochMetrics(epoch, trainLoss, trainAccuracy, loss, accuracy, imagesPerSecond, seconds, lr);
+    }
+
     public static EpochMetrics parseCsv(String line) {
         String[] f = line.split(",");
         if (f.length != 8) throw new IllegalArgumentException("metrics line needs 8 fields: " + line);

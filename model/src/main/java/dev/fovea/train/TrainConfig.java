@@ -13,7 +13,7 @@ import java.util.Map;
 
 /**
  * What a training run is: model, data order, optimizer and schedule. Recorded in checkpoint metadata so that
- * {@code --resume} continues the same run.
+ * {@code --resume} continues the same run. Made with {@link #builder}, which holds every default.
  *
  * @param schedule       "constant", "step" (×0.1 at 50% and 75% of the steps) or "cosine" (warm-up, then cosine to 0)
  * @param labelSmoothing ε of the cross-entropy's smoothed targets
@@ -25,19 +25,6 @@ import java.util.Map;
 public record TrainConfig(String model, String activation, int epochs, int batch, float lr, String optimizer,
                           float momentum, float weightDecay, boolean nesterov, String schedule, int warmupSteps, long seed,
                           float labelSmoothing, boolean augment, int classes, boolean freezeBackbone) {
-    /** Ten classes, nothing frozen. */
-    public TrainConfig(String model, String activation, int epochs, int batch, float lr, String optimizer,
-                       float momentum, float weightDecay, boolean nesterov, String schedule, int warmupSteps, long seed,
-                       float labelSmoothing, boolean augment) {
-        this(model, activation, epochs, batch, lr, optimizer, momentum, weightDecay, nesterov, schedule, warmupSteps, seed, labelSmoothing, augment, 10, false);
-    }
-
-    /** Without label smoothing or augmentation. */
-    public TrainConfig(String model, String activation, int epochs, int batch, float lr, String optimizer,
-                       float momentum, float weightDecay, boolean nesterov, String schedule, int warmupSteps, long seed) {
-        this(model, activation, epochs, batch, lr, optimizer, momentum, weightDecay, nesterov, schedule, warmupSteps, seed, 0f, false);
-    }
-
     public TrainConfig {
         if (classes < 2) throw new IllegalArgumentException("--num-classes must be >= 2, got " + classes);
         if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new IllegalArgumentException("--label-smoothing must be in [0, 1), got " + labelSmoothing);
@@ -110,6 +97,68 @@ public record TrainConfig(String model, String activation, int epochs, int batch
         String v = m.get(key);
         if (v == null) throw new IllegalArgumentException(source + ": checkpoint metadata lacks \"" + key + "\" (not a fovea training checkpoint?)");
         return v;
+    }
+
+    /**
+     * A run of {@code model} with its family's defaults for everything not set: the optimizer (SGD for LeNet-5
+     * models, AdamW otherwise), learning rate (0.05 under SGD; under AdamW 0.002 for LeNet-5, else 0.001), weight
+     * decay (0 under SGD; under AdamW 0.01 for LeNet-5, else 0.05), epochs, warm-up, label smoothing and augmentation
+     * (see {@link Builder#build}); batch 64, momentum 0.9, cosine schedule, seed 1, 10 classes.
+     */
+    public static Builder builder(String model) { return new Builder(model); }
+
+    /** Settings of a run; a null argument keeps the default (so options that were not given can be passed as they are). */
+    public static final class Builder {
+        private final String model;
+        private String activation = "", optimizer, schedule = "cosine";
+        private Integer epochs, warmup;
+        private int batch = 64, classes = 10;
+        private Float lr, weightDecay, labelSmoothing;
+        private float momentum = 0.9f;
+        private Boolean augment;
+        private boolean nesterov, freezeBackbone;
+        private long seed = 1;
+
+        private Builder(String model) { this.model = model; }
+
+        public Builder activation(String v) { if (v != null) activation = v; return this; }
+        public Builder epochs(Integer v) { if (v != null) epochs = v; return this; }
+        public Builder batch(Integer v) { if (v != null) batch = v; return this; }
+        public Builder lr(Float v) { if (v != null) lr = v; return this; }
+        public Builder optimizer(String v) { if (v != null) optimizer = v; return this; }
+        public Builder momentum(Float v) { if (v != null) momentum = v; return this; }
+        public Builder weightDecay(Float v) { if (v != null) weightDecay = v; return this; }
+        public Builder nesterov(Boolean v) { if (v != null) nesterov = v; return this; }
+        public Builder schedule(String v) { if (v != null) schedule = v; return this; }
+        public Builder warmup(Integer v) { if (v != null) warmup = v; return this; }
+        public Builder seed(Long v) { if (v != null) seed = v; return this; }
+        public Builder labelSmoothing(Float v) { if (v != null) labelSmoothing = v; return this; }
+        public Builder augment(Boolean v) { if (v != null) augment = v; return this; }
+        public Builder classes(Integer v) { if (v != null) classes = v; return this; }
+        public Builder freezeBackbone(Boolean v) { if (v != null) freezeBackbone = v; return this; }
+
+        /**
+         * Family defaults: {@code vit} 26 epochs, 500 warm-up steps, label smoothing 0.1 and shifted images (the run
+         * that reaches 0.90 on Fashion-MNIST within the hour); {@code vit-pretrain} 5 epochs, 200 warm-up steps,
+         * shifted images; {@code scenenet} 20 epochs and {@code captioner} 20, {@code generator} 10, all with 500
+         * warm-up steps; LeNet-5 models 10 epochs, 200 warm-up steps.
+         */
+        public TrainConfig build() {
+            Family f = switch (model) {
+                case "vit" -> new Family(26, "adamw", 0.001f, 0.05f, 500, 0.1f, true);
+                case "vit-pretrain" -> new Family(5, "adamw", 0.001f, 0.05f, 200, 0.1f, true);
+                case "scenenet", "captioner" -> new Family(20, "adamw", 0.001f, 0.05f, 500, 0f, false);
+                case "generator" -> new Family(10, "adamw", 0.001f, 0.05f, 500, 0f, false);
+                default -> new Family(10, "sgd", 0.002f, 0.01f, 200, 0f, false);
+            };
+            String opt = optimizer != null ? optimizer : f.optimizer();
+            boolean sgd = opt.equals("sgd");
+            return new TrainConfig(model, activation, epochs != null ? epochs : f.epochs(), batch, lr != null ? lr : sgd ? 0.05f : f.adamwLr(), opt,
+                    momentum, weightDecay != null ? weightDecay : sgd ? 0f : f.adamwDecay(), nesterov, schedule, warmup != null ? warmup : f.warmup(),
+                    seed, labelSmoothing != null ? labelSmoothing : f.labelSmoothing(), augment != null ? augment : f.augment(), classes, freezeBackbone);
+        }
+
+        private record Family(int epochs, String optimizer, float adamwLr, float adamwDecay, int warmup, float labelSmoothing, boolean augment) {}
     }
 
     public TrainConfig withEpochs(int e) {

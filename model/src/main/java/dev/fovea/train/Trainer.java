@@ -4,139 +4,235 @@ import dev.fovea.autograd.Tape;
 import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
 import dev.fovea.data.Batches;
-import dev.fovea.data.ImageDataset;
+import dev.fovea.io.SafetensorsFile;
 import dev.fovea.nn.Module;
 import dev.fovea.optim.LrSchedule;
 import dev.fovea.optim.Optimizer;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
 /**
- * The training loop for image classifiers: seeded shuffled batches, forward, cross-entropy, backward, optimizer step,
- * one tape per step so every temporary is freed before the next. Epoch e's order is drawn from (seed, e), so a run
- * resumed at epoch e sees exactly the batches an uninterrupted run sees.
+ * The training loop, the one every task runs: epochs of seeded shuffled batches, each prepared on a loader thread
+ * while the previous one computes; per step one tape, the task's loss, a finite-loss check, backward and the
+ * optimizer step at the schedule's learning rate; after each epoch the task's test pass, then
+ * DIR/checkpoint.safetensors, metrics.csv and metrics.png. Epoch e's order and random draws come from (seed, e), and a
+ * checkpoint holds the optimizer state and step count, so a run resumed after epoch e continues exactly as an
+ * uninterrupted one.
+ *
+ * @param <B> the task's prepared batch
  */
-public final class Trainer {
-    /** Called after every step with the epoch's running numbers. */
-    @FunctionalInterface
+public final class Trainer<B> {
+    /** What a run reports as it goes; both called on the training thread. */
     public interface Listener {
-        void onStep(int epoch, int batchIndex, int batches, long imagesDone, double seconds, double loss);
+        /** Reports nothing. */
+        Listener SILENT = new Listener() {};
+
+        /** After every step, with the epoch's running mean loss. */
+        default void onStep(int epoch, int batch, int batches, long examples, double seconds, double loss) {}
+
+        /** After every epoch's test pass and checkpoint. */
+        default void onEpoch(EpochMetrics m, TrainingTask.TestReport report) {}
     }
+
+    /**
+     * What a session of {@link #fit} did: its last epoch, that epoch's metrics and report, the checkpoint, the
+     * examples per second over the session's training time, and whether it stopped before the run's last epoch.
+     */
+    public record Result(int lastEpoch, EpochMetrics metrics, TrainingTask.TestReport report, Path checkpoint,
+                         double examplesPerSecond, boolean stoppedEarly) {}
+
+    /** Draws of an epoch's own random stream are kept apart from its order's. */
+    private static final long RANDOM_STREAM = 0x5DEECE66DL;
 
     private final Backend be;
     private final Module model;
     private final Optimizer opt;
     private final TrainConfig cfg;
-    private final ImageDataset train;
+    private final TrainingTask<B> task;
     private final LrSchedule schedule;
+    private final List<EpochMetrics> history = new ArrayList<>();
+    private int epochsDone;
     private long step;
+    private int epoch;
+    private String lastGood;
     private Tape.Profile profile;
 
-    public Trainer(Backend be, Module model, Optimizer opt, TrainConfig cfg, ImageDataset train, long stepsDone) {
+    public Trainer(Backend be, Module model, Optimizer opt, TrainConfig cfg, TrainingTask<B> task) {
+        if (task.trainCount() < 1) throw new IllegalArgumentException(task.name() + ": no training examples");
         this.be = be;
         this.model = model;
         this.opt = opt;
         this.cfg = cfg;
-        this.train = train;
+        this.task = task;
         this.schedule = cfg.newSchedule(stepsPerEpoch());
-        this.step = stepsDone;
-    }
-
-    /** Records per-op timings of every following step into p (null stops). */
-    public void profile(Tape.Profile p) { this.profile = p; }
-
-    public long stepsPerEpoch() { return (train.count() + cfg.batch() - 1) / cfg.batch(); }
-    public long steps() { return step; }
-
-    /** The data order of epoch e (from 1). */
-    public static long epochSeed(long seed, int epoch) { return seed * 0x9E3779B97F4A7C15L + epoch; }
-
-    /** Trains one epoch (numbered from 1); returns its running loss and accuracy and throughput (test fields NaN). */
-    public EpochMetrics trainEpoch(int epoch, Listener l) {
-        model.train(true);
-        long t0 = System.nanoTime();
-        double lossSum = 0;
-        long correct = 0, seen = 0;
-        float lr = 0;
-        try (Batches batches = new Batches(train, cfg.batch(), epochSeed(cfg.seed(), epoch), cfg.augment())) {
-            int count = batches.count(), i = 0;
-            while (batches.hasNext()) {
-                Batches.Batch b = batches.next();
-                lr = schedule.lr(step);
-                StepResult r = step(b, lr, epoch);
-                lossSum += (double) r.loss() * b.size();
-                correct += r.correct();
-                seen += b.size();
-                i++;
-                l.onStep(epoch, i, count, seen, (System.nanoTime() - t0) / 1e9, lossSum / seen);
-            }
-        }
-        double secs = (System.nanoTime() - t0) / 1e9;
-        return new EpochMetrics(epoch, lossSum / seen, (double) correct / seen, Double.NaN, Double.NaN, seen / secs, secs, lr);
-    }
-
-    /** The loss of a step's batch (before the update) and how many of its images the model got right. */
-    public record StepResult(float loss, int correct) {}
-
-    /** One optimisation step on a batch: forward, loss, backward, update with learning rate lr. */
-    public StepResult step(Batches.Batch b, float lr, int epoch) {
-        try (Tape t = Tape.training(be).profile(profile)) {
-            Var x = t.constant(be.upload(b.images(), b.size(), 1, train.height(), train.width()));
-            Var y = t.constant(be.upload(b.labels(), b.size()));
-            Var logits = model.forward(t, x);
-            Var loss = t.crossEntropy(logits, y, cfg.labelSmoothing());
-            float lv = descend(loss, model, opt, lr, epoch, ++step);
-            return new StepResult(lv, (int) countCorrect(logits.value().toArray(), b.labels()));
-        }
-    }
-
-    /** Loss, accuracy and confusion matrix in evaluation mode, without recording gradients. */
-    public static Evaluation evaluate(Backend be, Module model, ImageDataset data, int batch) {
-        model.train(false);
-        double lossSum = 0;
-        long correct = 0;
-        long[][] confusion = new long[data.classes()][data.classes()];
-        try (Batches batches = new Batches(data, batch, null)) {
-            while (batches.hasNext()) {
-                Batches.Batch b = batches.next();
-                try (Tape t = Tape.inference(be)) {
-                    Var x = t.constant(be.upload(b.images(), b.size(), 1, data.height(), data.width()));
-                    Var y = t.constant(be.upload(b.labels(), b.size()));
-                    Var logits = model.forward(t, x);
-                    lossSum += (double) t.crossEntropy(logits, y, 0f).value().toArray()[0] * b.size();
-                    float[] lg = logits.value().toArray();
-                    int c = logits.dim(1);
-                    for (int i = 0; i < b.size(); i++) {
-                        int p = argmax(lg, i * c, c), truth = (int) b.labels()[i];
-                        if (p == truth) correct++;
-                        if (truth < confusion.length && p < confusion.length) confusion[truth][p]++;
-                    }
-                }
-            }
-        } finally {
-            model.train(true);
-        }
-        return new Evaluation(lossSum / data.count(), (double) correct / data.count(), confusion);
     }
 
     /**
-     * The update every trainer makes: the loss's value, checked finite (else the error names epoch and step, the
-     * step about to be made, counted from 1), then backward and one optimizer step at learning rate lr.
+     * Continues the run saved in {@code checkpoint}: its parameters and optimizer state, steps and history. The model
+     * must be the one it records (the caller rebuilt it from the metadata).
      */
-    public static float descend(Var loss, Module model, Optimizer opt, float lr, int epoch, long step) {
-        float lv = loss.value().toArray()[0];
-        if (!Float.isFinite(lv)) throw new NonFiniteLossException(epoch, step, lv);
-        model.zeroGrad();
-        loss.backward();
-        opt.step(lr);
-        return lv;
+    public Trainer<B> resume(Path checkpoint) throws IOException {
+        try (SafetensorsFile f = SafetensorsFile.open(checkpoint)) {
+            Checkpoint.Info info = Checkpoint.info(f);
+            if (info.epochsDone() >= cfg.epochs())
+                throw new IllegalArgumentException(checkpoint + " has already done " + info.epochsDone() + " of " + cfg.epochs()
+                        + " epochs; pass a larger --epochs to continue");
+            Checkpoint.load(f, model, opt, be);
+            history.clear();
+            history.addAll(info.history());
+            epochsDone = info.epochsDone();
+            step = info.steps();
+            lastGood = checkpoint + " (epoch " + epochsDone + ")";
+        }
+        return this;
     }
 
-    static long countCorrect(float[] logits, float[] labels) {
-        int c = logits.length / labels.length;
-        long n = 0;
-        for (int i = 0; i < labels.length; i++) if (argmax(logits, i * c, c) == (int) labels[i]) n++;
-        return n;
+    /** Records per-op timings of every following step into p (null stops). */
+    public Trainer<B> profile(Tape.Profile p) {
+        this.profile = p;
+        return this;
     }
 
+    public long stepsPerEpoch() { return (task.trainCount() + cfg.batch() - 1) / cfg.batch(); }
+    public long steps() { return step; }
+    public int epochsDone() { return epochsDone; }
+    public List<EpochMetrics> history() { return List.copyOf(history); }
+
+    /** The data order and random stream of epoch e (from 1). */
+    public static long epochSeed(long seed, int epoch) { return seed * 0x9E3779B97F4A7C15L + epoch; }
+
+    /**
+     * Trains the run's remaining epochs into {@code dir} (or {@code stopAfter} of them when positive, as an
+     * interruption would). Throws {@link NonFiniteLossException} (naming the last good checkpoint) when the loss
+     * stops being finite; that step's update is not made.
+     */
+    public Result fit(Path dir, int stopAfter, Listener listener) throws IOException {
+        Files.createDirectories(dir);
+        Path ckpt = dir.resolve("checkpoint.safetensors");
+        int first = epochsDone + 1, last = stopAfter > 0 ? Math.min(cfg.epochs(), epochsDone + stopAfter) : cfg.epochs();
+        double seconds = 0;
+        long examples = 0;
+        EpochMetrics m = null;
+        TrainingTask.TestReport report = null;
+        for (int e = first; e <= last; e++) {
+            m = trainEpoch(e, listener);
+            report = task.evaluate();
+            if (report != null) m = m.withTest(report.loss(), report.primary());
+            history.add(m);
+            seconds += m.seconds();
+            examples += task.trainCount();
+            epochsDone = e;
+            Checkpoint.save(ckpt, model, opt, cfg, e, step, history, task.metadata());
+            lastGood = ckpt + " (epoch " + e + ")";
+            writeMetrics(dir, history, task.chartTitle());
+            listener.onEpoch(m, report);
+        }
+        return new Result(last, m, report, ckpt, examples / seconds, last < cfg.epochs());
+    }
+
+    /**
+     * Trains epoch e (from 1) alone: no test pass, no checkpoint. Returns its running loss and accuracy and its
+     * throughput (test fields NaN).
+     */
+    public EpochMetrics trainEpoch(int e, Listener listener) {
+        ExecutorService loader = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "fovea-loader");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            return trainEpoch(e, loader, listener);
+        } finally {
+            loader.shutdownNow();
+        }
+    }
+
+    private EpochMetrics trainEpoch(int e, ExecutorService loader, Listener listener) {
+        epoch = e;
+        model.train(true);
+        long t0 = System.nanoTime(), seed = epochSeed(cfg.seed(), e);
+        int[] order = Batches.permutation(task.trainCount(), seed);
+        SplittableRandom rng = new SplittableRandom(seed ^ RANDOM_STREAM);
+        int batches = (order.length + cfg.batch() - 1) / cfg.batch();
+        double lossSum = 0;
+        long[] accuracy = new long[2];
+        long seen = 0;
+        float lr = 0;
+        Future<B> next = loader.submit(() -> task.prepare(slice(order, 0), rng));
+        for (int i = 0; i < batches; i++) {
+            B batch = join(next);
+            int size = Math.min(cfg.batch(), order.length - i * cfg.batch());
+            if (i + 1 < batches) {
+                int from = i + 1;
+                next = loader.submit(() -> task.prepare(slice(order, from), rng));
+            }
+            lr = schedule.lr(step);
+            lossSum += (double) step(batch, lr, accuracy) * size;
+            seen += size;
+            listener.onStep(e, i + 1, batches, seen, (System.nanoTime() - t0) / 1e9, lossSum / seen);
+        }
+        double secs = (System.nanoTime() - t0) / 1e9;
+        return new EpochMetrics(e, lossSum / seen, accuracy[1] > 0 ? (double) accuracy[0] / accuracy[1] : Double.NaN,
+                Double.NaN, Double.NaN, seen / secs, secs, lr);
+    }
+
+    private int[] slice(int[] order, int batchIndex) {
+        return Arrays.copyOfRange(order, batchIndex * cfg.batch(), Math.min(order.length, (batchIndex + 1) * cfg.batch()));
+    }
+
+    private static <T> T join(Future<T> f) {
+        try {
+            return f.get();
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the next batch", ex);
+        } catch (ExecutionException ex) {
+            if (ex.getCause() instanceof RuntimeException r) throw r;
+            if (ex.getCause() instanceof Error err) throw err;
+            throw new IllegalStateException(ex.getCause());
+        }
+    }
+
+    /**
+     * One update on a prepared batch at learning rate lr: the loss's value, checked finite (else the error names the
+     * epoch, the step about to be made, counted from 1, and the last good checkpoint), then backward and the
+     * optimizer's step. Returns the loss before the update.
+     */
+    public float step(B batch, float lr, long[] accuracy) {
+        try (Tape t = Tape.training(be).profile(profile)) {
+            Var loss = task.loss(t, batch, accuracy);
+            float lv = loss.value().toArray()[0];
+            if (!Float.isFinite(lv)) throw new NonFiniteLossException(epoch, step + 1, lv, lastGood);
+            model.zeroGrad();
+            loss.backward();
+            opt.step(lr);
+            step++;
+            return lv;
+        }
+    }
+
+    /** metrics.csv (atomically) and the chart. */
+    static void writeMetrics(Path dir, List<EpochMetrics> history, String title) throws IOException {
+        StringBuilder csv = new StringBuilder(EpochMetrics.CSV_HEADER).append('\n');
+        for (EpochMetrics m : history) csv.append(m.csv()).append('\n');
+        Path tmp = dir.resolve("metrics.csv.tmp");
+        Files.writeString(tmp, csv);
+        Files.move(tmp, dir.resolve("metrics.csv"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Chart.write(dir.resolve("metrics.png"), history, title);
+    }
+
+    /** Index of the largest of v[off .. off+n) (the first on ties). */
     public static int argmax(float[] v, int off, int n) {
         int best = 0;
         for (int j = 1; j < n; j++) if (v[off + j] > v[off + best]) best = j;

@@ -61,15 +61,27 @@ class TaskCliTest {
         assertTrue(Files.isRegularFile(dir.resolve("000002-segment.png")));
     }
 
-    @Test void resumeContinuesTheTaskRun() {
-        Path dir = tmp.resolve("localize");
-        CliTest.Run first = run("train", "--task", "localize", "--data", data.toString(), "--epochs", "2", "--stop-after", "1", "--batch", "8", "--out", dir.toString());
+    @Test void aResumedSceneRunEqualsAnUninterruptedOne() throws IOException {
+        Path whole = tmp.resolve("localize-whole"), parts = tmp.resolve("localize");
+        assertEquals(0, run("train", "--task", "localize", "--data", data.toString(), "--epochs", "2", "--batch", "8", "--out", whole.toString()).code());
+        CliTest.Run first = run("train", "--task", "localize", "--data", data.toString(), "--epochs", "2", "--stop-after", "1", "--batch", "8", "--out", parts.toString());
         assertEquals(0, first.code(), first.err());
         assertTrue(first.lastLine().startsWith("trained task=localize epochs=1 corloc="), first.lastLine());
-        CliTest.Run rest = run("train", "--resume", dir.resolve("checkpoint.safetensors").toString(), "--data", data.toString(), "--out", dir.toString());
+        CliTest.Run rest = run("train", "--resume", parts.resolve("checkpoint.safetensors").toString(), "--data", data.toString());
         assertEquals(0, rest.code(), rest.err());
         assertTrue(rest.out().contains("resumed: "), rest.out());
         assertTrue(rest.lastLine().startsWith("trained task=localize epochs=2 corloc="), rest.lastLine());
+        TrainCliTest.assertSameRun(whole, parts);
+    }
+
+    @Test void aResumedCaptioningRunEqualsAnUninterruptedOne() throws IOException {
+        Path whole = tmp.resolve("caption-whole"), parts = tmp.resolve("caption-parts");
+        assertEquals(0, run("train", "--task", "caption", "--data", data.toString(), "--epochs", "2", "--batch", "8", "--out", whole.toString()).code());
+        assertEquals(0, run("train", "--task", "caption", "--data", data.toString(), "--epochs", "2", "--stop-after", "1", "--batch", "8", "--out", parts.toString()).code());
+        CliTest.Run rest = run("train", "--resume", parts.resolve("checkpoint.safetensors").toString(), "--data", data.toString());
+        assertEquals(0, rest.code(), rest.err());
+        assertTrue(rest.lastLine().startsWith("trained task=caption epochs=2 "), rest.lastLine());
+        TrainCliTest.assertSameRun(whole, parts);
     }
 
     @Test void userErrorsAreNamed() throws IOException {

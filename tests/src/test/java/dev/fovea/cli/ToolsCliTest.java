@@ -239,7 +239,7 @@ class ToolsCliTest {
         Path ckpt = dir.resolve("m.safetensors");
         try (ReferenceBackend ref = new ReferenceBackend(); LeNet5 m = LeNet5.create(ref, LeNet5.Variant.FULL, 3);
              Sgd opt = new Sgd(ref, m.namedParameters(), 0.9f, 0f, false)) {
-            TrainConfig cfg = new TrainConfig("lenet5-full", "", 1, 64, 0.05f, "sgd", 0.9f, 0f, false, "constant", 0, 3);
+            TrainConfig cfg = TrainConfig.builder("lenet5-full").epochs(1).schedule("constant").warmup(0).seed(3L).build();
             Checkpoint.save(ckpt, m, opt, cfg, 1, 10, List.of());
         }
         return ckpt;
@@ -272,7 +272,7 @@ class ToolsCliTest {
         try (ReferenceBackend ref = new ReferenceBackend(); LeNet5 m = LeNet5.create(ref, LeNet5.Variant.PAPER, 3);
              Sgd opt = new Sgd(ref, m.namedParameters(), 0.9f, 0f, false)) {
             // metadata claims lenet5-full, tensors are the paper's
-            TrainConfig cfg = new TrainConfig("lenet5-full", "", 1, 64, 0.05f, "sgd", 0.9f, 0f, false, "constant", 0, 3);
+            TrainConfig cfg = TrainConfig.builder("lenet5-full").epochs(1).schedule("constant").warmup(0).seed(3L).build();
             Checkpoint.save(ckpt, m, opt, cfg, 1, 10, List.of());
         }
         CliTest.Run r = run("eval", "--weights", ckpt.toString());

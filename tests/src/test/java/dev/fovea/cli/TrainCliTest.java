@@ -89,13 +89,56 @@ class TrainCliTest {
                 "--data", data.toString(), "--out", parts.toString());
         assertEquals(0, rest.code(), rest.err());
         assertTrue(rest.out().contains("resumed: "), rest.out());
+        assertSameRun(whole, parts);
+        try (SafetensorsFile a = SafetensorsFile.open(whole.resolve("checkpoint.safetensors"))) {
+            assertTrue(a.names().contains("optim.c3.weight.momentum"), a.names().toString());
+        }
+    }
+
+    /** Two runs in DIRs with the same epochs' numbers, the same parameters and the same optimizer state, bit for bit. */
+    static void assertSameRun(Path whole, Path parts) throws IOException {
         assertEquals(curve(whole), curve(parts), "same losses and accuracies, epoch by epoch");
         try (SafetensorsFile a = SafetensorsFile.open(whole.resolve("checkpoint.safetensors"));
              SafetensorsFile b = SafetensorsFile.open(parts.resolve("checkpoint.safetensors"))) {
             assertEquals(a.names(), b.names());
             for (String n : a.names()) assertArrayEquals(a.floats(n), b.floats(n), n + " differs");
-            assertTrue(a.names().contains("optim.c3.weight.momentum"), a.names().toString());
+            assertEquals(a.metadata().get("steps"), b.metadata().get("steps"));
         }
+    }
+
+    @Test void pretrainingResumesToTheSameNumbers() throws IOException {
+        Path whole = tmp.resolve("pre-whole"), parts = tmp.resolve("pre-parts");
+        String[] common = {"pretrain", "--data", data.toString(), "--limit", "96", "--batch", "32", "--epochs", "2", "--threads", "2"};
+        assertEquals(0, run(concat(common, "--out", whole.toString())).code());
+        CliTest.Run first = run(concat(common, "--stop-after", "1", "--out", parts.toString()));
+        assertEquals(0, first.code(), first.err());
+        CliTest.Run rest = run("pretrain", "--resume", parts.resolve("checkpoint.safetensors").toString(), "--data", data.toString(), "--limit", "96", "--threads", "2");
+        assertEquals(0, rest.code(), rest.err());
+        assertTrue(rest.lastLine().startsWith("pretrained model=vit mask_ratio=0.5 epochs=2 ") && rest.lastLine().endsWith("checkpoint=" + parts.toAbsolutePath().resolve("checkpoint.safetensors")),
+                "without --out a resumed run writes beside its checkpoint: " + rest.lastLine());
+        assertSameRun(whole, parts);
+    }
+
+    @Test void generationResumesToTheSameNumbers() throws IOException {
+        Path whole = tmp.resolve("gen-whole"), parts = tmp.resolve("gen-parts");
+        String[] common = {"train", "--task", "generate", "--data", data.toString(), "--limit", "64", "--epochs", "2", "--batch", "32", "--samples", "10",
+                "--threads", "2"};
+        assertEquals(0, run(concat(common, "--out", whole.toString())).code());
+        String judge = whole.resolve("classifier/checkpoint.safetensors").toString();
+        CliTest.Run first = run(concat(common, "--stop-after", "1", "--classifier", judge, "--out", parts.toString()));
+        assertEquals(0, first.code(), first.err());
+        CliTest.Run rest = run("train", "--resume", parts.resolve("checkpoint.safetensors").toString(), "--data", data.toString(), "--limit", "64",
+                "--samples", "10", "--threads", "2");
+        assertEquals(0, rest.code(), rest.err());
+        assertTrue(rest.out().contains("resumed: "), rest.out());
+        assertTrue(rest.lastLine().startsWith("trained task=generate epochs=2 "), rest.lastLine());
+        assertSameRun(whole, parts);
+    }
+
+    static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     @Test void nonFiniteLossStopsNamingTheStepAndWritesNoCheckpoint() {
@@ -202,7 +245,7 @@ class TrainCliTest {
         CliTest.Run r = run("pretrain", "--data", data.toString(), "--limit", "128", "--batch", "32", "--epochs", "2", "--mask-ratio", "0.5",
                 "--threads", "2", "--out", pre.toString());
         assertEquals(0, r.code(), r.out() + r.err());
-        assertTrue(Pattern.matches("pretrained model=vit mask_ratio=0.5 epochs=2 loss=[0-9]+\\.[0-9]{4} checkpoint=.*", r.lastLine()), r.lastLine());
+        assertTrue(Pattern.matches("pretrained model=vit mask_ratio=0.5 epochs=2 loss=[0-9]+\\.[0-9]{4} images_per_s=[0-9]+ checkpoint=.*", r.lastLine()), r.lastLine());
         try (SafetensorsFile f = SafetensorsFile.open(pre.resolve("checkpoint.safetensors"))) {
             assertArrayEquals(new int[]{1, 1, 64}, f.entry("pretrain.mask_token").shape());
             assertArrayEquals(new int[]{16, 64}, f.entry("pretrain.decoder.weight").shape());   // 4x4 grey patches

@@ -10,6 +10,7 @@ import dev.fovea.optim.Optimizer;
 import dev.fovea.text.Vocabulary;
 import dev.fovea.train.EpochMetrics;
 import dev.fovea.train.TrainConfig;
+import dev.fovea.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -46,18 +47,18 @@ class CaptionTest {
         CaptionData data = CaptionData.load(tmp.resolve("train"), null, 0);
         assertEquals(8, data.count());
         Captioner.Config cfg = new Captioner.Config(64, 1, 32, 1, 2, 1, data.vocabulary().size(), data.length());
-        TrainConfig tc = new TrainConfig("captioner", "", 200, 8, 0.003f, "adamw", 0.9f, 0f, false, "constant", 0, 1L, 0f, false);
+        TrainConfig tc = TrainConfig.builder("captioner").epochs(200).batch(8).lr(0.003f).weightDecay(0f).schedule("constant").warmup(0).build();
         float[] stats = {0.1f, 0.25f};
         try (Captioner net = new Captioner(CPU, cfg, 1); Optimizer opt = tc.newOptimizer(CPU, net)) {
-            CaptionTrainer tr = new CaptionTrainer(CPU, net, opt, tc, data, stats, 0);
-            EpochMetrics first = tr.trainEpoch(1, (e, i, n, s, secs, l) -> {});
+            var tr = new Trainer<>(CPU, net, opt, tc, new CaptionTask(CPU, net, data, data, stats));
+            EpochMetrics first = tr.trainEpoch(1, Trainer.Listener.SILENT);
             EpochMetrics last = first;
-            for (int e = 2; e <= 60; e++) last = tr.trainEpoch(e, (ep, i, n, s, secs, l) -> {});
+            for (int e = 2; e <= 60; e++) last = tr.trainEpoch(e, Trainer.Listener.SILENT);
             assertTrue(last.trainLoss() < 0.3 * first.trainLoss(), first.trainLoss() + " -> " + last.trainLoss());
-            CaptionTrainer.Report r = CaptionTrainer.evaluate(CPU, net, data, stats, 8);
+            CaptionTask.Report r = CaptionTask.evaluate(CPU, net, data, stats, 8);
             assertTrue(r.bleu4() > 0.3, "BLEU-4 on the training scenes " + r.bleu4() + ": " + r.captions());
             int[] idx = {0, 1, 2, 3};
-            float[] x = CaptionTrainer.images(data, idx, stats[0], stats[1]);
+            float[] x = CaptionTask.images(data, idx, stats[0], stats[1]);
             int[][] cached = net.caption(CPU, x, 4, true), plain = net.caption(CPU, x, 4, false);
             for (int i = 0; i < 4; i++) assertArrayEquals(plain[i], cached[i], "image " + i);
             assertTrue(data.vocabulary().decode(cached[0]).split(" ").length >= 3, data.vocabulary().decode(cached[0]));

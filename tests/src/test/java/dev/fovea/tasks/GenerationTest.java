@@ -11,6 +11,7 @@ import dev.fovea.models.TransformerDecoder;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.train.EpochMetrics;
 import dev.fovea.train.TrainConfig;
+import dev.fovea.train.Trainer;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -98,20 +99,20 @@ class GenerationTest {
             lb[c] = (byte) c;
         }
         ImageDataset three = new ImageDataset("three", 3, 28, 28, px, lb, 3);
-        TrainConfig tc = new TrainConfig("generator", "", 1, 3, 0.003f, "adamw", 0.9f, 0f, false, "constant", 0, 1L);
+        TrainConfig tc = TrainConfig.builder("generator").epochs(150).batch(3).lr(0.003f).weightDecay(0f).schedule("constant").warmup(0).build();
         try (ImageGenerator net = new ImageGenerator(CPU, new ImageGenerator.Config(TK, 3, 32, 2, 2), 1); Optimizer opt = tc.newOptimizer(CPU, net)) {
-            GenerationTrainer tr = new GenerationTrainer(CPU, net, opt, tc, three, 0);
-            double before = GenerationTrainer.likelihood(CPU, net, three, 3).bitsPerDim();
+            var tr = new Trainer<>(CPU, net, opt, tc, new GenerationTask(CPU, net, tc, three, three, null, null, 1));
+            double before = GenerationTask.likelihood(CPU, net, three, 3).bitsPerDim();
             EpochMetrics last = null;
-            for (int e = 1; e <= 150; e++) last = tr.trainEpoch(e, (ep, i, n, s, secs, l) -> {});
-            double after = GenerationTrainer.likelihood(CPU, net, three, 3).bitsPerDim();
+            for (int e = 1; e <= 150; e++) last = tr.trainEpoch(e, Trainer.Listener.SILENT);
+            double after = GenerationTask.likelihood(CPU, net, three, 3).bitsPerDim();
             assertTrue(before > 1.9 && after < 0.05, "bits/dim " + before + " -> " + after + " (last train loss " + last.trainLoss() + ")");
             assertEquals(after, net.bitsPerDim(last.trainLoss()), 0.05);
             int[][] drawn = net.sample(CPU, new int[]{2, 0, 1}, 0f, new SplittableRandom(1), true);
             assertArrayEquals(TK.encode(three, 2), drawn[0]);
             assertArrayEquals(TK.encode(three, 0), drawn[1]);
             assertArrayEquals(TK.encode(three, 1), drawn[2]);
-            ImageDataset s = GenerationTrainer.samples(CPU, net, 2, 0f, 1, 4);
+            ImageDataset s = GenerationTask.samples(CPU, net, 2, 0f, 1, 4);
             assertEquals(6, s.count());
             assertEquals(2, s.label(5));
             assertArrayEquals(TK.pixels(TK.encode(three, 2)), java.util.Arrays.copyOfRange(s.pixels(), 5 * 784, 6 * 784));

@@ -13,6 +13,7 @@ import dev.fovea.reference.ReferenceBackend;
 import dev.fovea.testing.Bed;
 import dev.fovea.train.EpochMetrics;
 import dev.fovea.train.TrainConfig;
+import dev.fovea.train.Trainer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,7 +43,7 @@ class SceneTasksTest {
     }
 
     /** What a perfect model would output: the targets themselves, as logits and corners. */
-    static SceneTrainer.Raw perfect(DenseGrid.Targets tg) {
+    static SceneTask.Raw perfect(DenseGrid.Targets tg) {
         float[] cls = null, seg = null;
         if (tg.cls() != null) {
             cls = new float[tg.cls().length * 11];
@@ -57,7 +58,7 @@ class SceneTasksTest {
             image = new float[tg.image().length * 10];
             for (int r = 0; r < tg.image().length; r++) image[r * 10 + (int) tg.image()[r]] = 12f;
         }
-        return new SceneTrainer.Raw(cls, tg.giouBox(), seg, image);
+        return new SceneTask.Raw(cls, tg.giouBox(), seg, image);
     }
 
     @Test void targetsDecodeBackToTheTruthAndScorePerfectly() {
@@ -66,7 +67,7 @@ class SceneTasksTest {
         for (Task task : Task.values()) {
             SceneNet.Config cfg = config(task);
             DenseGrid.Targets tg = DenseGrid.encode(data, idx, cfg);
-            List<SceneTrainer.Prediction> preds = SceneTrainer.decode(cfg, task, perfect(tg), idx.length);
+            List<SceneTask.Prediction> preds = SceneTask.decode(cfg, task, perfect(tg), idx.length);
             SceneMetrics m = new SceneMetrics(task, 10, 64);
             for (int i = 0; i < idx.length; i++) m.add(data, i, preds.get(i));
             Map<String, Double> r = m.result();
@@ -152,7 +153,7 @@ class SceneTasksTest {
         SceneNet.Config cfg = config(Task.LOCALIZE);
         int[] idx = {0};
         DenseGrid.Targets tg = DenseGrid.encode(data, idx, cfg);
-        SceneTrainer.Raw raw = perfect(tg);
+        SceneTask.Raw raw = perfect(tg);
         // a wrong class, slightly less sure, elsewhere
         int empty = 0;
         while (tg.cls()[empty] != 0) empty++;
@@ -195,12 +196,14 @@ class SceneTasksTest {
 
     @Test void trainingLowersTheLossOnAFewScenes() {
         SceneNet.Config cfg = new SceneNet.Config(64, 1, 10, 32, 1, 2, true, true);
-        TrainConfig tc = new TrainConfig("scenenet", "", 40, 12, 0.003f, "adamw", 0.9f, 0f, false, "constant", 0, 1L, 0f, false);
+        TrainConfig tc = TrainConfig.builder("scenenet").epochs(40).batch(12).lr(0.003f).weightDecay(0f).schedule("constant").warmup(0).build();
+        float[] stats = data.pixelStats();
+        TaskSpec spec = new TaskSpec(Task.INSTANCE, cfg, data.categories(), stats[0], stats[1]);
         try (SceneNet net = new SceneNet(CPU, cfg, 1); Optimizer opt = tc.newOptimizer(CPU, net)) {
-            SceneTrainer tr = new SceneTrainer(CPU, net, opt, tc, Task.INSTANCE, data, data.pixelStats(), 0);
-            EpochMetrics first = tr.trainEpoch(1, (e, i, n, s, secs, l) -> {});
+            var tr = new Trainer<>(CPU, net, opt, tc, new SceneTask(CPU, net, tc, spec, data, data));
+            EpochMetrics first = tr.trainEpoch(1, Trainer.Listener.SILENT);
             EpochMetrics last = first;
-            for (int e = 2; e <= 40; e++) last = tr.trainEpoch(e, (ep, i, n, s, secs, l) -> {});
+            for (int e = 2; e <= 40; e++) last = tr.trainEpoch(e, Trainer.Listener.SILENT);
             assertTrue(last.trainLoss() < 0.5 * first.trainLoss(), first.trainLoss() + " -> " + last.trainLoss());
         }
     }

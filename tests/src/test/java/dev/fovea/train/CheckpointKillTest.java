@@ -37,7 +37,7 @@ class CheckpointKillTest {
         @Override public Var forward(Tape t, Var x) { return x; }
     }
 
-    static final TrainConfig CFG = new TrainConfig("big", "", 1, 1, 0.1f, "sgd", 0f, 0f, false, "constant", 0, 1);
+    static final TrainConfig CFG = TrainConfig.builder("big").epochs(1).batch(1).lr(0.1f).optimizer("sgd").momentum(0f).schedule("constant").warmup(0).build();
 
     /** The child: writes generations 1, 2, 3, ... to args[0] until killed, printing each one done. */
     public static void main(String[] args) throws Exception {

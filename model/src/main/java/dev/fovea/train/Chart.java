@@ -1,4 +1,4 @@
-package dev.fovea.cli;
+package dev.fovea.train;
 
 import dev.fovea.train.EpochMetrics;
 

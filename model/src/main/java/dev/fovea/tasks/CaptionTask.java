@@ -1,0 +1,168 @@
+package dev.fovea.tasks;
+
+import dev.fovea.autograd.Tape;
+import dev.fovea.autograd.Var;
+import dev.fovea.backend.Backend;
+import dev.fovea.io.SafetensorsFile;
+import dev.fovea.metrics.Bleu;
+import dev.fovea.models.Captioner;
+import dev.fovea.text.Vocabulary;
+import dev.fovea.train.Checkpoint;
+import dev.fovea.train.Trainer;
+import dev.fovea.train.TrainingTask;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Captioning: teacher forcing on one of each image's captions, drawn anew every epoch from the epoch's stream, and
+ * evaluation by greedy decoding against all of an image's captions: corpus BLEU-4 and exact match (the caption
+ * equals one of them, word for word).
+ */
+public final class CaptionTask implements TrainingTask<CaptionTask.Batch> {
+    /** The model name captioning checkpoints record. */
+    public static final String MODEL = "captioner";
+    /** Test images captioned at a time. */
+    static final int EVAL_BATCH = 250;
+
+    /** Normalised images [size, C, S, S] and one caption's tokens for each. */
+    public record Batch(int size, float[] images, int[][] tokens) {}
+
+    private final Backend be;
+    private final Captioner net;
+    private final CaptionData train, test;
+    private final float[] pixelStats;
+
+    public CaptionTask(Backend be, Captioner net, CaptionData train, CaptionData test, float[] pixelStats) {
+        this.be = be;
+        this.net = net;
+        this.train = train;
+        this.test = test;
+        this.pixelStats = pixelStats;
+    }
+
+    @Override public int trainCount() { return train.count(); }
+
+    @Override public Batch prepare(int[] idx, SplittableRandom rng) {
+        int[][] tokens = new int[idx.length][];
+        for (int i = 0; i < idx.length; i++) {
+            int[][] all = train.tokens(idx[i]);
+            tokens[i] = all[rng != null ? rng.nextInt(all.length) : 0];
+        }
+        return new Batch(idx.length, images(train, idx, pixelStats[0], pixelStats[1]), tokens);
+    }
+
+    /** Its loss, and as accuracy the next tokens predicted right. */
+    @Override public Var loss(Tape t, Batch b, long[] accuracy) {
+        Captioner.Config c = net.config();
+        Var[] out = net.loss(t, t.constant(be.upload(b.images(), b.size(), c.inChans(), c.imgSize(), c.imgSize())), b.tokens());
+        float[] lg = out[1].value().toArray();
+        int v = c.vocab(), p = 0;
+        for (int[] caption : b.tokens())
+            for (int j = 1; j < caption.length && caption[j] != Vocabulary.PAD; j++, p++) {
+                accuracy[1]++;
+                if (Trainer.argmax(lg, p * v, v) == caption[j]) accuracy[0]++;
+            }
+        return out[0];
+    }
+
+    @Override public TestReport evaluate() {
+        Report r = evaluate(be, net, test, pixelStats, EVAL_BATCH);
+        return new TestReport(Double.NaN, r.exact(), String.format(Locale.ROOT, "test bleu4=%.4f exact=%.4f (\"%s\")", r.bleu4(), r.exact(), r.captions().getFirst()),
+                String.format(Locale.ROOT, "bleu4=%.4f exact=%.4f", r.bleu4(), r.exact()));
+    }
+
+    @Override public Map<String, String> metadata() { return metadata(net.config(), train.vocabulary(), pixelStats); }
+    @Override public String name() { return "task=caption"; }
+    @Override public String accuracyName() { return "token acc"; }
+    @Override public String chartTitle() { return "caption: loss and exact match (in the accuracy column)"; }
+
+    /** What a captioning checkpoint records beside the weights: the model's shape, its vocabulary, the pixel normalisation. */
+    public static Map<String, String> metadata(Captioner.Config c, Vocabulary v, float[] stats) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("task", "caption");
+        m.put("img_size", Integer.toString(c.imgSize()));
+        m.put("in_chans", Integer.toString(c.inChans()));
+        m.put("embed_dim", Integer.toString(c.dim()));
+        m.put("depth", Integer.toString(c.depth()));
+        m.put("num_heads", Integer.toString(c.heads()));
+        m.put("decoder_depth", Integer.toString(c.decoderDepth()));
+        m.put("max_len", Integer.toString(c.maxLen()));
+        m.put("vocabulary", v.toJson());
+        m.put("pixel_mean", Float.toString(stats[0]));
+        m.put("pixel_std", Float.toString(stats[1]));
+        return m;
+    }
+
+    /** A captioning checkpoint's model (its weights loaded), vocabulary, pixel normalisation and run. */
+    public record Loaded(Captioner net, Vocabulary vocab, float[] stats, Checkpoint.Info info) implements AutoCloseable {
+        @Override public void close() { net.close(); }
+    }
+
+    public static Loaded load(Backend be, Path file) throws IOException {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            Checkpoint.Info info = Checkpoint.info(f);
+            Map<String, String> m = f.metadata();
+            if (!"caption".equals(m.get("task"))) throw new IllegalArgumentException(file + ": not a captioning checkpoint (its task is " + m.get("task") + ")");
+            Vocabulary v = Vocabulary.fromJson(file.toString(), m.get("vocabulary"));
+            Captioner.Config c;
+            float[] stats;
+            try {
+                c = new Captioner.Config(Integer.parseInt(m.get("img_size")), Integer.parseInt(m.get("in_chans")), Integer.parseInt(m.get("embed_dim")),
+                        Integer.parseInt(m.get("depth")), Integer.parseInt(m.get("num_heads")), Integer.parseInt(m.get("decoder_depth")), v.size(),
+                        Integer.parseInt(m.get("max_len")));
+                stats = new float[]{Float.parseFloat(m.get("pixel_mean")), Float.parseFloat(m.get("pixel_std"))};
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException(file + ": bad captioning metadata: " + e);
+            }
+            Captioner net = Checkpoint.loadModel(f, new Captioner(be, c, info.config().seed()), be);
+            return new Loaded(net, v, stats, info);
+        }
+    }
+
+    static float[] images(CaptionData d, int[] idx, float mean, float std) {
+        int n = d.images().channels() * d.images().height() * d.images().width();
+        float[] x = new float[idx.length * n];
+        for (int i = 0; i < idx.length; i++) d.images().unit(idx[i], x, i * n);
+        for (int k = 0; k < x.length; k++) x[k] = (x[k] - mean) / std;
+        return x;
+    }
+
+    /** BLEU-4 and exact match of greedy captions, and the captions themselves. */
+    public record Report(double bleu4, double exact, List<String> captions) {}
+
+    public static Report evaluate(Backend be, Captioner net, CaptionData data, float[] pixelStats, int batch) {
+        net.train(false);
+        List<List<String>> cands = new ArrayList<>();
+        List<List<List<String>>> refs = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
+        long exact = 0;
+        try {
+            for (int start = 0; start < data.count(); start += batch) {
+                int b = Math.min(batch, data.count() - start);
+                int[] idx = new int[b];
+                for (int i = 0; i < b; i++) idx[i] = start + i;
+                int[][] out = net.caption(be, images(data, idx, pixelStats[0], pixelStats[1]), b, true);
+                for (int i = 0; i < b; i++) {
+                    String text = data.vocabulary().decode(out[i]);
+                    texts.add(text);
+                    List<String> words = Vocabulary.words(text);
+                    cands.add(words);
+                    List<List<String>> r = new ArrayList<>();
+                    for (String c : data.captions(idx[i])) r.add(Vocabulary.words(c));
+                    refs.add(r);
+                    if (r.contains(words)) exact++;
+                }
+            }
+        } finally {
+            net.train(true);
+        }
+        return new Report(Bleu.corpus(cands, refs, 4), (double) exact / data.count(), texts);
+    }
+}

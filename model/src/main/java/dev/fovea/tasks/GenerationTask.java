@@ -1,0 +1,199 @@
+package dev.fovea.tasks;
+
+import dev.fovea.autograd.Tape;
+import dev.fovea.autograd.Var;
+import dev.fovea.backend.Backend;
+import dev.fovea.data.ImageDataset;
+import dev.fovea.data.ImageTokens;
+import dev.fovea.models.ImageGenerator;
+import dev.fovea.io.SafetensorsFile;
+import dev.fovea.nn.Module;
+import dev.fovea.train.Checkpoint;
+import dev.fovea.train.ClassificationTask;
+import dev.fovea.train.Evaluation;
+import dev.fovea.train.TrainConfig;
+import dev.fovea.train.TrainingTask;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Image generation: the generator trained by teacher forcing on the images' tokens (next-token cross-entropy), and
+ * judged two ways — the test images' negative log-likelihood in bits per dimension, and whether a separately trained
+ * classifier recognises each sample as the class that was asked for.
+ */
+public final class GenerationTask implements TrainingTask<GenerationTask.Batch> {
+    /** The model name generator checkpoints record. */
+    public static final String MODEL = "generator";
+    /** Test images scored and samples judged at a time. */
+    static final int EVAL_BATCH = 500, SAMPLE_BATCH = 250;
+
+    /** Token sequences and the class of each. */
+    public record Batch(int[][] tokens, int[] labels) {}
+
+    private final Backend be;
+    private final ImageGenerator net;
+    private final TrainConfig cfg;
+    private final int[][] tokens;
+    private final int[] labels;
+    private final ImageDataset test;
+    private final Module judge;
+    private final Path judgePath;
+    private final int samplesPerClass;
+
+    /** {@code judge}: the classifier (at {@code judgePath}) that reads {@code samplesPerClass} samples of every class after each epoch. */
+    public GenerationTask(Backend be, ImageGenerator net, TrainConfig cfg, ImageDataset train, ImageDataset test, Module judge, Path judgePath,
+                          int samplesPerClass) {
+        if (samplesPerClass < 1) throw new IllegalArgumentException("at least one sample of each class is judged, got " + samplesPerClass);
+        this.be = be;
+        this.net = net;
+        this.cfg = cfg;
+        this.tokens = encode(net.config().tokens(), train);
+        this.labels = labels(train);
+        this.test = test;
+        this.judge = judge;
+        this.judgePath = judgePath;
+        this.samplesPerClass = samplesPerClass;
+    }
+
+    @Override public int trainCount() { return tokens.length; }
+
+    @Override public Batch prepare(int[] idx, SplittableRandom rng) {
+        int[][] tk = new int[idx.length][];
+        int[] lb = new int[idx.length];
+        for (int i = 0; i < idx.length; i++) { tk[i] = tokens[idx[i]]; lb[i] = labels[idx[i]]; }
+        return new Batch(tk, lb);
+    }
+
+    /** Nats per token. */
+    @Override public Var loss(Tape t, Batch b, long[] accuracy) { return net.loss(t, b.tokens(), b.labels()); }
+
+    /** The test images' bits per dimension (in the test-loss column) and the judge's accuracy on samples (the test-accuracy column). */
+    @Override public TestReport evaluate() {
+        Judged j = judge(be, net, judge, test, samplesPerClass, 1f, cfg.seed());
+        return new TestReport(j.bitsPerDim(), j.accuracy().accuracy(),
+                String.format(Locale.ROOT, "test bits/dim %.4f | class accuracy of %d samples %.4f", j.bitsPerDim(), j.samples(), j.accuracy().accuracy()),
+                String.format(Locale.ROOT, "bits_per_dim=%.4f class_accuracy=%.4f", j.bitsPerDim(), j.accuracy().accuracy()));
+    }
+
+    @Override public Map<String, String> metadata() { return metadata(net.config(), judgePath); }
+    @Override public String name() { return "task=generate"; }
+    @Override public String accuracyName() { return null; }
+    @Override public String chartTitle() { return "generate: loss, test bits/dim (test loss) and class accuracy"; }
+
+    /** What a generator's checkpoint records beside the weights: the tokens, the model's shape and its judge. */
+    public static Map<String, String> metadata(ImageGenerator.Config c, Path classifier) {
+        ImageTokens tk = c.tokens();
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("task", "generate");
+        m.put("image_side", Integer.toString(tk.side()));
+        m.put("downsample", Integer.toString(tk.down()));
+        m.put("levels", Integer.toString(tk.levels()));
+        m.put("token_patch", Integer.toString(tk.patch()));
+        m.put("num_classes", Integer.toString(c.classes()));
+        m.put("embed_dim", Integer.toString(c.dim()));
+        m.put("depth", Integer.toString(c.depth()));
+        m.put("num_heads", Integer.toString(c.heads()));
+        m.put("classifier", classifier.toString());
+        return m;
+    }
+
+    /** A generator's checkpoint: the model (its weights loaded), the judge it names (or null) and its run. */
+    public record Loaded(ImageGenerator net, Path classifier, Checkpoint.Info info) implements AutoCloseable {
+        @Override public void close() { net.close(); }
+    }
+
+    public static Loaded load(Backend be, Path file) throws IOException {
+        if (!Files.exists(file)) throw new IllegalArgumentException(file + ": no such checkpoint (train a generator with `fovea train --task generate`)");
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            Checkpoint.Info info = Checkpoint.info(f);
+            Map<String, String> m = f.metadata();
+            if (!"generate".equals(m.get("task"))) throw new IllegalArgumentException(file + ": not a generator's checkpoint (its task is " + m.get("task") + ")");
+            ImageGenerator.Config c;
+            try {
+                ImageTokens tk = new ImageTokens(Integer.parseInt(m.get("image_side")), Integer.parseInt(m.get("downsample")), Integer.parseInt(m.get("levels")),
+                        Integer.parseInt(m.get("token_patch")));
+                c = new ImageGenerator.Config(tk, Integer.parseInt(m.get("num_classes")), Integer.parseInt(m.get("embed_dim")), Integer.parseInt(m.get("depth")),
+                        Integer.parseInt(m.get("num_heads")));
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException(file + ": bad generator metadata: " + e);
+            }
+            ImageGenerator net = Checkpoint.loadModel(f, new ImageGenerator(be, c, info.config().seed()), be);
+            return new Loaded(net, m.get("classifier") == null ? null : Path.of(m.get("classifier")), info);
+        }
+    }
+
+    /** Bits per dimension on the test images and how the classifier sees samples of every class. */
+    public record Judged(double bitsPerDim, Evaluation accuracy, int samples) {}
+
+    public static Judged judge(Backend be, ImageGenerator net, Module classifier, ImageDataset test, int perClass, float temperature, long seed) {
+        double bpd = likelihood(be, net, test, EVAL_BATCH).bitsPerDim();
+        ImageDataset samples = samples(be, net, perClass, temperature, seed, SAMPLE_BATCH);
+        return new Judged(bpd, ClassificationTask.evaluate(be, classifier, samples, EVAL_BATCH), samples.count());
+    }
+
+    static int[][] encode(ImageTokens tk, ImageDataset d) {
+        int[][] out = new int[d.count()][];
+        for (int i = 0; i < out.length; i++) out[i] = tk.encode(d, i);
+        return out;
+    }
+
+    static int[] labels(ImageDataset d) {
+        int[] out = new int[d.count()];
+        for (int i = 0; i < out.length; i++) out[i] = d.label(i);
+        return out;
+    }
+
+    /** The test images' negative log-likelihood: mean nats per token and bits per dimension. */
+    public record Likelihood(double natsPerToken, double bitsPerDim) {}
+
+    public static Likelihood likelihood(Backend be, ImageGenerator net, ImageDataset test, int batch) {
+        int[][] tk = encode(net.config().tokens(), test);
+        int[] lb = labels(test);
+        net.train(false);
+        double sum = 0;
+        try {
+            for (int s = 0; s < tk.length; s += batch) {
+                int e = Math.min(tk.length, s + batch);
+                try (Tape t = Tape.inference(be)) {
+                    sum += (double) net.loss(t, Arrays.copyOfRange(tk, s, e), Arrays.copyOfRange(lb, s, e)).value().toArray()[0] * (e - s);
+                }
+            }
+        } finally {
+            net.train(true);
+        }
+        double nats = sum / tk.length;
+        return new Likelihood(nats, net.bitsPerDim(nats));
+    }
+
+    /**
+     * {@code perClass} samples of every class, drawn from a generator seeded with {@code seed}, as a data set of
+     * side × side images labelled with the class asked for (the form a classifier reads).
+     */
+    public static ImageDataset samples(Backend be, ImageGenerator net, int perClass, float temperature, long seed, int batch) {
+        ImageTokens tk = net.config().tokens();
+        int classes = net.config().classes(), n = perClass * classes, px = tk.side() * tk.side();
+        byte[] pixels = new byte[n * px], labels = new byte[n];
+        for (int i = 0; i < n; i++) labels[i] = (byte) (i / perClass);
+        SplittableRandom rng = new SplittableRandom(seed);
+        net.train(false);
+        try {
+            for (int s = 0; s < n; s += batch) {
+                int e = Math.min(n, s + batch);
+                int[] cls = new int[e - s];
+                for (int i = s; i < e; i++) cls[i - s] = labels[i];
+                int[][] out = net.sample(be, cls, temperature, rng, true);
+                for (int i = s; i < e; i++) System.arraycopy(tk.pixels(out[i - s]), 0, pixels, i * px, px);
+            }
+        } finally {
+            net.train(true);
+        }
+        return new ImageDataset("generated samples", n, tk.side(), tk.side(), pixels, labels, classes);
+    }
+}

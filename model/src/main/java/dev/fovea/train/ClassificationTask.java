@@ -1,0 +1,126 @@
+package dev.fovea.train;
+
+import dev.fovea.autograd.Tape;
+import dev.fovea.autograd.Var;
+import dev.fovea.backend.Backend;
+import dev.fovea.data.Batches;
+import dev.fovea.data.ImageDataset;
+import dev.fovea.io.SafetensorsFile;
+import dev.fovea.models.Models;
+import dev.fovea.nn.Module;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Image classification: cross-entropy (with the run's label smoothing) on normalised images [B, 1, H, W], with
+ * {@code cfg.augment()} each shifted by up to a pixel; the test pass is the test split's loss and accuracy.
+ */
+public final class ClassificationTask implements TrainingTask<ClassificationTask.Batch> {
+    /** Images [size, 1, H, W] normalised, labels [size]. */
+    public record Batch(int size, float[] images, float[] labels) {}
+
+    /** Test images evaluated at a time. */
+    static final int EVAL_BATCH = 500;
+
+    private final Backend be;
+    private final Module model;
+    private final TrainConfig cfg;
+    private final ImageDataset train, test;
+
+    /** {@code test} null: no test pass (benchmarks). */
+    public ClassificationTask(Backend be, Module model, TrainConfig cfg, ImageDataset train, ImageDataset test) {
+        this.be = be;
+        this.model = model;
+        this.cfg = cfg;
+        this.train = train;
+        this.test = test;
+    }
+
+    @Override public int trainCount() { return train.count(); }
+
+    @Override public Batch prepare(int[] idx, SplittableRandom rng) {
+        float[] y = new float[idx.length];
+        for (int i = 0; i < idx.length; i++) y[i] = train.label(idx[i]);
+        return new Batch(idx.length, Batches.images(train, idx, cfg.augment() ? rng : null), y);
+    }
+
+    @Override public Var loss(Tape t, Batch b, long[] accuracy) {
+        Var x = t.constant(be.upload(b.images(), b.size(), 1, train.height(), train.width()));
+        Var logits = model.forward(t, x);
+        Var loss = t.crossEntropy(logits, t.constant(be.upload(b.labels(), b.size())), cfg.labelSmoothing());
+        accuracy[0] += countCorrect(logits.value().toArray(), b.labels());
+        accuracy[1] += b.size();
+        return loss;
+    }
+
+    @Override public TestReport evaluate() {
+        if (test == null) return null;
+        Evaluation ev = evaluate(be, model, test, EVAL_BATCH);
+        return new TestReport(ev.loss(), ev.accuracy(), String.format(Locale.ROOT, "test loss %.4f acc %.4f", ev.loss(), ev.accuracy()),
+                String.format(Locale.ROOT, "test_accuracy=%.4f", ev.accuracy()));
+    }
+
+    @Override public Map<String, String> metadata() { return Map.of(); }
+    @Override public String name() { return "model=" + cfg.model(); }
+    @Override public String chartTitle() { return cfg.model() + ": loss and accuracy"; }
+
+    /** A classifier's checkpoint: the model (its weights loaded), its run's settings and the epochs it was trained. */
+    public record Loaded(Module model, TrainConfig config, int epochs) implements AutoCloseable {
+        @Override public void close() { model.close(); }
+    }
+
+    /** Builds the model a training checkpoint of a classifier describes and loads its parameters. */
+    public static Loaded load(Backend be, Path file) throws IOException {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            Checkpoint.Info info = Checkpoint.info(f);
+            TrainConfig cfg = info.config();
+            Module m = Checkpoint.loadModel(f, Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed(), cfg.classes()), be);
+            return new Loaded(m, cfg, info.epochsDone());
+        }
+    }
+
+    /** Loss, accuracy and confusion matrix in evaluation mode, without recording gradients. */
+    public static Evaluation evaluate(Backend be, Module model, ImageDataset data, int batch) {
+        if (batch < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batch);
+        model.train(false);
+        double lossSum = 0;
+        long correct = 0;
+        long[][] confusion = new long[data.classes()][data.classes()];
+        int n = data.imageSize();
+        try {
+            for (int start = 0; start < data.count(); start += batch) {
+                int b = Math.min(batch, data.count() - start);
+                float[] x = new float[b * n], y = new float[b];
+                for (int i = 0; i < b; i++) {
+                    data.normalized(start + i, x, i * n);
+                    y[i] = data.label(start + i);
+                }
+                try (Tape t = Tape.inference(be)) {
+                    Var logits = model.forward(t, t.constant(be.upload(x, b, 1, data.height(), data.width())));
+                    lossSum += (double) t.crossEntropy(logits, t.constant(be.upload(y, b)), 0f).value().toArray()[0] * b;
+                    float[] lg = logits.value().toArray();
+                    int c = logits.dim(1);
+                    for (int i = 0; i < b; i++) {
+                        int p = Trainer.argmax(lg, i * c, c), truth = (int) y[i];
+                        if (p == truth) correct++;
+                        if (truth < confusion.length && p < confusion.length) confusion[truth][p]++;
+                    }
+                }
+            }
+        } finally {
+            model.train(true);
+        }
+        return new Evaluation(lossSum / data.count(), (double) correct / data.count(), confusion);
+    }
+
+    static long countCorrect(float[] logits, float[] labels) {
+        int c = logits.length / labels.length;
+        long n = 0;
+        for (int i = 0; i < labels.length; i++) if (Trainer.argmax(logits, i * c, c) == (int) labels[i]) n++;
+        return n;
+    }
+}
