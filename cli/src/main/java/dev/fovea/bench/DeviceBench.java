@@ -8,7 +8,7 @@ import dev.fovea.cuda.CudaGraph;
 import dev.fovea.models.Models;
 import dev.fovea.models.ViTConfig;
 import dev.fovea.models.VisionTransformer;
-import dev.fovea.nn.Module;
+import dev.fovea.nn.Layer;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.optim.Sgd;
 import dev.fovea.tensor.Tensor;
@@ -81,7 +81,7 @@ public final class DeviceBench {
         float[] x = new float[batch * 784], y = new float[batch];
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
         for (int i = 0; i < batch; i++) y[i] = rnd.nextInt(10);
-        try (Module net = Models.create(be, model, null, 1); Optimizer opt = new Sgd(be, net.namedParameters(), 0.9f, 0f, false);
+        try (Layer net = Models.create(be, model, null, 1); Optimizer opt = new Sgd(be, net.namedParameters(), 0.9f, 0f, false);
              Tensor xs = be.upload(x, batch, 1, 28, 28); Tensor ys = be.upload(y, batch)) {
             Runnable step = () -> {
                 try (Tape t = Tape.training(be)) {

@@ -5,7 +5,7 @@ import dev.fovea.backend.Backend;
 import dev.fovea.data.Batches;
 import dev.fovea.data.ImageDataset;
 import dev.fovea.models.Models;
-import dev.fovea.nn.Module;
+import dev.fovea.nn.Layer;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.train.ClassificationTask;
 import dev.fovea.train.TrainConfig;
@@ -28,7 +28,7 @@ public final class TrainBench {
         if (data.count() < batch) throw new IllegalArgumentException("batch " + batch + " is larger than the data set (" + data.count() + " images)");
         TrainConfig cfg = TrainConfig.builder(model).epochs(1).batch(batch).lr(0.01f).optimizer("sgd").weightDecay(0f).schedule("constant").warmup(0)
                 .labelSmoothing(0f).augment(false).build();
-        try (Module net = Models.create(be, model, null, 1); Optimizer opt = cfg.newOptimizer(be, net.namedParameters())) {
+        try (Layer net = Models.create(be, model, null, 1); Optimizer opt = cfg.newOptimizer(be, net.namedParameters())) {
             ClassificationTask task = new ClassificationTask(be, net, cfg, data, null);
             Trainer<ClassificationTask.Batch> trainer = new Trainer<>(be, net, opt, cfg, task);
             Feed feed = new Feed(task, data.count(), batch);

@@ -1,24 +1,15 @@
 package dev.fovea.cli;
 
 import dev.fovea.backend.Backend;
-import dev.fovea.io.SafetensorsFile;
 import dev.fovea.models.Captioner;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.tasks.CaptionData;
 import dev.fovea.tasks.CaptionTask;
-import dev.fovea.text.Vocabulary;
-import dev.fovea.train.Checkpoint;
-import dev.fovea.train.EpochMetrics;
 import dev.fovea.train.TrainConfig;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /** {@code train --task caption}, {@code eval --task caption} and {@code caption}: image captioning on COCO captions. */
 final class CaptionRun {

@@ -5,8 +5,9 @@ import dev.fovea.data.ImageDataset;
 import dev.fovea.io.SafetensorsFile;
 import dev.fovea.models.Classifier;
 import dev.fovea.models.Models;
-import dev.fovea.nn.Module;
+import dev.fovea.nn.Layer;
 import dev.fovea.optim.Optimizer;
+import dev.fovea.tasks.MaskedPretraining;
 import dev.fovea.train.Checkpoint;
 import dev.fovea.train.ClassificationTask;
 import dev.fovea.train.TrainConfig;
@@ -55,9 +56,8 @@ final class FinetuneCommand implements Callable<Integer> {
                 .warmup(Math.min(base.warmupSteps(), 100)).seed(seed).labelSmoothing(base.labelSmoothing()).augment(base.augment()).classes(classes)
                 .freezeBackbone(freeze).build();
         try (Backend be = engine.open();
-             Module net = Models.create(be, base.model(), base.activation().isEmpty() ? null : base.activation(), base.seed(), base.classes())) {
-            try (SafetensorsFile f = SafetensorsFile.open(weights)) { Checkpoint.load(f, net, null, be); }
-            if (net instanceof dev.fovea.models.VisionTransformer v) v.removePretrainHead();
+             Layer net = Models.create(be, model, base.activation().isEmpty() ? null : base.activation(), base.seed(), base.classes())) {
+            try (SafetensorsFile f = SafetensorsFile.open(weights)) { Checkpoint.loadParameters(f, net, MaskedPretraining.HEAD + "."); }
             ((Classifier) net).replaceHead(be, classes, seed);
             System.out.println("finetune: " + weights + " (" + base.model() + ", " + info.epochsDone() + " epochs) with a new head of " + classes
                     + " classes" + (freeze ? "; backbone frozen" : ""));

@@ -4,26 +4,18 @@ import dev.fovea.backend.Backend;
 import dev.fovea.data.ImageDataset;
 import dev.fovea.data.ImageTokens;
 import dev.fovea.data.SceneCaptions;
-import dev.fovea.io.SafetensorsFile;
 import dev.fovea.models.ImageGenerator;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.tasks.GenerationTask;
-import dev.fovea.train.Checkpoint;
-import dev.fovea.train.EpochMetrics;
-import dev.fovea.train.Evaluation;
 import dev.fovea.train.TrainConfig;
-import dev.fovea.train.Trainer;
 
 import dev.fovea.train.ClassificationTask;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /**
  * {@code train --task generate}, {@code eval --task generate} and {@code generate}: a class-conditional

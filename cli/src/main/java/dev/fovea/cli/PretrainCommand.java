@@ -53,11 +53,11 @@ final class PretrainCommand implements Callable<Integer> {
         ImageDataset.Splits splits = ImageDataset.resolve(data);
         System.out.println("data: " + splits.description() + "; training images only, labels unused");
         ImageDataset train = limit > 0 && limit < splits.train().count() ? TrainCommand.head(splits.train(), limit) : splits.train();
-        try (Backend be = engine.open();
-             VisionTransformer vit = (VisionTransformer) Models.create(be, Models.VIT_PRETRAIN, null, cfg.seed());
-             Optimizer opt = cfg.newOptimizer(be, vit.namedParameters())) {
-            return Fit.run(be, vit, opt, cfg, new MaskedPretraining(vit, cfg, train, ratio), "vit, mask ratio " + ratio, resume,
-                    Fit.dir(out, resume, Models.VIT_PRETRAIN), stopAfter, "pretrained");
+        try (Backend be = engine.open(); VisionTransformer vit = (VisionTransformer) Models.create(be, "vit", null, cfg.seed())) {
+            MaskedPretraining task = new MaskedPretraining(be, vit, cfg, train, ratio);     // attaches its head: before the optimizer
+            try (Optimizer opt = cfg.newOptimizer(be, vit)) {
+                return Fit.run(be, vit, opt, cfg, task, "vit, mask ratio " + ratio, resume, Fit.dir(out, resume, Models.VIT_PRETRAIN), stopAfter, "pretrained");
+            }
         }
     }
 }

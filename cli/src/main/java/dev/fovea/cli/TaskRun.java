@@ -10,7 +10,6 @@ import dev.fovea.tasks.SceneTask;
 import dev.fovea.tasks.Task;
 import dev.fovea.tasks.TaskSpec;
 import dev.fovea.train.Checkpoint;
-import dev.fovea.train.EpochMetrics;
 import dev.fovea.train.TrainConfig;
 
 import java.io.IOException;
@@ -20,7 +19,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /** {@code train}, {@code eval} and {@code predict} with {@code --task}: the scene tasks on a COCO-format folder. */
 final class TaskRun {

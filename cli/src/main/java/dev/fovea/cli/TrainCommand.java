@@ -3,7 +3,7 @@ package dev.fovea.cli;
 import dev.fovea.backend.Backend;
 import dev.fovea.data.ImageDataset;
 import dev.fovea.models.Models;
-import dev.fovea.nn.Module;
+import dev.fovea.nn.Layer;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.train.ClassificationTask;
 import dev.fovea.train.TrainConfig;
@@ -74,7 +74,7 @@ final class TrainCommand implements Callable<Integer> {
         System.out.println("data: " + splits.description());
         ImageDataset train = limited(splits.train());
         try (Backend be = engine.open();
-             Module net = Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed(), cfg.classes());
+             Layer net = Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed(), cfg.classes());
              Optimizer opt = cfg.newOptimizer(be, net)) {
             return Fit.run(be, net, opt, cfg, new ClassificationTask(be, net, cfg, train, splits.test()), cfg.model(), resume,
                     Fit.dir(out, resume, cfg.model()), stopAfter, "trained");

@@ -33,7 +33,7 @@ public final class Captioner extends Module {
     public Config config() { return cfg; }
 
     /** The encoder's tokens [B, N, D] for images x [B, C, S, S]. */
-    @Override public Var forward(Tape t, Var x) { return encoder.forward(t, x); }
+    public Var encode(Tape t, Var x) { return encoder.forward(t, x); }
 
     /**
      * Teacher forcing: tokens [B][L] (begin, words, end, padding) → the mean cross-entropy of predicting each next
@@ -52,7 +52,7 @@ public final class Captioner extends Module {
                 rows[p] = i * len + j;
                 targets[p++] = tokens[i][j + 1];
             }
-        Var logits = t.reshape(decoder.logits(t, in, b, len, forward(t, x)), b * len, v);
+        Var logits = t.reshape(decoder.logits(t, in, b, len, encode(t, x)), b * len, v);
         // the positions that count, picked as rows of a table (the gather's backward scatters their gradients back)
         Var picked = t.embedding(logits, t.constant(be.upload(java.util.Arrays.copyOf(rows, p), p)));
         return new Var[]{t.crossEntropy(picked, t.constant(be.upload(java.util.Arrays.copyOf(targets, p), p)), 0f), picked};
@@ -62,12 +62,12 @@ public final class Captioner extends Module {
     public int[][] caption(Backend be, float[] x, int b, boolean cached) {
         Tensor memory;
         try (Tape t = Tape.inference(be)) {
-            Var m = forward(t, t.constant(be.upload(x, b, cfg.inChans(), cfg.imgSize(), cfg.imgSize())));
+            Var m = encode(t, t.constant(be.upload(x, b, cfg.inChans(), cfg.imgSize(), cfg.imgSize())));
             memory = be.empty(m.shape());
             be.copy(m.value(), memory);
         }
         try (memory) {
-            return decoder.greedy(be, memory, Vocabulary.BOS, Vocabulary.EOS, cfg.maxLen(), cached);
+            return Decoding.greedy(decoder, be, memory, Vocabulary.BOS, Vocabulary.EOS, cfg.maxLen(), cached);
         }
     }
 }

@@ -4,7 +4,7 @@ import dev.fovea.autograd.Tape;
 import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
 import dev.fovea.io.SafetensorsFile;
-import dev.fovea.nn.Module;
+import dev.fovea.nn.Layer;
 import dev.fovea.nn.StateDict;
 import dev.fovea.tensor.Shape;
 import dev.fovea.tensor.Tensor;
@@ -35,7 +35,7 @@ public final class FixtureCheck {
         if (arch == null) throw new IllegalArgumentException(f.path() + ": no \"arch\" in the safetensors __metadata__, so the model is unknown");
         for (String need : List.of("io.input", "io.logits"))
             if (!f.contains(need)) throw new IllegalArgumentException(f.path() + ": fixture tensor \"" + need + "\" is missing");
-        try (Module model = build(be, arch, f)) {
+        try (Layer model = build(be, arch, f)) {
             StateDict.load(model, f, n -> !n.startsWith("io.") && !n.startsWith("grad."));
             boolean wantGrads = f.contains("io.loss") || f.names().stream().anyMatch(n -> n.startsWith("grad.") || n.equals("io.grad.input"));
             if (wantGrads && !f.contains("io.labels"))
@@ -67,7 +67,7 @@ public final class FixtureCheck {
         }
     }
 
-    private static Module build(Backend be, String arch, SafetensorsFile f) {
+    private static Layer build(Backend be, String arch, SafetensorsFile f) {
         if (arch.equals("LeNet5")) {
             boolean full = f.contains("f5.weight") && f.contains("c3.weight") && f.entry("c3.weight").shape()[1] == 6;
             String act = f.metadata().getOrDefault("activation", "tanh");

@@ -31,8 +31,6 @@ public final class ImageGenerator extends Module {
 
     public Config config() { return cfg; }
 
-    @Override public Var forward(Tape t, Var x) { throw new UnsupportedOperationException("the generator works on token ids: loss(t, tokens, labels) or sample(...)"); }
-
     /** The token that starts a sequence of class c. */
     public int classMark(int c) {
         if (c < 0 || c >= cfg.classes()) throw new IllegalArgumentException("generator: class " + c + " is not in [0, " + cfg.classes() + ")");
@@ -68,6 +66,6 @@ public final class ImageGenerator extends Module {
     public int[][] sample(Backend be, int[] classes, float temperature, SplittableRandom rng, boolean cached) {
         int[][] prefix = new int[classes.length][];
         for (int i = 0; i < classes.length; i++) prefix[i] = new int[]{classMark(classes[i])};
-        return decoder.sample(be, prefix, cfg.tokens().length(), cfg.tokens().vocab(), temperature, rng, cached);
+        return Decoding.sample(decoder, be, prefix, cfg.tokens().length(), cfg.tokens().vocab(), temperature, rng, cached);
     }
 }

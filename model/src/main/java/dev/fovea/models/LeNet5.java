@@ -4,11 +4,11 @@ import dev.fovea.autograd.Tape;
 import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
 import dev.fovea.backend.Conv2dSpec;
+import dev.fovea.nn.Layer;
 import dev.fovea.nn.Act;
 import dev.fovea.nn.Conv2d;
 import dev.fovea.nn.Init;
 import dev.fovea.nn.Linear;
-import dev.fovea.nn.Module;
 import dev.fovea.nn.Pool2d;
 import dev.fovea.nn.Subsampling;
 
@@ -24,7 +24,7 @@ import dev.fovea.nn.Subsampling;
  * <p>{@code lenet5-full}, as PyTorch tutorials define it: C3 reads all six maps, plain tanh, plain average pooling,
  * then f5 400→120, f6 120→84, out 84→10 — with PyTorch's parameter names (c1, c3, f5, f6, out).
  */
-public final class LeNet5 extends Module implements Classifier {
+public final class LeNet5 extends Layer implements Classifier {
     /** The paper's table 1: which S2 maps (columns 0–5) each C3 map (0–15) reads. */
     public static final int[][] C3_TABLE = {
             {0, 1, 2}, {1, 2, 3}, {2, 3, 4}, {3, 4, 5}, {4, 5, 0}, {5, 0, 1},

@@ -2,7 +2,7 @@ package dev.fovea.models;
 
 import dev.fovea.backend.Backend;
 import dev.fovea.nn.Act;
-import dev.fovea.nn.Module;
+import dev.fovea.nn.Layer;
 
 import java.util.List;
 
@@ -18,25 +18,23 @@ public final class Models {
      */
     public static final ViTConfig VIT_FASHION = new ViTConfig(28, 4, 1, 10, 64, 4, 4, 4f, true, true, "token", 1e-6f, Act.Kind.GELU);
 
-    /** The name checkpoints of masked pretraining record: the ViT with its pretraining head. */
+    /** The name checkpoints of masked pretraining record: {@code vit} with the pretraining head (tasks.MaskedPretraining). */
     public static final String VIT_PRETRAIN = "vit-pretrain";
 
     /** {@code activation} null picks the model's default. */
-    public static Module create(Backend be, String name, String activation, long seed) { return create(be, name, activation, seed, 10); }
+    public static Layer create(Backend be, String name, String activation, long seed) { return create(be, name, activation, seed, 10); }
 
     /** With a head of {@code classes} outputs. */
-    public static Module create(Backend be, String name, String activation, long seed, int classes) {
-        Module m = createWithTenClasses(be, name, activation, seed);
+    public static Layer create(Backend be, String name, String activation, long seed, int classes) {
+        Layer m = createWithTenClasses(be, name, activation, seed);
         if (classes != 10) ((Classifier) m).replaceHead(be, classes, seed);
         return m;
     }
 
-    private static Module createWithTenClasses(Backend be, String name, String activation, long seed) {
-        if (name.equals("vit") || name.equals(VIT_PRETRAIN)) {
+    private static Layer createWithTenClasses(Backend be, String name, String activation, long seed) {
+        if (name.equals("vit")) {
             if (activation != null && !activation.isEmpty()) throw new IllegalArgumentException("--activation applies to lenet5 models only");
-            VisionTransformer v = new VisionTransformer(be, VIT_FASHION, seed);
-            if (name.equals(VIT_PRETRAIN)) v.addPretrainHead(be, seed);
-            return v;
+            return new VisionTransformer(be, VIT_FASHION, seed);
         }
         LeNet5.Variant v = parse(name);
         return activation == null ? LeNet5.create(be, v, seed) : new LeNet5(be, v, Act.Kind.parse(activation), seed);
@@ -44,7 +42,7 @@ public final class Models {
 
     /** Throws IllegalArgumentException naming the problem if the model or activation name is unknown. */
     public static void validate(String name, String activation) {
-        if (name.equals("vit") || name.equals(VIT_PRETRAIN)) return;
+        if (name.equals("vit")) return;
         parse(name);
         if (activation != null) Act.Kind.parse(activation);
     }

@@ -5,13 +5,13 @@ import dev.fovea.autograd.Var;
 import dev.fovea.backend.Activation;
 import dev.fovea.backend.Backend;
 import dev.fovea.backend.Conv2dSpec;
+import dev.fovea.nn.Layer;
 import dev.fovea.nn.Act;
 import dev.fovea.nn.Block;
 import dev.fovea.nn.Conv2d;
 import dev.fovea.nn.Init;
 import dev.fovea.nn.LayerNorm;
 import dev.fovea.nn.Linear;
-import dev.fovea.nn.Module;
 import dev.fovea.nn.Sequential;
 import dev.fovea.tensor.Shape;
 import dev.fovea.tensor.Tensor;
@@ -34,7 +34,7 @@ import dev.fovea.tensor.Tensor;
  * the segmentation head, instance segmentation both (a detected box and the foreground inside it make an
  * instance's mask); with neither it is an encoder (a captioner's).
  */
-public final class SceneNet extends Module {
+public final class SceneNet extends Layer {
     /** Pixels per token side. */
     public static final int STRIDE = 8;
 

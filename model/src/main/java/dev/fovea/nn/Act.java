@@ -5,7 +5,7 @@ import dev.fovea.autograd.Var;
 import dev.fovea.backend.Activation;
 
 /** An element-wise nonlinearity: ReLU, sigmoid, tanh, GELU (exact or tanh), or LeCun's scaled tanh. */
-public final class Act extends Module {
+public final class Act extends Layer {
     public enum Kind {
         RELU, SIGMOID, TANH, GELU, GELU_TANH, SCALED_TANH;
 

@@ -8,7 +8,7 @@ import dev.fovea.backend.Backend;
  * Multi-head self-attention as timm's {@code Attention}: one qkv projection [3D, D], heads of D/H, the fused
  * attention op, an output projection. x [B, T, D] → [B, T, D].
  */
-public final class Attention extends Module {
+public final class Attention extends Layer {
     public final Linear qkv, proj;
     private final int heads;
     private final boolean causal;

@@ -5,7 +5,7 @@ import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
 
 /** A pre-norm transformer encoder block, as timm's {@code Block}: x + attn(norm1(x)), then x + mlp(norm2(x)). */
-public final class Block extends Module {
+public final class Block extends Layer {
     public final LayerNorm norm1, norm2;
     public final Attention attn;
     public final Mlp mlp;

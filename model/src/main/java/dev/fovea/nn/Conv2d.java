@@ -13,7 +13,7 @@ import java.util.Arrays;
  * An optional connection table (LeNet-5's C3) says which input maps each output map reads: the weight is multiplied
  * by the table's 0/1 mask in the forward, so unconnected weights get no gradient and do not count as parameters.
  */
-public final class Conv2d extends Module {
+public final class Conv2d extends Layer {
     public final Var weight, bias;
     private final Conv2dSpec spec;
     private final boolean[][] table;

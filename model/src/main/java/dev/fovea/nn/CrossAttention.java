@@ -20,8 +20,6 @@ public final class CrossAttention extends Module {
         proj = child("proj", Linear.timm(be, init, dim, dim, true));
     }
 
-    @Override public Var forward(Tape t, Var x) { throw new UnsupportedOperationException("cross-attention needs the encoder's tokens: forward(t, x, memory, cache)"); }
-
     /** With a cache (decoding), the memory's keys and values are projected once and reused at every step. */
     public Var forward(Tape t, Var x, Var memory, KvCache cache) {
         int b = x.dim(0), n = x.dim(1), d = x.dim(2), dh = d / heads;

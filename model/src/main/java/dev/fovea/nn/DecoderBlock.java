@@ -25,8 +25,6 @@ public final class DecoderBlock extends Module {
         mlp = child("mlp", new Mlp(be, init, dim, (int) (dim * mlpRatio), Act.Kind.GELU));
     }
 
-    @Override public Var forward(Tape t, Var x) { throw new UnsupportedOperationException("a decoder block needs the encoder's tokens: forward(t, x, memory, null, null)"); }
-
     /**
      * x [B, T, D], memory [B, M, D] (null without cross-attention); the caches (both or neither, the cross one unused
      * without cross-attention) for step-by-step decoding.

@@ -6,7 +6,7 @@ import dev.fovea.autograd.Var;
 import java.util.SplittableRandom;
 
 /** Inverted dropout with its own seeded stream; active only in training mode on a recording tape. */
-public final class Dropout extends Module {
+public final class Dropout extends Layer {
     private final float p;
     private final SplittableRandom rng;
 

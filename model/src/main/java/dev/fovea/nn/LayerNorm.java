@@ -5,7 +5,7 @@ import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
 
 /** LayerNorm over the last axis with weight (gain, ones) and bias (zeros) [D], as torch.nn.LayerNorm. */
-public final class LayerNorm extends Module {
+public final class LayerNorm extends Layer {
     public final Var weight, bias;
     private final float eps;
 

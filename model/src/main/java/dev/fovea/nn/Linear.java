@@ -5,7 +5,7 @@ import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
 
 /** y = x·Wᵀ + b with weight [out, in] and bias [out], as torch.nn.Linear. */
-public final class Linear extends Module {
+public final class Linear extends Layer {
     public final Var weight, bias;
 
     public Linear(Backend be, Init init, int in, int out) { this(be, init, in, out, true); }

@@ -5,7 +5,7 @@ import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
 
 /** timm's {@code Mlp}: fc1 → GELU → fc2. */
-public final class Mlp extends Module {
+public final class Mlp extends Layer {
     public final Linear fc1, fc2;
     private final Act.Kind act;
 

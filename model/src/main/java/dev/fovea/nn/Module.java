@@ -1,6 +1,5 @@
 package dev.fovea.nn;
 
-import dev.fovea.autograd.Tape;
 import dev.fovea.autograd.Var;
 import dev.fovea.tensor.Tensor;
 
@@ -12,15 +11,13 @@ import java.util.Map;
 
 /**
  * A layer or a model: parameters and child modules under PyTorch-style dotted names ("c1.weight", "blocks.0.attn").
- * A module owns its parameters and frees them on {@link #close()}.
+ * A module owns its parameters and frees them on {@link #close()}. What it computes is its own: one tensor to one
+ * for a {@link Layer}; tokens and the encoder's memory for a decoder.
  */
 public abstract class Module implements AutoCloseable {
     private final Map<String, Var> params = new LinkedHashMap<>();
     private final Map<String, Module> children = new LinkedHashMap<>();
     private boolean training = true;
-
-    /** y = module(x), recorded on the tape. */
-    public abstract Var forward(Tape t, Var x);
 
     protected final Var param(String name, Tensor value) {
         Var v = Var.parameter(value);
@@ -32,6 +29,12 @@ public abstract class Module implements AutoCloseable {
         if (children.putIfAbsent(name, m) != null) throw new IllegalStateException("module '" + name + "' declared twice");
         return m;
     }
+
+    /**
+     * Adds {@code m} under {@code name}: a head an objective brings to a model (masked pretraining's decoder), whose
+     * parameters then train and save with the model's.
+     */
+    public final <M extends Module> M attach(String name, M m) { return child(name, m); }
 
     /** Puts m in place of the child called {@code name}, freeing the old one (a new classification head). */
     protected final <M extends Module> M replaceChild(String name, M m) {

@@ -9,7 +9,7 @@ import dev.fovea.backend.Conv2dSpec;
  * P×P patches embedded linearly, as timm's {@code PatchEmbed}: a P×P convolution with stride P (its parameters, as
  * timm names them), computed as a linear layer on the patches. [B,C,H,W] → [B, N, D].
  */
-public final class PatchEmbed extends Module {
+public final class PatchEmbed extends Layer {
     public final Conv2d proj;
     private final int patch;
 

@@ -5,7 +5,7 @@ import dev.fovea.autograd.Var;
 import dev.fovea.backend.Pool2dSpec;
 
 /** Max or average pooling, as torch.nn.MaxPool2d / AvgPool2d (floor mode; average counts padding). */
-public final class Pool2d extends Module {
+public final class Pool2d extends Layer {
     private final Pool2dSpec spec;
 
     public Pool2d(Pool2dSpec spec) { this.spec = spec; }

@@ -6,17 +6,17 @@ import dev.fovea.autograd.Var;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Modules applied in order; parameters named by each child's name. */
-public final class Sequential extends Module {
-    private final List<Module> layers = new ArrayList<>();
+/** Layers applied in order; parameters named by each child's name. */
+public final class Sequential extends Layer {
+    private final List<Layer> layers = new ArrayList<>();
 
-    public Sequential add(String name, Module m) {
+    public Sequential add(String name, Layer m) {
         layers.add(child(name, m));
         return this;
     }
 
     @Override public Var forward(Tape t, Var x) {
-        for (Module m : layers) x = m.forward(t, x);
+        for (Layer m : layers) x = m.forward(t, x);
         return x;
     }
 }

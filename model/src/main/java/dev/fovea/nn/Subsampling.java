@@ -11,7 +11,7 @@ import dev.fovea.backend.Pool2dSpec;
  * bias (the paper sums the four inputs; the average is the same up to the coefficient). The per-map affine is a
  * depthwise 1×1 convolution, so it needs no op of its own: weight [C,1,1,1], bias [C].
  */
-public final class Subsampling extends Module {
+public final class Subsampling extends Layer {
     public final Var weight, bias;
     private final Pool2dSpec pool = Pool2dSpec.avg(2, 2, 0);
     private final Conv2dSpec affine;

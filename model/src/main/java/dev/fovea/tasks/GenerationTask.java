@@ -7,7 +7,7 @@ import dev.fovea.data.ImageDataset;
 import dev.fovea.data.ImageTokens;
 import dev.fovea.models.ImageGenerator;
 import dev.fovea.io.SafetensorsFile;
-import dev.fovea.nn.Module;
+import dev.fovea.nn.Layer;
 import dev.fovea.train.Checkpoint;
 import dev.fovea.train.ClassificationTask;
 import dev.fovea.train.Evaluation;
@@ -43,12 +43,12 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
     private final int[][] tokens;
     private final int[] labels;
     private final ImageDataset test;
-    private final Module judge;
+    private final Layer judge;
     private final Path judgePath;
     private final int samplesPerClass;
 
     /** {@code judge}: the classifier (at {@code judgePath}) that reads {@code samplesPerClass} samples of every class after each epoch. */
-    public GenerationTask(Backend be, ImageGenerator net, TrainConfig cfg, ImageDataset train, ImageDataset test, Module judge, Path judgePath,
+    public GenerationTask(Backend be, ImageGenerator net, TrainConfig cfg, ImageDataset train, ImageDataset test, Layer judge, Path judgePath,
                           int samplesPerClass) {
         if (samplesPerClass < 1) throw new IllegalArgumentException("at least one sample of each class is judged, got " + samplesPerClass);
         this.be = be;
@@ -132,7 +132,7 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
     /** Bits per dimension on the test images and how the classifier sees samples of every class. */
     public record Judged(double bitsPerDim, Evaluation accuracy, int samples) {}
 
-    public static Judged judge(Backend be, ImageGenerator net, Module classifier, ImageDataset test, int perClass, float temperature, long seed) {
+    public static Judged judge(Backend be, ImageGenerator net, Layer classifier, ImageDataset test, int perClass, float temperature, long seed) {
         double bpd = likelihood(be, net, test, EVAL_BATCH).bitsPerDim();
         ImageDataset samples = samples(be, net, perClass, temperature, seed, SAMPLE_BATCH);
         return new Judged(bpd, ClassificationTask.evaluate(be, classifier, samples, EVAL_BATCH), samples.count());

@@ -100,6 +100,14 @@ public final class Checkpoint {
         }
     }
 
+    /**
+     * Loads the parameters into {@code model} (listing any that do not fit), leaving out those named with
+     * {@code skipPrefix} (a pretraining head the model no longer has).
+     */
+    public static void loadParameters(SafetensorsFile f, Module model, String skipPrefix) {
+        StateDict.load(model, f, n -> !n.startsWith(OPT) && !n.startsWith(skipPrefix));
+    }
+
     /** Loads the parameters into {@code model} (listing any that do not fit) and, if given, the optimizer state. */
     public static void load(SafetensorsFile f, Module model, Optimizer opt, Backend be) {
         StateDict.load(model, f, n -> !n.startsWith(OPT));

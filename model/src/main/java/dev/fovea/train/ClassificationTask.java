@@ -7,7 +7,7 @@ import dev.fovea.data.Batches;
 import dev.fovea.data.ImageDataset;
 import dev.fovea.io.SafetensorsFile;
 import dev.fovea.models.Models;
-import dev.fovea.nn.Module;
+import dev.fovea.nn.Layer;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -27,12 +27,12 @@ public final class ClassificationTask implements TrainingTask<ClassificationTask
     static final int EVAL_BATCH = 500;
 
     private final Backend be;
-    private final Module model;
+    private final Layer model;
     private final TrainConfig cfg;
     private final ImageDataset train, test;
 
     /** {@code test} null: no test pass (benchmarks). */
-    public ClassificationTask(Backend be, Module model, TrainConfig cfg, ImageDataset train, ImageDataset test) {
+    public ClassificationTask(Backend be, Layer model, TrainConfig cfg, ImageDataset train, ImageDataset test) {
         this.be = be;
         this.model = model;
         this.cfg = cfg;
@@ -69,7 +69,7 @@ public final class ClassificationTask implements TrainingTask<ClassificationTask
     @Override public String chartTitle() { return cfg.model() + ": loss and accuracy"; }
 
     /** A classifier's checkpoint: the model (its weights loaded), its run's settings and the epochs it was trained. */
-    public record Loaded(Module model, TrainConfig config, int epochs) implements AutoCloseable {
+    public record Loaded(Layer model, TrainConfig config, int epochs) implements AutoCloseable {
         @Override public void close() { model.close(); }
     }
 
@@ -78,13 +78,15 @@ public final class ClassificationTask implements TrainingTask<ClassificationTask
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Checkpoint.Info info = Checkpoint.info(f);
             TrainConfig cfg = info.config();
-            Module m = Checkpoint.loadModel(f, Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed(), cfg.classes()), be);
+            if (cfg.model().equals(Models.VIT_PRETRAIN))
+                throw new IllegalArgumentException(file + ": a masked-pretraining checkpoint, not a classifier; fine-tune it first (fovea finetune --weights " + file + ")");
+            Layer m = Checkpoint.loadModel(f, Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed(), cfg.classes()), be);
             return new Loaded(m, cfg, info.epochsDone());
         }
     }
 
     /** Loss, accuracy and confusion matrix in evaluation mode, without recording gradients. */
-    public static Evaluation evaluate(Backend be, Module model, ImageDataset data, int batch) {
+    public static Evaluation evaluate(Backend be, Layer model, ImageDataset data, int batch) {
         if (batch < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batch);
         model.train(false);
         double lossSum = 0;

@@ -10,7 +10,7 @@ import dev.fovea.cpu.CpuBackend;
 import dev.fovea.io.SafetensorsFile;
 import dev.fovea.models.FixtureCheck;
 import dev.fovea.models.Models;
-import dev.fovea.nn.Module;
+import dev.fovea.nn.Layer;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.optim.Sgd;
 import dev.fovea.testing.Bed;
@@ -74,7 +74,7 @@ class CudaModelsTest {
         SplittableRandom r = new SplittableRandom(7);
         float[] x = Bed.random(r, batch * side * side), y = new float[batch];
         for (int i = 0; i < batch; i++) y[i] = i % 10;
-        try (Module net = Models.create(be, model, null, 3); Optimizer opt = new Sgd(be, net.namedParameters(), 0.9f, 0f, false)) {
+        try (Layer net = Models.create(be, model, null, 3); Optimizer opt = new Sgd(be, net.namedParameters(), 0.9f, 0f, false)) {
             for (int s = 0; s < steps; s++)
                 try (Tape t = Tape.training(be)) {
                     Var logits = net.forward(t, t.constant(be.upload(x, batch, 1, side, side)));
@@ -110,7 +110,7 @@ class CudaModelsTest {
         SplittableRandom r = new SplittableRandom(11);
         float[] x = Bed.random(r, batch * 784), y = new float[batch];
         for (int i = 0; i < batch; i++) y[i] = (i * 7) % 10;
-        try (Module eager = Models.create(be, "lenet5-full", null, 5); Module graphed = Models.create(be, "lenet5-full", null, 5);
+        try (Layer eager = Models.create(be, "lenet5-full", null, 5); Layer graphed = Models.create(be, "lenet5-full", null, 5);
              Optimizer oe = new Sgd(be, eager.namedParameters(), 0.9f, 0f, false);
              Optimizer og = new Sgd(be, graphed.namedParameters(), 0.9f, 0f, false);
              Tensor xs = be.upload(x, batch, 1, 28, 28); Tensor ys = be.upload(y, batch)) {
@@ -129,7 +129,7 @@ class CudaModelsTest {
         }
     }
 
-    static void trainStep(Backend be, Module net, Optimizer opt, Tensor x, Tensor y) {
+    static void trainStep(Backend be, Layer net, Optimizer opt, Tensor x, Tensor y) {
         try (Tape t = Tape.training(be)) {
             Var loss = t.crossEntropy(net.forward(t, t.constantView(x)), t.constantView(y), 0f);
             net.zeroGrad();
@@ -142,7 +142,7 @@ class CudaModelsTest {
         CudaBackend be = (CudaBackend) cuda;
         int batch = 64;
         float[] x = Bed.random(new SplittableRandom(3), batch * 784), y = new float[batch];
-        try (Module net = Models.create(be, "lenet5", null, 5); Optimizer opt = new Sgd(be, net.namedParameters(), 0.9f, 0f, false);
+        try (Layer net = Models.create(be, "lenet5", null, 5); Optimizer opt = new Sgd(be, net.namedParameters(), 0.9f, 0f, false);
              Tensor xs = be.upload(x, batch, 1, 28, 28); Tensor ys = be.upload(y, batch)) {
             for (int i = 0; i < 100; i++) trainStep(be, net, opt, xs, ys);
             be.synchronize();

@@ -35,18 +35,18 @@ class TransformerDecoderTest {
     @Test void cachedDecodingGivesTheSameTokensAsRecomputingThePrefix() {
         for (long seed = 1; seed <= 5; seed++) {
             try (TransformerDecoder d = decoder(CPU, seed); Tensor mem = CPU.upload(Bed.random(new SplittableRandom(seed), 3 * 5 * 16), 3, 5, 16)) {
-                int[][] plain = d.greedy(CPU, mem, Vocabulary.BOS, Vocabulary.EOS, 12, false);
-                int[][] cached = d.greedy(CPU, mem, Vocabulary.BOS, Vocabulary.EOS, 12, true);
+                int[][] plain = Decoding.greedy(d, CPU, mem, Vocabulary.BOS, Vocabulary.EOS, 12, false);
+                int[][] cached = Decoding.greedy(d, CPU, mem, Vocabulary.BOS, Vocabulary.EOS, 12, true);
                 for (int i = 0; i < 3; i++) assertArrayEquals(plain[i], cached[i], "seed " + seed + " sequence " + i);
                 int longest = 0;
                 for (int[] s : plain) longest = Math.max(longest, s.length);
                 assertTrue(longest >= 3, "decoding should run a few steps to mean anything: " + longest);
                 for (int i = 0; i < 3; i++) {
                     try (Tensor one = slice(mem, i)) {
-                        int[] b1 = d.beam(CPU, one, Vocabulary.BOS, Vocabulary.EOS, 12, 1, true);
+                        int[] b1 = Decoding.beam(d, CPU, one, Vocabulary.BOS, Vocabulary.EOS, 12, 1, true);
                         assertArrayEquals(plain[i], b1, "beam width 1 is greedy, seed " + seed);
-                        assertArrayEquals(d.beam(CPU, one, Vocabulary.BOS, Vocabulary.EOS, 12, 3, false),
-                                d.beam(CPU, one, Vocabulary.BOS, Vocabulary.EOS, 12, 3, true), "beam 3 cached and not, seed " + seed);
+                        assertArrayEquals(Decoding.beam(d, CPU, one, Vocabulary.BOS, Vocabulary.EOS, 12, 3, false),
+                                Decoding.beam(d, CPU, one, Vocabulary.BOS, Vocabulary.EOS, 12, 3, true), "beam 3 cached and not, seed " + seed);
                     }
                 }
             }
@@ -56,8 +56,8 @@ class TransformerDecoderTest {
     /** Beam search finds a sequence at least as probable as greedy decoding's. */
     @Test void beamSearchIsAtLeastAsProbableAsGreedy() {
         try (TransformerDecoder d = decoder(CPU, 7); Tensor mem = CPU.upload(Bed.random(new SplittableRandom(7), 5 * 16), 1, 5, 16)) {
-            int[] greedy = d.greedy(CPU, mem, Vocabulary.BOS, Vocabulary.EOS, 12, true)[0];
-            int[] beam = d.beam(CPU, mem, Vocabulary.BOS, Vocabulary.EOS, 12, 4, true);
+            int[] greedy = Decoding.greedy(d, CPU, mem, Vocabulary.BOS, Vocabulary.EOS, 12, true)[0];
+            int[] beam = Decoding.beam(d, CPU, mem, Vocabulary.BOS, Vocabulary.EOS, 12, 4, true);
             assertTrue(logProb(d, mem, beam) >= logProb(d, mem, greedy) - 1e-4, logProb(d, mem, beam) + " < " + logProb(d, mem, greedy));
         }
     }

@@ -6,6 +6,7 @@ import dev.fovea.backend.Precision;
 import dev.fovea.cpu.CpuBackend;
 import dev.fovea.data.ImageDataset;
 import dev.fovea.data.ImageTokens;
+import dev.fovea.models.Decoding;
 import dev.fovea.models.ImageGenerator;
 import dev.fovea.models.TransformerDecoder;
 import dev.fovea.optim.Optimizer;
@@ -71,8 +72,8 @@ class GenerationTest {
                 CPU.scale(d.head.weight.value(), 20f, d.head.weight.value());  // peaked enough that the draws differ by prefix
                 int[][] prefix = {{17}, {18}, {19}};
                 for (float temp : new float[]{0f, 1f}) {
-                    int[][] plain = d.sample(CPU, prefix, 9, 16, temp, new SplittableRandom(seed), false);
-                    int[][] cached = d.sample(CPU, prefix, 9, 16, temp, new SplittableRandom(seed), true);
+                    int[][] plain = Decoding.sample(d, CPU, prefix, 9, 16, temp, new SplittableRandom(seed), false);
+                    int[][] cached = Decoding.sample(d, CPU, prefix, 9, 16, temp, new SplittableRandom(seed), true);
                     for (int i = 0; i < 3; i++) {
                         assertArrayEquals(plain[i], cached[i], "seed " + seed + " temperature " + temp + " row " + i);
                         for (int tok : cached[i]) assertTrue(tok < 16, "a token outside the allowed range: " + tok);
@@ -81,9 +82,9 @@ class GenerationTest {
             }
         }
         try (TransformerDecoder d = new TransformerDecoder(CPU, cfg, 1)) {
-            var far = assertThrows(IllegalArgumentException.class, () -> d.sample(CPU, new int[][]{{17}}, 10, 16, 1f, new SplittableRandom(1), true));
+            var far = assertThrows(IllegalArgumentException.class, () -> Decoding.sample(d, CPU, new int[][]{{17}}, 10, 16, 1f, new SplittableRandom(1), true));
             assertTrue(far.getMessage().contains("do not fit the 9 positions"), far.getMessage());
-            var hot = assertThrows(IllegalArgumentException.class, () -> d.sample(CPU, new int[][]{{17}}, 3, 16, -1f, new SplittableRandom(1), true));
+            var hot = assertThrows(IllegalArgumentException.class, () -> Decoding.sample(d, CPU, new int[][]{{17}}, 3, 16, -1f, new SplittableRandom(1), true));
             assertTrue(hot.getMessage().contains("temperature must be a finite number >= 0, got -1.0"), hot.getMessage());
         }
     }

@@ -1,6 +1,5 @@
 package dev.fovea.train;
 
-import dev.fovea.autograd.Tape;
 import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
 import dev.fovea.io.SafetensorsFile;
@@ -34,7 +33,6 @@ class CheckpointKillTest {
             java.util.Arrays.fill(v, generation);
             w = param("w", be.upload(v, v.length));
         }
-        @Override public Var forward(Tape t, Var x) { return x; }
     }
 
     static final TrainConfig CFG = TrainConfig.builder("big").epochs(1).batch(1).lr(0.1f).optimizer("sgd").momentum(0f).schedule("constant").warmup(0).build();
