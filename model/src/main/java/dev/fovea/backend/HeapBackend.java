@@ -28,10 +28,9 @@ public abstract class HeapBackend extends Backend {
     /**
      * Released arrays of at least {@link #RECYCLE_MIN} floats wait here for an allocation of the same length: a
      * training step or a forward pass allocates the same shapes every time, and a recycled array spares the JVM
-     * zeroing megabytes and collecting them. A ViT-Ti/16 forward pass at batch 32 keeps ~1.5 GB of activations until
-     * its tape closes, sixty arrays of one length among them: with eight kept per length, every pass re-allocated
-     * most of them (inference 1.13× as fast with all kept). They are held softly, so that the collector takes them
-     * back before it would run out of heap.
+     * zeroing megabytes and collecting them. A large forward pass holds dozens of arrays of one length until its
+     * tape closes, so the limit per length is high: a low one makes every pass allocate most of them again. They are
+     * held softly, so that the collector takes them back before it would run out of heap.
      */
     private final ConcurrentHashMap<Integer, ConcurrentLinkedDeque<SoftReference<float[]>>> recycled = new ConcurrentHashMap<>();
     private static final int RECYCLE_MIN = 4096, RECYCLE_PER_SIZE = 1024;

@@ -18,7 +18,7 @@ public enum Task {
     public final boolean imageClass;
     /** The metric's name in the CLI's output and the checkpoint's history. */
     public final String metric;
-    /** Training epochs by default: each task's run on 20,000 Fashion-MNIST scenes within the hour (BENCHMARKS.md). */
+    /** Training epochs by default: what a run on 20,000 Fashion-MNIST scenes affords within the hour on 2 cores. */
     public final int epochs;
     /**
      * Training scenes mirrored and moved by default: localization learns its class from the whole image, and a new

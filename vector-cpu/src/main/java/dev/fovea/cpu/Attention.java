@@ -351,7 +351,7 @@ final class Attention {
      * rows of A (queries, or P) times a panel of B laid out W floats a row (Kᵀ, or V). Every index is the loop
      * counter plus an invariant, or times a constant, so C2 hoists the range checks out of the loop and reaches the
      * eight rows by displacements; with strides as arguments ({@link #blockTimes}) the checks and the address
-     * arithmetic stayed in the loop beside the 16 FMAs, and the medium forward was ~15 % slower on 2 threads.
+     * arithmetic stay in the loop beside the 16 FMAs.
      */
     private static void rowsByPanel(float[] a, int ao, int len, float[] b, int bo, float[] rs, int ro, float[] y, int yo, int ldy, int nk) {
         int r0 = ao, r1 = ao + LDA, r2 = ao + 2 * LDA, r3 = ao + 3 * LDA, r4 = ao + 4 * LDA, r5 = ao + 5 * LDA, r6 = ao + 6 * LDA, r7 = ao + 7 * LDA;

@@ -388,7 +388,7 @@ public final class CpuBackend extends HeapBackend {
 
     @Override protected void axpyImpl(float alpha, Tensor x, Tensor y) {
         float[] xv = data(x), yv = data(y);
-        elements(x.numel(), (i0, i1) -> Pointwise.axpy(alpha, xv, yv, i0, i1));
+        elements(x.numel(), (i0, i1) -> Pointwise.axpy(alpha, xv, i0, yv, i0, i1 - i0));
     }
 
     @Override protected void sumImpl(Tensor x, boolean[] reduce, Tensor out) {

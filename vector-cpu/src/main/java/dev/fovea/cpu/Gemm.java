@@ -101,9 +101,9 @@ final class Gemm {
      * deep as fit in {@link #B_BLOCK} (into the calling thread's buffer), then every A panel runs against it. With
      * a pool, the threads pack each block together (a range of its panels each), then claim groups of A panels until
      * none are left; with {@link Parallel#SEQUENTIAL} (a share of a small product) the caller does both. Packing B
-     * once instead of once per thread, and claiming the A panels rather than splitting them evenly up front — on
-     * this shared machine one thread often runs a third slower than the other — made a 1024³ product on 2 threads
-     * 1.14× as fast (BENCHMARKS.md); the price is two fork-joins per block.
+     * once instead of once per thread, and claiming the A panels rather than splitting them evenly up front (on a
+     * shared machine one thread often runs slower than the other, and an even split waits for it) are what the
+     * price of two fork-joins per block buys.
      */
     private static void blocks(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int ao,
                                int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean store, Epilogue ep,
@@ -281,8 +281,8 @@ final class Gemm {
      * Packs the 12 rows at a[src + r·lda] (times alpha), 16 columns at a time, as ap[dst + p·12 + r]; returns how many
      * columns it packed (the caller packs the rest). The packed panel is these rows transposed: 12 row vectors, 4
      * zero rows, four radix-2 stages of two-vector selects (each swapping one bit of the row index with the same
-     * bit of the lane index), then 16 overlapping stores in order, each one's last 4 lanes overwritten by the next.
-     * The strided scalar copy it replaces took twice as long (BENCHMARKS.md).
+     * bit of the lane index), then 16 overlapping stores in order, each one's last 4 lanes overwritten by the next:
+     * contiguous vector loads and stores instead of a strided scalar copy.
      */
     private static int transposeRows(float alpha, float[] a, int src, int lda, int kc, float[] ap, int dst) {
         FloatVector z = FloatVector.zero(S), al = FloatVector.broadcast(S, alpha);
@@ -591,30 +591,12 @@ final class Gemm {
         par.forChunks(n, chunks, (j0, j1) -> {
             if (tb) {
                 for (int j = j0; j < j1; j++)
-                    for (int i = 0; i < m; i++) c[co + i * ldc + j] += alpha * dot(rows, ro + i * rs, b, bo + j * ldb, k);
+                    for (int i = 0; i < m; i++) c[co + i * ldc + j] += alpha * Pointwise.dot(rows, ro + i * rs, b, bo + j * ldb, k);
             } else {
                 for (int p = 0; p < k; p++)
-                    for (int i = 0; i < m; i++) axpy(alpha * rows[ro + i * rs + p], b, bo + p * ldb + j0, c, co + i * ldc + j0, j1 - j0);
+                    for (int i = 0; i < m; i++) Pointwise.axpy(alpha * rows[ro + i * rs + p], b, bo + p * ldb + j0, c, co + i * ldc + j0, j1 - j0);
             }
         });
-    }
-
-    /** Σ x[xo + p]·y[yo + p] over p < len. */
-    static float dot(float[] x, int xo, float[] y, int yo, int len) {
-        FloatVector acc = FloatVector.zero(S);
-        int p = 0;
-        for (; p <= len - VL; p += VL) acc = FloatVector.fromArray(S, x, xo + p).fma(FloatVector.fromArray(S, y, yo + p), acc);
-        float s = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
-        for (; p < len; p++) s += x[xo + p] * y[yo + p];
-        return s;
-    }
-
-    /** y[yo + j] += alpha·x[xo + j] over j < len. */
-    static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int len) {
-        FloatVector av = FloatVector.broadcast(S, alpha);
-        int j = 0;
-        for (; j <= len - VL; j += VL) FloatVector.fromArray(S, x, xo + j).fma(av, FloatVector.fromArray(S, y, yo + j)).intoArray(y, yo + j);
-        for (; j < len; j++) y[yo + j] += alpha * x[xo + j];
     }
 
     /** C += alpha·op(A)·op(B) with plain loops: for tiny products, where packing costs more than it saves. */

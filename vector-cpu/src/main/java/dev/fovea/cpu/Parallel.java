@@ -95,7 +95,7 @@ final class Parallel implements AutoCloseable {
     }
 
     /**
-     * Chunks per thread in {@link #forRange}: on this shared machine one thread often runs slower than the other, and
+     * Chunks per thread in {@link #forRange}: on a shared machine one thread often runs slower than the other, and
      * with one chunk each a loop waits for the slow one; smaller chunks let the faster thread take more (the GEMM
      * claims its A panels the same way).
      */
