@@ -68,9 +68,9 @@ class GradientCheckTest {
                     check("conv2d db", b, bb -> Ref.conv2d(x, xs, w, ws, bb, s), rr, an[2]);
                 }));
         for (Pool2dSpec.Mode mode : Pool2dSpec.Mode.values())
-            t.add(property("gradcheck pool2d " + mode, 12, dims(r(1, 2), r(1, 2), r(2, 7), r(2, 7), r(1, 3), r(1, 3), r(0, 1)), d -> {
+            t.add(property("gradcheck pool2d " + mode, 12, dims(r(1, 2), r(1, 2), r(2, 7), r(2, 7), r(1, 3), r(1, 3), r(0, 1)),
+                    dev.fovea.testing.BackendVsReference::windowFits, d -> {
                 int k = d[4], pad = Math.min(d[6], k / 2);
-                if (d[2] + 2 * pad < k || d[3] + 2 * pad < k) return;
                 Pool2dSpec s = new Pool2dSpec(mode, k, k, d[5], d[5], pad, pad);
                 int[] xs = {d[0], d[1], d[2], d[3]}, ys = s.outputShape(xs);
                 SplittableRandom rnd = Bed.rng(d);

@@ -138,7 +138,7 @@ public abstract class BackendVsReference {
                 new Cls("batch larger than the thread count", 8, new int[][]{r(5, 9), r(2, 4), r(6, 10), r(6, 10), r(2, 5), r(3, 3), r(3, 3), r(1, 1), r(1, 2), r(0, 1)}));
         for (Cls c : classes)
             for (String dir : List.of("forward", "backward data", "backward filter", "backward bias"))
-                tests.add(property("conv2d " + dir + ": " + c.name(), c.examples(), dims(c.ranges()), d -> convCase(dir, d)));
+                tests.add(property("conv2d " + dir + ": " + c.name(), c.examples(), dims(c.ranges()), BackendVsReference::kernelFits, d -> convCase(dir, d)));
         // a kernel as large as the image, no padding: a 1x1 output, computed as one GEMM over the batch (LeNet-5's C5)
         for (String dir : List.of("forward", "backward data", "backward filter"))
             tests.add(property("conv2d " + dir + ": kernel covers the whole image", 15, dims(r(1, 9), r(1, 6), r(1, 6), r(1, 6), r(1, 9)),
@@ -146,11 +146,13 @@ public abstract class BackendVsReference {
         return tests;
     }
 
+    /** The kernel fits in the padded image (a larger one is an argument error, which ArgumentCheckTest covers). */
+    public static boolean kernelFits(int[] d) { return d[2] + 2 * d[7] >= d[5] && d[3] + 2 * d[7] >= d[6]; }
+
     void convCase(String dir, int[] d) {
         // groups-choice g>0 multiplies channels so that groups divide them
         int g = Math.max(1, d[9]);
         int n = d[0], c = d[1] * g, h = d[2], w = d[3], o = d[4] * g, kh = d[5], kw = d[6], pad = d[7], stride = d[8];
-        if (h + 2 * pad < kh || w + 2 * pad < kw) return; // kernel larger than the padded image: rejected by checks
         Conv2dSpec s = new Conv2dSpec(pad, pad, stride, stride, g);
         int[] xs = {n, c, h, w}, ws = {o, c / g, kh, kw}, ys = s.outputShape(xs, ws);
         SplittableRandom r = Bed.rng(d);
@@ -198,13 +200,19 @@ public abstract class BackendVsReference {
         for (Pool2dSpec.Mode mode : Pool2dSpec.Mode.values())
             for (Cls c : classes)
                 for (boolean fwd : new boolean[]{true, false})
-                    tests.add(property("pool2d " + mode + " " + (fwd ? "forward" : "backward") + ": " + c.name(), 25, dims(c.ranges()), d -> poolCase(mode, fwd, d)));
+                    tests.add(property("pool2d " + mode + " " + (fwd ? "forward" : "backward") + ": " + c.name(), 25, dims(c.ranges()),
+                            BackendVsReference::windowFits, d -> poolCase(mode, fwd, d)));
         return tests;
+    }
+
+    /** The window fits in the padded image (padding is at most half the window). */
+    public static boolean windowFits(int[] d) {
+        int k = d[4], pad = Math.min(d[6], k / 2);
+        return d[2] + 2 * pad >= k && d[3] + 2 * pad >= k;
     }
 
     void poolCase(Pool2dSpec.Mode mode, boolean fwd, int[] d) {
         int k = d[4], pad = Math.min(d[6], k / 2);
-        if (d[2] + 2 * pad < k || d[3] + 2 * pad < k) return;
         Pool2dSpec s = new Pool2dSpec(mode, k, k, d[5], d[5], pad, pad);
         int[] xs = {d[0], d[1], d[2], d[3]}, ys = s.outputShape(xs);
         SplittableRandom r = Bed.rng(d);

@@ -107,7 +107,15 @@ public final class Bed {
 
     /** A dynamic test that checks a property over {@code examples} generated shapes (fixed seed: failures reproduce). */
     public static DynamicTest property(String name, int examples, Gen<int[]> gen, Consumer<int[]> check) {
+        return property(name, examples, gen, d -> true, check);
+    }
+
+    /**
+     * Over the generated shapes for which {@code applies} holds (the others are discarded, not counted as checked):
+     * {@code examples} of them are checked.
+     */
+    public static DynamicTest property(String name, int examples, Gen<int[]> gen, java.util.function.Predicate<int[]> applies, Consumer<int[]> check) {
         return DynamicTest.dynamicTest(name, () -> qt().withFixedSeed(name.hashCode()).withExamples(examples).withShrinkCycles(50)
-                .forAll(gen).checkAssert(check));
+                .forAll(gen).assuming(applies).checkAssert(check));
     }
 }
