@@ -25,12 +25,18 @@ class LeNet5Test {
         return Path.of(LeNet5Test.class.getResource("/fixtures/lenet5.safetensors").toURI());
     }
 
+    /**
+     * Largest relative error allowed against PyTorch/timm's golden fixtures (the README's claim): the CPU measures
+     * at most 8.3e-7 on them; the margin covers other vector widths' summation orders.
+     */
+    static final double GOLDEN_TOL = 5e-6;
+
     void golden(Backend be) throws Exception {
         try (SafetensorsFile f = SafetensorsFile.open(fixture())) {
             List<FixtureCheck.Result> rs = FixtureCheck.run(be, f);
             // logits, loss, 10 parameter gradients, the input gradient
             assertEquals(13, rs.size(), rs.toString());
-            for (FixtureCheck.Result r : rs) assertTrue(r.relErr() < 1e-4, r.toString());
+            for (FixtureCheck.Result r : rs) assertTrue(r.relErr() < GOLDEN_TOL, r.toString());
         }
     }
 

@@ -36,7 +36,7 @@ class VisionTransformerTest {
     static List<FixtureCheck.Result> check(Backend be, Path file) throws Exception {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             List<FixtureCheck.Result> rs = FixtureCheck.run(be, f);
-            for (FixtureCheck.Result r : rs) assertTrue(r.relErr() < 1e-4, file.getFileName() + ": " + r);
+            for (FixtureCheck.Result r : rs) assertTrue(r.relErr() < LeNet5Test.GOLDEN_TOL, file.getFileName() + ": " + r);
             return rs;
         }
     }
