@@ -29,16 +29,15 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--num-classes", required = true, description = "classes of the new head") int classes;
     @Option(names = "--freeze-backbone", description = "train only the new head") boolean freeze;
     @Option(names = "--data", description = "directory of MNIST-format IDX files with the new labels (default: as train)") Path data;
-    @Option(names = "--epochs", description = "epochs (default: ${DEFAULT-VALUE})") int epochs = 5;
-    @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 64;
+    @Option(names = "--epochs", description = "epochs (default: 5)") Integer epochs;
+    @Option(names = "--batch", description = "batch size (default: the checkpoint's)") Integer batch;
     @Option(names = "--lr", description = "peak learning rate (default: a fifth of the checkpoint's)") Float lr;
     @Option(names = "--limit", description = "train on the first N training images only (a small labelled budget)") int limit;
-    @Option(names = "--seed", description = "seed for the new head and the data order (default: ${DEFAULT-VALUE})") long seed = 2;
+    @Option(names = "--seed", description = "seed for the new head and the data order (default: 2)") Long seed;
     @Option(names = "--out", description = "output directory (default: runs/MODEL-finetune)") Path out;
     @Mixin EngineOptions engine;
 
     @Override public Integer call() throws IOException {
-        if (epochs < 1) throw new IllegalArgumentException("--epochs must be >= 1, got " + epochs);
         Checkpoint.Info info;
         try (SafetensorsFile f = SafetensorsFile.open(weights)) { info = Checkpoint.info(f); }
         TrainConfig base = info.config();
@@ -49,16 +48,11 @@ final class FinetuneCommand implements Callable<Integer> {
             throw new IllegalArgumentException("the data has labels 0.." + (labels - 1) + " but --num-classes is " + classes + "; the new head needs at least " + labels + " outputs");
         ImageDataset train = limit > 0 && limit < splits.train().count() ? TrainCommand.head(splits.train(), limit) : splits.train();
         if (train != splits.train()) System.out.println("data: training on the first " + limit + " images (--limit)");
-        // fine-tuning a pretrained ViT drops its pretraining head: the result is a plain vit
-        String model = base.model().equals(Models.VIT_PRETRAIN) ? "vit" : base.model();
-        TrainConfig cfg = TrainConfig.builder(model).activation(base.activation()).epochs(epochs).batch(batch).lr(lr != null ? lr : base.lr() / 5)
-                .optimizer(base.optimizer()).momentum(base.momentum()).weightDecay(base.weightDecay()).nesterov(base.nesterov()).schedule(base.schedule())
-                .warmup(Math.min(base.warmupSteps(), 100)).seed(seed).labelSmoothing(base.labelSmoothing()).augment(base.augment()).classes(classes)
-                .freezeBackbone(freeze).build();
+        TrainConfig cfg = TrainConfig.finetuning(base, classes, freeze).epochs(epochs).batch(batch).lr(lr).seed(seed).build();
         try (Backend be = engine.open();
-             Layer net = Models.create(be, model, base.activation().isEmpty() ? null : base.activation(), base.seed(), base.classes())) {
+             Layer net = Models.create(be, cfg.model(), base.activation().isEmpty() ? null : base.activation(), base.seed(), base.classes())) {
             try (SafetensorsFile f = SafetensorsFile.open(weights)) { Checkpoint.loadParameters(f, net, MaskedPretraining.HEAD + "."); }
-            ((Classifier) net).replaceHead(be, classes, seed);
+            ((Classifier) net).replaceHead(be, classes, cfg.seed());
             System.out.println("finetune: " + weights + " (" + base.model() + ", " + info.epochsDone() + " epochs) with a new head of " + classes
                     + " classes" + (freeze ? "; backbone frozen" : ""));
             try (Optimizer opt = cfg.newOptimizer(be, net)) {

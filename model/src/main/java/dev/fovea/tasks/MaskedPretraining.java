@@ -46,12 +46,17 @@ public final class MaskedPretraining implements TrainingTask<MaskedPretraining.B
     private final ImageDataset train;
     private final float maskRatio;
 
-    /** Attaches a fresh head (initialised from {@code cfg.seed()}) to {@code vit}, whose parameters it then trains with the ViT's. */
+    /** Attaches a fresh head (initialised from {@code seed}) to {@code vit}: its parameters then train and save with the ViT's. */
+    public static Head attachHead(Backend be, VisionTransformer vit, long seed) {
+        ViTConfig c = vit.config();
+        return vit.attach(HEAD, new Head(be, new Init(seed), c.embedDim(), c.inChans() * c.patchSize() * c.patchSize()));
+    }
+
+    /** Pretraining {@code vit} with a fresh head, attached to it here (initialised from {@code cfg.seed()}). */
     public MaskedPretraining(Backend be, VisionTransformer vit, TrainConfig cfg, ImageDataset train, float maskRatio) {
         if (!(maskRatio > 0 && maskRatio < 1)) throw new IllegalArgumentException("--mask-ratio must be in (0, 1), got " + maskRatio);
-        ViTConfig c = vit.config();
         this.vit = vit;
-        this.head = vit.attach(HEAD, new Head(be, new Init(cfg.seed()), c.embedDim(), c.inChans() * c.patchSize() * c.patchSize()));
+        this.head = attachHead(be, vit, cfg.seed());
         this.cfg = cfg;
         this.train = train;
         this.maskRatio = maskRatio;

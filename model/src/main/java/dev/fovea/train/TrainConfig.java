@@ -107,6 +107,20 @@ public record TrainConfig(String model, String activation, int epochs, int batch
      */
     public static Builder builder(String model) { return new Builder(model); }
 
+    /**
+     * Fine-tuning {@code base}'s model with a new head of {@code classes} outputs: the base run's optimizer,
+     * momentum, weight decay, schedule, label smoothing and augmentation; by default a fifth of its learning rate,
+     * at most 100 warm-up steps, 5 epochs and seed 2 (the new head's and the data order's). A pretraining model
+     * ({@code vit-pretrain}) becomes a plain {@code vit}.
+     */
+    public static Builder finetuning(TrainConfig base, int classes, boolean freezeBackbone) {
+        String model = base.model().equals(dev.fovea.models.Models.VIT_PRETRAIN) ? "vit" : base.model();
+        return builder(model).activation(base.activation()).epochs(5).batch(base.batch()).lr(base.lr() / 5).optimizer(base.optimizer())
+                .momentum(base.momentum()).weightDecay(base.weightDecay()).nesterov(base.nesterov()).schedule(base.schedule())
+                .warmup(Math.min(base.warmupSteps(), 100)).seed(2L).labelSmoothing(base.labelSmoothing()).augment(base.augment())
+                .classes(classes).freezeBackbone(freezeBackbone);
+    }
+
     /** Settings of a run; a null argument keeps the default (so options that were not given can be passed as they are). */
     public static final class Builder {
         private final String model;
