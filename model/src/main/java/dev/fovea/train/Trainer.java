@@ -121,6 +121,7 @@ public final class Trainer<B> {
         Files.createDirectories(dir);
         Path ckpt = dir.resolve("checkpoint.safetensors");
         int first = epochsDone + 1, last = stopAfter > 0 ? Math.min(cfg.epochs(), epochsDone + stopAfter) : cfg.epochs();
+        if (first > last) throw new IllegalStateException("the run has done its " + cfg.epochs() + " epochs already");
         double seconds = 0;
         long examples = 0;
         EpochMetrics m = null;
