@@ -3,9 +3,13 @@ package dev.fovea.models;
 import dev.fovea.autograd.Tape;
 import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
+import dev.fovea.io.Metadata;
 import dev.fovea.nn.Module;
 import dev.fovea.tensor.Tensor;
 import dev.fovea.text.Vocabulary;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * Image captioning: the scene model's encoder (convolutional stem and transformer blocks, one token per 8×8 cell)
@@ -17,6 +21,25 @@ public final class Captioner extends Module {
         /** The captioner Fovea trains by default: the standard scene encoder (width 64, 4 blocks of 4 heads) and a decoder of 2 blocks. */
         public static Config standard(int imgSize, int inChans, int vocab, int maxLen) {
             return new Config(imgSize, inChans, 64, 4, 4, 2, vocab, maxLen);
+        }
+
+        /** Its entries in a checkpoint's metadata (the vocabulary, which sets {@code vocab}, is stored beside them). */
+        public Map<String, String> toMetadata() {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("img_size", Integer.toString(imgSize));
+            m.put("in_chans", Integer.toString(inChans));
+            m.put("embed_dim", Integer.toString(dim));
+            m.put("depth", Integer.toString(depth));
+            m.put("num_heads", Integer.toString(heads));
+            m.put("decoder_depth", Integer.toString(decoderDepth));
+            m.put("max_len", Integer.toString(maxLen));
+            return m;
+        }
+
+        public static Config fromMetadata(String source, Map<String, String> m, int vocab) {
+            return new Config(Metadata.integer(source, m, "img_size"), Metadata.integer(source, m, "in_chans"), Metadata.integer(source, m, "embed_dim"),
+                    Metadata.integer(source, m, "depth"), Metadata.integer(source, m, "num_heads"), Metadata.integer(source, m, "decoder_depth"), vocab,
+                    Metadata.integer(source, m, "max_len"));
         }
     }
 

@@ -4,8 +4,11 @@ import dev.fovea.autograd.Tape;
 import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
 import dev.fovea.data.ImageTokens;
+import dev.fovea.io.Metadata;
 import dev.fovea.nn.Module;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -18,6 +21,27 @@ public final class ImageGenerator extends Module {
     public record Config(ImageTokens tokens, int classes, int dim, int depth, int heads) {
         /** The generator Fovea trains by default: width 128, 4 blocks of 8 heads. */
         public static Config standard(ImageTokens tokens, int classes) { return new Config(tokens, classes, 128, 4, 8); }
+
+        /** Its entries in a checkpoint's metadata: the image tokens and the model's shape. */
+        public Map<String, String> toMetadata() {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("image_side", Integer.toString(tokens.side()));
+            m.put("downsample", Integer.toString(tokens.down()));
+            m.put("levels", Integer.toString(tokens.levels()));
+            m.put("token_patch", Integer.toString(tokens.patch()));
+            m.put("num_classes", Integer.toString(classes));
+            m.put("embed_dim", Integer.toString(dim));
+            m.put("depth", Integer.toString(depth));
+            m.put("num_heads", Integer.toString(heads));
+            return m;
+        }
+
+        public static Config fromMetadata(String source, Map<String, String> m) {
+            ImageTokens tk = new ImageTokens(Metadata.integer(source, m, "image_side"), Metadata.integer(source, m, "downsample"),
+                    Metadata.integer(source, m, "levels"), Metadata.integer(source, m, "token_patch"));
+            return new Config(tk, Metadata.integer(source, m, "num_classes"), Metadata.integer(source, m, "embed_dim"), Metadata.integer(source, m, "depth"),
+                    Metadata.integer(source, m, "num_heads"));
+        }
     }
 
     private final Config cfg;

@@ -3,6 +3,7 @@ package dev.fovea.tasks;
 import dev.fovea.autograd.Tape;
 import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
+import dev.fovea.io.Metadata;
 import dev.fovea.io.SafetensorsFile;
 import dev.fovea.metrics.Bleu;
 import dev.fovea.models.Captioner;
@@ -87,13 +88,7 @@ public final class CaptionTask implements TrainingTask<CaptionTask.Batch> {
     public static Map<String, String> metadata(Captioner.Config c, Vocabulary v, float[] stats) {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("task", "caption");
-        m.put("img_size", Integer.toString(c.imgSize()));
-        m.put("in_chans", Integer.toString(c.inChans()));
-        m.put("embed_dim", Integer.toString(c.dim()));
-        m.put("depth", Integer.toString(c.depth()));
-        m.put("num_heads", Integer.toString(c.heads()));
-        m.put("decoder_depth", Integer.toString(c.decoderDepth()));
-        m.put("max_len", Integer.toString(c.maxLen()));
+        m.putAll(c.toMetadata());
         m.put("vocabulary", v.toJson());
         m.put("pixel_mean", Float.toString(stats[0]));
         m.put("pixel_std", Float.toString(stats[1]));
@@ -111,16 +106,8 @@ public final class CaptionTask implements TrainingTask<CaptionTask.Batch> {
             Map<String, String> m = f.metadata();
             if (!"caption".equals(m.get("task"))) throw new IllegalArgumentException(file + ": not a captioning checkpoint (its task is " + m.get("task") + ")");
             Vocabulary v = Vocabulary.fromJson(file.toString(), m.get("vocabulary"));
-            Captioner.Config c;
-            float[] stats;
-            try {
-                c = new Captioner.Config(Integer.parseInt(m.get("img_size")), Integer.parseInt(m.get("in_chans")), Integer.parseInt(m.get("embed_dim")),
-                        Integer.parseInt(m.get("depth")), Integer.parseInt(m.get("num_heads")), Integer.parseInt(m.get("decoder_depth")), v.size(),
-                        Integer.parseInt(m.get("max_len")));
-                stats = new float[]{Float.parseFloat(m.get("pixel_mean")), Float.parseFloat(m.get("pixel_std"))};
-            } catch (RuntimeException e) {
-                throw new IllegalArgumentException(file + ": bad captioning metadata: " + e);
-            }
+            Captioner.Config c = Captioner.Config.fromMetadata(file.toString(), m, v.size());
+            float[] stats = {Metadata.number(file.toString(), m, "pixel_mean"), Metadata.number(file.toString(), m, "pixel_std")};
             Captioner net = Checkpoint.loadModel(f, new Captioner(be, c, info.config().seed()), be);
             return new Loaded(net, v, stats, info);
         }

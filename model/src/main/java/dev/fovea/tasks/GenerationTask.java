@@ -89,17 +89,9 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
 
     /** What a generator's checkpoint records beside the weights: the tokens, the model's shape and its judge. */
     public static Map<String, String> metadata(ImageGenerator.Config c, Path classifier) {
-        ImageTokens tk = c.tokens();
         Map<String, String> m = new LinkedHashMap<>();
         m.put("task", "generate");
-        m.put("image_side", Integer.toString(tk.side()));
-        m.put("downsample", Integer.toString(tk.down()));
-        m.put("levels", Integer.toString(tk.levels()));
-        m.put("token_patch", Integer.toString(tk.patch()));
-        m.put("num_classes", Integer.toString(c.classes()));
-        m.put("embed_dim", Integer.toString(c.dim()));
-        m.put("depth", Integer.toString(c.depth()));
-        m.put("num_heads", Integer.toString(c.heads()));
+        m.putAll(c.toMetadata());
         m.put("classifier", classifier.toString());
         return m;
     }
@@ -115,15 +107,7 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
             Checkpoint.Info info = Checkpoint.info(f);
             Map<String, String> m = f.metadata();
             if (!"generate".equals(m.get("task"))) throw new IllegalArgumentException(file + ": not a generator's checkpoint (its task is " + m.get("task") + ")");
-            ImageGenerator.Config c;
-            try {
-                ImageTokens tk = new ImageTokens(Integer.parseInt(m.get("image_side")), Integer.parseInt(m.get("downsample")), Integer.parseInt(m.get("levels")),
-                        Integer.parseInt(m.get("token_patch")));
-                c = new ImageGenerator.Config(tk, Integer.parseInt(m.get("num_classes")), Integer.parseInt(m.get("embed_dim")), Integer.parseInt(m.get("depth")),
-                        Integer.parseInt(m.get("num_heads")));
-            } catch (RuntimeException e) {
-                throw new IllegalArgumentException(file + ": bad generator metadata: " + e);
-            }
+            ImageGenerator.Config c = ImageGenerator.Config.fromMetadata(file.toString(), m);
             ImageGenerator net = Checkpoint.loadModel(f, new ImageGenerator(be, c, info.config().seed()), be);
             return new Loaded(net, m.get("classifier") == null ? null : Path.of(m.get("classifier")), info);
         }
