@@ -46,8 +46,7 @@ final class FinetuneCommand implements Callable<Integer> {
         int labels = Math.max(maxLabel(splits.train()), maxLabel(splits.test())) + 1;
         if (labels > classes)
             throw new IllegalArgumentException("the data has labels 0.." + (labels - 1) + " but --num-classes is " + classes + "; the new head needs at least " + labels + " outputs");
-        ImageDataset train = limit > 0 && limit < splits.train().count() ? TrainCommand.head(splits.train(), limit) : splits.train();
-        if (train != splits.train()) System.out.println("data: training on the first " + limit + " images (--limit)");
+        ImageDataset train = TrainCommand.limited(splits.train(), limit);
         TrainConfig cfg = TrainConfig.finetuning(base, classes, freeze).epochs(epochs).batch(batch).lr(lr).seed(seed).build();
         try (Backend be = engine.open();
              Layer net = Models.create(be, cfg.model(), base.activation().isEmpty() ? null : base.activation(), base.seed(), base.classes())) {

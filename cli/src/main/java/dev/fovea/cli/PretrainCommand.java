@@ -52,7 +52,7 @@ final class PretrainCommand implements Callable<Integer> {
         }
         ImageDataset.Splits splits = ImageDataset.resolve(data);
         System.out.println("data: " + splits.description() + "; training images only, labels unused");
-        ImageDataset train = limit > 0 && limit < splits.train().count() ? TrainCommand.head(splits.train(), limit) : splits.train();
+        ImageDataset train = TrainCommand.limited(splits.train(), limit);
         try (Backend be = engine.open(); VisionTransformer vit = (VisionTransformer) Models.create(be, "vit", null, cfg.seed())) {
             MaskedPretraining task = new MaskedPretraining(be, vit, cfg, train, ratio);     // attaches its head: before the optimizer
             try (Optimizer opt = cfg.newOptimizer(be, vit)) {

@@ -87,8 +87,10 @@ final class TrainCommand implements Callable<Integer> {
                 .schedule(schedule).warmup(warmup).seed(seed).labelSmoothing(labelSmoothing).augment(augment);
     }
 
-    /** The first --limit training images, when given. */
-    ImageDataset limited(ImageDataset train) {
+    ImageDataset limited(ImageDataset train) { return limited(train, limit); }
+
+    /** The first {@code limit} training images when a limit is given (and says so), else all of them. */
+    static ImageDataset limited(ImageDataset train, int limit) {
         if (limit <= 0 || limit >= train.count()) return train;
         System.out.println("data: training on the first " + limit + " images (--limit)");
         return head(train, limit);
