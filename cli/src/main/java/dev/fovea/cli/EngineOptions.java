@@ -14,6 +14,10 @@ final class EngineOptions {
 
     Backend open() {
         if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0 (0 = all cores), got " + threads);
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (threads > 4 * cores)
+            throw new IllegalArgumentException("--threads " + threads + " is more than 4 times the " + cores + " cores here; more threads than cores only wait for each other");
+        if (threads > cores) System.err.println("fovea: note: --threads " + threads + " is more than the " + cores + " cores here; the extra threads share them");
         return Backends.open(backend, new BackendOptions(threads, precision()));
     }
 

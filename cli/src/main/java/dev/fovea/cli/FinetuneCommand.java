@@ -35,6 +35,7 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--limit", description = "train on the first N training images only (a small labelled budget)") int limit;
     @Option(names = "--seed", description = "seed for the new head and the data order (default: 2)") Long seed;
     @Option(names = "--out", description = "output directory (default: runs/MODEL-finetune)") Path out;
+    @Option(names = "--overwrite", description = "replace a run already in the output folder (without it, a folder that holds a run is refused)") boolean overwrite;
     @Mixin EngineOptions engine;
 
     @Override public Integer call() throws IOException {
@@ -56,7 +57,7 @@ final class FinetuneCommand implements Callable<Integer> {
                     + " classes" + (freeze ? "; backbone frozen" : ""));
             try (Optimizer opt = cfg.newOptimizer(be, net)) {
                 return Fit.run(be, net, opt, cfg, new ClassificationTask(be, net, cfg, train, splits.test()), cfg.model(), null,
-                        Fit.dir(out, null, cfg.model() + "-finetune"), 0, "finetuned");
+                        Fit.dir(out, null, cfg.model() + "-finetune"), 0, overwrite, "finetuned");
             }
         }
     }

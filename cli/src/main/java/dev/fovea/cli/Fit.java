@@ -45,8 +45,8 @@ final class Fit {
 
     /** Runs the loop for {@code task} (continuing {@code resume} if not null) into {@code dir}; returns the exit status. */
     static <B> int run(Backend be, Module net, Optimizer opt, TrainConfig cfg, TrainingTask<B> task, String model, Path resume, Path dir,
-                       int stopAfter, String verb) throws IOException {
-        Trainer<B> trainer = new Trainer<>(be, net, opt, cfg, task);
+                       int stopAfter, boolean overwrite, String verb) throws IOException {
+        Trainer<B> trainer = new Trainer<>(be, net, opt, cfg, task).overwrite(overwrite);
         if (resume != null) {
             trainer.resume(resume);
             System.out.println("resumed: " + resume + " after epoch " + trainer.epochsDone() + " (step " + trainer.steps() + ")");
@@ -61,6 +61,11 @@ final class Fit {
                     bar.update("epoch " + epoch + "/" + cfg.epochs(), batch, batches, examples, seconds, loss);
                 }
 
+                @Override public void onWarning(String message) {
+                    bar.finish();
+                    System.err.println("fovea: warning: " + message);
+                }
+
                 @Override public void onEpoch(EpochMetrics m, TrainingTask.TestReport report) {
                     bar.finish();
                     String acc = task.accuracyName() == null ? "" : String.format(Locale.ROOT, " %s %.4f", task.accuracyName(), m.trainAccuracy());
@@ -72,6 +77,9 @@ final class Fit {
             bar.finish();
             System.err.println("fovea: error: " + e.getMessage());
             return 3;
+        } catch (Trainer.RunExistsException e) {
+            throw new IllegalArgumentException(e.getMessage() + "; continue it with --resume " + e.dir.resolve("checkpoint.safetensors")
+                    + ", write this run elsewhere with --out DIR, or pass --overwrite to replace it");
         }
         System.out.printf(Locale.ROOT, "metrics: %s, %s%n", dir.resolve("metrics.csv"), dir.resolve("metrics.png"));
         if (r.stoppedEarly())

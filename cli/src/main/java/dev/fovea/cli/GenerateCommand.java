@@ -63,9 +63,7 @@ final class GenerateCommand implements Callable<Integer> {
             }
             Path file = out.toAbsolutePath();
             if (file.getParent() != null) Files.createDirectories(file.getParent());
-            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-            ImageFiles.writeGrey(grid, width, height, tmp);
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+            ImageFiles.writeGrey(grid, width, height, file);
             String name = all ? "all" : ImageDataset.FASHION_CLASSES[asked[0]];
             System.out.printf(Locale.ROOT, "generated class=%s count=%d temperature=%s seed=%d out=%s%n", name.replace(' ', '_'), asked.length, temperature, seed, out);
             return 0;

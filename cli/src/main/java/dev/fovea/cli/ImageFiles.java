@@ -1,13 +1,17 @@
 package dev.fovea.cli;
 
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 
 /** Reading and writing images as planar float channels [C, H, W] in 0..255. */
 final class ImageFiles {
@@ -15,16 +19,32 @@ final class ImageFiles {
 
     record Planes(int channels, int height, int width, float[] data) {}
 
+    /** The most pixels an image may have: its size is read from the header and checked before it is decoded. */
+    static final long MAX_PIXELS = 50_000_000L;
+
     static BufferedImage read(Path p) throws IOException {
         if (!Files.isRegularFile(p)) throw new NoSuchFileException(p + " (no such image file)");
-        BufferedImage img;
-        try {
-            img = ImageIO.read(p.toFile());
-        } catch (IOException | RuntimeException e) {
-            throw new IOException(p + ": unreadable image: " + e.getMessage(), e);
+        try (ImageInputStream in = ImageIO.createImageInputStream(p.toFile())) {
+            var readers = in == null ? null : ImageIO.getImageReaders(in);
+            if (readers == null || !readers.hasNext()) throw new IOException(p + ": unreadable image (not a PNG, JPEG, GIF or BMP this JVM can decode)");
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                long w = reader.getWidth(0), h = reader.getHeight(0);
+                if (w * h > MAX_PIXELS)
+                    throw new IOException(p + ": " + w + "x" + h + " pixels is more than the " + MAX_PIXELS + " an image may have here; scale it down first");
+                BufferedImage img = reader.read(0);
+                if (img == null) throw new IOException(p + ": unreadable image");
+                return img;
+            } catch (IOException e) {
+                if (e.getMessage() != null && e.getMessage().startsWith(p.toString())) throw e;
+                throw new IOException(p + ": unreadable image: " + e.getMessage(), e);
+            } catch (RuntimeException | OutOfMemoryError e) {
+                throw new IOException(p + ": unreadable image: " + e, e);
+            } finally {
+                reader.dispose();
+            }
         }
-        if (img == null) throw new IOException(p + ": unreadable image (not a PNG, JPEG, GIF or BMP this JVM can decode)");
-        return img;
     }
 
     static boolean isGrey(BufferedImage img) {
@@ -90,7 +110,7 @@ final class ImageFiles {
                 int r = clamp(p.data()[i]), g = clamp(p.data()[h * w + i]), b = clamp(p.data()[2 * h * w + i]);
                 img.setRGB(x, y, r << 16 | g << 8 | b);
             }
-        if (!ImageIO.write(img, "png", file.toFile())) throw new IOException(file + ": no PNG writer in this JVM");
+        savePng(img, file);
     }
 
     private static int clamp(float v) { return Math.max(0, Math.min(255, Math.round(v))); }
@@ -99,6 +119,25 @@ final class ImageFiles {
     static void writeGrey(byte[] samples, int width, int height, Path file) throws IOException {
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_BYTE_GRAY);
         img.getRaster().setDataElements(0, 0, width, height, samples);
-        if (!ImageIO.write(img, "png", file.toFile())) throw new IOException(file + ": no PNG writer in this JVM");
+        savePng(img, file);
+    }
+
+    /**
+     * Writes {@code img} as a PNG to a temporary file beside {@code file} and renames it, so a failure leaves neither
+     * a partial image nor the temporary file; errors name the file (or its folder) and the cause.
+     */
+    static void savePng(BufferedImage img, Path file) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir)) throw new NoSuchFileException(file + ": its folder " + dir + " does not exist");
+        if (!Files.isWritable(dir)) throw new AccessDeniedException(dir.toString(), null, "cannot write " + file.getFileName() + " there");
+        if (Files.isDirectory(file)) throw new IOException(file + ": is a folder; give the PNG file's path");
+        Path tmp = dir.resolve("." + file.getFileName() + ".tmp");
+        try {
+            if (!ImageIO.write(img, "png", tmp.toFile())) throw new IOException("no PNG writer in this JVM");
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            Files.deleteIfExists(tmp);
+            throw new IOException(file + ": cannot write the image: " + e.getMessage(), e);
+        }
     }
 }

@@ -33,6 +33,7 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--limit", description = "use the first N training images only") int limit;
     @Option(names = "--out", description = "output directory (default: runs/vit-pretrain; with --resume the checkpoint's folder)") Path out;
     @Option(names = "--stop-after", description = "end this session after N epochs, as an interruption would (continue with --resume)") int stopAfter;
+    @Option(names = "--overwrite", description = "replace a run already in the output folder (without it, a folder that holds a run is refused)") boolean overwrite;
     @Option(names = "--resume", description = "continue the pretraining saved in this checkpoint (its settings win, except --epochs)") Path resume;
     @Mixin EngineOptions engine;
 
@@ -56,7 +57,7 @@ final class PretrainCommand implements Callable<Integer> {
         try (Backend be = engine.open(); VisionTransformer vit = (VisionTransformer) Models.create(be, "vit", null, cfg.seed())) {
             MaskedPretraining task = new MaskedPretraining(be, vit, cfg, train, ratio);     // attaches its head: before the optimizer
             try (Optimizer opt = cfg.newOptimizer(be, vit)) {
-                return Fit.run(be, vit, opt, cfg, task, "vit, mask ratio " + ratio, resume, Fit.dir(out, resume, Models.VIT_PRETRAIN), stopAfter, "pretrained");
+                return Fit.run(be, vit, opt, cfg, task, "vit, mask ratio " + ratio, resume, Fit.dir(out, resume, Models.VIT_PRETRAIN), stopAfter, overwrite, "pretrained");
             }
         }
     }

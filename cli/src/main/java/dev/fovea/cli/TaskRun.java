@@ -78,7 +78,7 @@ final class TaskRun {
                     + resumed.model().inChans() + "x" + resumed.model().imgSize() + "x" + resumed.model().imgSize());
         try (Backend be = o.engine.open(); SceneNet net = new SceneNet(be, spec.model(), cfg.seed()); Optimizer opt = cfg.newOptimizer(be, net)) {
             return Fit.run(be, net, opt, cfg, new SceneTask(be, net, cfg, spec, train, test), spec.toString(), o.resume,
-                    Fit.dir(o.out, o.resume, task.id()), o.stopAfter, "trained");
+                    Fit.dir(o.out, o.resume, task.id()), o.stopAfter, o.overwrite, "trained");
         }
     }
 
@@ -152,9 +152,7 @@ final class TaskRun {
                         if (count[j] > 0) System.out.printf(Locale.ROOT, "%s: %s %d px%n", image, names[j - 1], count[j]);
                 }
                 Path file = images.size() > 1 ? out.resolve(stem(image) + "-" + task.id() + ".png") : out;
-                Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-                javax.imageio.ImageIO.write(SceneDrawing.draw(px, c, s, p, names, minScore, Math.max(1, 256 / s)), "png", tmp.toFile());
-                Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                ImageFiles.savePng(SceneDrawing.draw(px, c, s, p, names, minScore, Math.max(1, 256 / s)), file);
                 System.out.println("predicted task=" + task.id() + " image=" + image + " shown=" + (task == Task.SEGMENT ? "label map" : shown + " objects") + " out=" + file);
             }
             return 0;

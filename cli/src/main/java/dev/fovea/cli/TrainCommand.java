@@ -51,6 +51,7 @@ final class TrainCommand implements Callable<Integer> {
     int samples = 1000;
     @Option(names = "--stop-after", description = "end this session after N epochs, as an interruption would (continue with --resume)")
     int stopAfter;
+    @Option(names = "--overwrite", description = "replace a run already in the output folder (without it, a folder that holds a run is refused)") boolean overwrite;
     @Option(names = "--resume", description = "continue the run saved in this checkpoint (its settings win over the options above, except --epochs)")
     Path resume;
     @Mixin EngineOptions engine;
@@ -77,7 +78,7 @@ final class TrainCommand implements Callable<Integer> {
              Layer net = Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed(), cfg.classes());
              Optimizer opt = cfg.newOptimizer(be, net)) {
             return Fit.run(be, net, opt, cfg, new ClassificationTask(be, net, cfg, train, splits.test()), cfg.model(), resume,
-                    Fit.dir(out, resume, cfg.model()), stopAfter, "trained");
+                    Fit.dir(out, resume, cfg.model()), stopAfter, overwrite, "trained");
         }
     }
 

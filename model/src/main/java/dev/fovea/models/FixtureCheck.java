@@ -69,7 +69,7 @@ public final class FixtureCheck {
 
     private static Layer build(Backend be, String arch, SafetensorsFile f) {
         if (arch.equals("LeNet5")) {
-            boolean full = f.contains("f5.weight") && f.contains("c3.weight") && f.entry("c3.weight").shape()[1] == 6;
+            boolean full = f.contains("f5.weight") && f.contains("c3.weight") && ViTConfig.shape(f, "c3.weight", 4, "[16, C, 5, 5]")[1] == 6;
             String act = f.metadata().getOrDefault("activation", "tanh");
             return new LeNet5(be, full ? LeNet5.Variant.FULL : LeNet5.Variant.PAPER, dev.fovea.nn.Act.Kind.parse(act), 0);
         }

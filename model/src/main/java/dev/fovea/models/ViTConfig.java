@@ -95,22 +95,30 @@ public record ViTConfig(int imgSize, int patchSize, int inChans, int numClasses,
      * A ViT's config from a timm checkpoint or fixture: the metadata for what the tensors cannot tell (heads, eps,
      * activation, pooling), the tensors' shapes for the rest, so that any checkpoint of the format loads.
      */
+    /** The shape of tensor {@code name}, which must have {@code rank} dimensions ({@code what} says which). */
+    static int[] shape(SafetensorsFile f, String name, int rank, String what) {
+        int[] s = f.entry(name).shape();
+        if (s.length != rank)
+            throw new IllegalArgumentException(f.path() + ": " + name + " has shape " + dev.fovea.tensor.Shape.str(s) + ", expected " + rank + " dimensions " + what);
+        return s;
+    }
+
     public static ViTConfig fromFile(SafetensorsFile f) {
         ViTConfig m = ViTConfig.fromMetadata(f.path().toString(), f.metadata());
         if (!f.contains("patch_embed.proj.weight") || !f.contains("head.weight"))
             throw new IllegalArgumentException(f.path() + ": a ViT needs patch_embed.proj.weight and head.weight");
-        int[] pe = f.entry("patch_embed.proj.weight").shape(), hd = f.entry("head.weight").shape();
+        int[] pe = shape(f, "patch_embed.proj.weight", 4, "[D, C, P, P]"), hd = shape(f, "head.weight", 2, "[classes, D]");
         // the image size: from a fixture's input, else from the position embeddings (a square grid)
         int img = m.imgSize();
-        if (f.contains("io.input")) img = f.entry("io.input").shape()[2];
+        if (f.contains("io.input")) img = shape(f, "io.input", 4, "[B, C, H, W]")[2];
         else if (f.contains("pos_embed")) {
-            int tokens = f.entry("pos_embed").shape()[1] - (f.contains("cls_token") ? 1 : 0);
+            int tokens = shape(f, "pos_embed", 3, "[1, T, D]")[1] - (f.contains("cls_token") ? 1 : 0);
             img = (int) Math.round(Math.sqrt(tokens)) * pe[2];
         }
         int depth = 0;
         while (f.contains("blocks." + depth + ".norm1.weight")) depth++;
         int d = pe[0];
-        float mlpRatio = f.contains("blocks.0.mlp.fc1.weight") ? (float) f.entry("blocks.0.mlp.fc1.weight").shape()[0] / d : m.mlpRatio();
+        float mlpRatio = f.contains("blocks.0.mlp.fc1.weight") ? (float) shape(f, "blocks.0.mlp.fc1.weight", 2, "[hidden, D]")[0] / d : m.mlpRatio();
         boolean avg = f.contains("fc_norm.weight");
         return new ViTConfig(img, pe[2], pe[1], hd[0], d, depth, m.numHeads(), mlpRatio, f.contains("blocks.0.attn.qkv.bias"),
                 f.contains("cls_token"), avg ? "avg" : m.globalPool(), m.eps(), m.act());

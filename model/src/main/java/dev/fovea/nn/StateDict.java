@@ -25,7 +25,8 @@ public final class StateDict {
     /**
      * Copies every parameter of {@code m} from {@code file}. Tensors whose names {@code consider} rejects are ignored
      * (fixture inputs, optimizer state); of the rest, any missing from the file, unknown to the model or of another
-     * shape is listed in one {@link MismatchException} before anything is copied.
+     * shape is listed in one {@link MismatchException} before anything is copied; a tensor holding NaN or an infinity
+     * is refused, naming it.
      */
     public static void load(Module m, SafetensorsFile file, Predicate<String> consider) { load(m, file, consider, Map.of()); }
 
@@ -50,6 +51,13 @@ public final class StateDict {
             if (!unexpected.isEmpty()) sb.append("\n  unexpected: ").append(String.join(", ", unexpected));
             if (!misshaped.isEmpty()) sb.append("\n  wrong shape: ").append(String.join("; ", misshaped));
             throw new MismatchException(sb.toString());
+        }
+        for (String n : params.keySet()) {
+            float[] v = replaced.containsKey(n) ? replaced.get(n) : file.floats(n);
+            for (int i = 0; i < v.length; i++)
+                if (!Float.isFinite(v[i]))
+                    throw new IllegalArgumentException(file.path() + ": tensor " + n + " holds " + v[i] + " at element " + i + " of " + v.length
+                            + "; weights must be finite (the run that wrote them diverged, or the file is damaged)");
         }
         for (var e : params.entrySet()) {
             Tensor dst = e.getValue().value();

@@ -31,13 +31,32 @@ public final class ClassificationTask implements TrainingTask<ClassificationTask
     private final TrainConfig cfg;
     private final ImageDataset train, test;
 
-    /** {@code test} null: no test pass (benchmarks). */
+    /**
+     * {@code test} null: no test pass (benchmarks). Checks the data before any step: both splits hold images, of one
+     * size, and every label is one of the model's classes (naming the data set and the record otherwise).
+     */
     public ClassificationTask(Backend be, Layer model, TrainConfig cfg, ImageDataset train, ImageDataset test) {
+        checkLabels(train, cfg.classes());
+        if (test != null) {
+            if (test.count() == 0) throw new IllegalArgumentException(test.source() + ": the test split holds no images");
+            if (test.height() != train.height() || test.width() != train.width())
+                throw new IllegalArgumentException(test.source() + ": test images are " + test.height() + "x" + test.width() + ", the training images ("
+                        + train.source() + ") " + train.height() + "x" + train.width());
+            checkLabels(test, cfg.classes());
+        }
         this.be = be;
         this.model = model;
         this.cfg = cfg;
         this.train = train;
         this.test = test;
+    }
+
+    private static void checkLabels(ImageDataset d, int classes) {
+        if (d.count() == 0) throw new IllegalArgumentException(d.source() + ": holds no images");
+        for (int i = 0; i < d.count(); i++)
+            if (d.label(i) >= classes)
+                throw new IllegalArgumentException(d.source() + ": record " + i + " has label " + d.label(i) + ", but the model has " + classes
+                        + " classes (0.." + (classes - 1) + ")");
     }
 
     @Override public int trainCount() { return train.count(); }

@@ -36,6 +36,8 @@ public record TrainConfig(String model, String activation, int epochs, int batch
         if (!schedule.equals("constant") && !schedule.equals("step") && !schedule.equals("cosine"))
             throw new IllegalArgumentException("--schedule must be constant, step or cosine, got '" + schedule + "'");
         if (warmupSteps < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmupSteps);
+        if (!(momentum >= 0 && momentum < 1)) throw new IllegalArgumentException("--momentum must be in [0, 1), got " + momentum);
+        if (!(weightDecay >= 0) || Float.isInfinite(weightDecay)) throw new IllegalArgumentException("--weight-decay must be a finite number >= 0, got " + weightDecay);
     }
 
     /** The optimizer over the parameters this run trains: all, or only the head's when the backbone is frozen. */

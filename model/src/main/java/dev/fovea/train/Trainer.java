@@ -43,6 +43,23 @@ public final class Trainer<B> {
 
         /** After every epoch's test pass and checkpoint. */
         default void onEpoch(EpochMetrics m, TrainingTask.TestReport report) {}
+
+        /** Something went wrong that does not stop training (metrics.csv or the chart could not be written). */
+        default void onWarning(String message) {}
+    }
+
+    /**
+     * {@link #fit}'s folder already holds another run (a checkpoint or metrics this trainer did not resume from);
+     * it is not replaced unless {@link #overwrite} allows it.
+     */
+    public static final class RunExistsException extends IllegalArgumentException {
+        public final Path dir, existing;
+
+        RunExistsException(Path dir, Path existing) {
+            super(dir + " already holds a run (" + existing + ")");
+            this.dir = dir;
+            this.existing = existing;
+        }
     }
 
     /**
@@ -66,6 +83,8 @@ public final class Trainer<B> {
     private long step;
     private int epoch;
     private String lastGood;
+    private Path resumedFrom;
+    private boolean overwrite;
     private Tape.Profile profile;
 
     public Trainer(Backend be, Module model, Optimizer opt, TrainConfig cfg, TrainingTask<B> task) {
@@ -94,7 +113,14 @@ public final class Trainer<B> {
             epochsDone = info.epochsDone();
             step = info.steps();
             lastGood = checkpoint + " (epoch " + epochsDone + ")";
+            resumedFrom = checkpoint;
         }
+        return this;
+    }
+
+    /** Lets {@link #fit} replace a run already in its folder (by default it refuses: {@link RunExistsException}). */
+    public Trainer<B> overwrite(boolean on) {
+        this.overwrite = on;
         return this;
     }
 
@@ -118,10 +144,10 @@ public final class Trainer<B> {
      * stops being finite; that step's update is not made.
      */
     public Result fit(Path dir, int stopAfter, Listener listener) throws IOException {
-        Files.createDirectories(dir);
         Path ckpt = dir.resolve("checkpoint.safetensors");
         int first = epochsDone + 1, last = stopAfter > 0 ? Math.min(cfg.epochs(), epochsDone + stopAfter) : cfg.epochs();
         if (first > last) throw new IllegalStateException("the run has done its " + cfg.epochs() + " epochs already");
+        checkWritable(dir, ckpt);
         double seconds = 0;
         long examples = 0;
         EpochMetrics m = null;
@@ -129,14 +155,19 @@ public final class Trainer<B> {
         for (int e = first; e <= last; e++) {
             m = trainEpoch(e, listener);
             report = task.evaluate();
-            if (report != null) m = m.withTest(report.loss(), report.primary());
+            if (report != null) {
+                if (!Double.isFinite(report.primary()))
+                    throw new IllegalArgumentException(task.name() + ": epoch " + e + "'s test metric is " + report.primary() + " (" + report.summary()
+                            + "); nothing of the epoch was saved" + (lastGood != null ? "; the last good checkpoint is " + lastGood : ""));
+                m = m.withTest(report.loss(), report.primary());
+            }
             history.add(m);
             seconds += m.seconds();
             examples += task.trainCount();
             epochsDone = e;
             Checkpoint.save(ckpt, model, opt, cfg, e, step, history, task.metadata());
             lastGood = ckpt + " (epoch " + e + ")";
-            writeMetrics(dir, history, task.chartTitle());
+            writeMetrics(dir, history, task.chartTitle(), listener);
             listener.onEpoch(m, report);
         }
         return new Result(last, m, report, ckpt, examples / seconds, last < cfg.epochs());
@@ -223,14 +254,41 @@ public final class Trainer<B> {
         }
     }
 
-    /** metrics.csv (atomically) and the chart. */
-    static void writeMetrics(Path dir, List<EpochMetrics> history, String title) throws IOException {
+    /**
+     * Before the first step: the folder can be written (a probe file), and it holds no other run unless
+     * {@link #overwrite} allows replacing it.
+     */
+    private void checkWritable(Path dir, Path ckpt) throws IOException {
+        Files.createDirectories(dir);
+        for (Path p : List.of(ckpt, dir.resolve("metrics.csv")))
+            if (Files.exists(p) && !overwrite && (resumedFrom == null || !Files.isSameFile(resumedFrom, ckpt))) throw new RunExistsException(dir, p);
+        Path probe = dir.resolve(".fovea-write-probe");
+        Files.deleteIfExists(probe);
+        Files.writeString(probe, "fovea checks that it can write here before training\n");
+        Files.delete(probe);
+    }
+
+    /**
+     * metrics.csv and the chart, each written to a temporary file and renamed; a failure is a warning (the checkpoint,
+     * already written, is what a run needs), the temporary file removed.
+     */
+    static void writeMetrics(Path dir, List<EpochMetrics> history, String title, Listener listener) {
         StringBuilder csv = new StringBuilder(EpochMetrics.CSV_HEADER).append('\n');
         for (EpochMetrics m : history) csv.append(m.csv()).append('\n');
-        Path tmp = dir.resolve("metrics.csv.tmp");
-        Files.writeString(tmp, csv);
-        Files.move(tmp, dir.resolve("metrics.csv"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        Chart.write(dir.resolve("metrics.png"), history, title);
+        Path tmp = dir.resolve("metrics.csv.tmp"), png = dir.resolve("metrics.png");
+        try {
+            Files.writeString(tmp, csv);
+            Files.move(tmp, dir.resolve("metrics.csv"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            listener.onWarning("could not write " + dir.resolve("metrics.csv") + " (" + e + "); training goes on");
+            try { Files.deleteIfExists(tmp); } catch (IOException ignored) { /* the warning above says enough */ }
+        }
+        try {
+            Chart.write(png, history, title);
+        } catch (IOException | RuntimeException e) {
+            listener.onWarning("could not draw " + png + " (" + e + "); training goes on");
+            try { Files.deleteIfExists(png.resolveSibling(png.getFileName() + ".tmp")); } catch (IOException ignored) { /* as above */ }
+        }
     }
 
     /** Index of the largest of v[off .. off+n) (the first on ties). */
