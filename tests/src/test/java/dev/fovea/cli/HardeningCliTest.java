@@ -28,12 +28,7 @@ class HardeningCliTest {
     @TempDir static Path tmp;
     static Path data;
 
-    @BeforeAll static void makeData() throws IOException {
-        ImageDataset.Splits s = ImageDataset.embeddedSample();
-        data = tmp.resolve("data");
-        TrainCliTest.writeSplit(data, "train", s.train(), 128, false);
-        TrainCliTest.writeSplit(data, "t10k", s.test(), 64, false);
-    }
+    @BeforeAll static void makeData() throws IOException { data = dataset("data", 128, 64); }
 
     static String[] train(Path out, String... extra) {
         String[] base = {"train", "--model", "lenet5-full", "--epochs", "1", "--batch", "64", "--threads", "2", "--data", data.toString(), "--out", out.toString()};
@@ -68,18 +63,22 @@ class HardeningCliTest {
         assertEquals("mine", Files.readString(file));
     }
 
-    @Test void badDataIsNamedBeforeTheFirstStep() throws IOException {
+    /** An MNIST-format folder of the sample's first {@code train} and {@code test} images, raw IDX. */
+    static Path dataset(String name, int train, int test) throws IOException {
         ImageDataset.Splits s = ImageDataset.embeddedSample();
-        Path empty = tmp.resolve("empty-test");
-        TrainCliTest.writeSplit(empty, "train", s.train(), 64, false);
-        TrainCliTest.writeSplit(empty, "t10k", s.test(), 0, false);
+        Path dir = tmp.resolve(name);
+        TrainCliTest.writeSplit(dir, "train", s.train(), train, false);
+        TrainCliTest.writeSplit(dir, "t10k", s.test(), test, false);
+        return dir;
+    }
+
+    @Test void badDataIsNamedBeforeTheFirstStep() throws IOException {
+        Path empty = dataset("empty-test", 64, 0);
         String line = userError(run("train", "--epochs", "1", "--data", empty.toString(), "--out", tmp.resolve("o1").toString()));
         assertTrue(line.contains("t10k-images") && line.contains("holds no images"), line);
         assertFalse(Files.exists(tmp.resolve("o1/checkpoint.safetensors")));
 
-        Path labels = tmp.resolve("bad-label");
-        TrainCliTest.writeSplit(labels, "train", s.train(), 64, false);
-        TrainCliTest.writeSplit(labels, "t10k", s.test(), 64, false);
+        Path labels = dataset("bad-label", 64, 64);
         byte[] lb = Files.readAllBytes(labels.resolve("train-labels-idx1-ubyte"));
         lb[8 + 17] = 12;                                               // record 17: label 12 of a 10-class model
         Files.write(labels.resolve("train-labels-idx1-ubyte"), lb);
@@ -87,9 +86,7 @@ class HardeningCliTest {
         assertTrue(line.contains("train-labels-idx1-ubyte") && line.contains("record 17 has label 12, but the model has 10 classes"), line);
         assertFalse(Files.exists(tmp.resolve("o2/checkpoint.safetensors")));
 
-        Path sizes = tmp.resolve("other-size");
-        TrainCliTest.writeSplit(sizes, "train", s.train(), 64, false);
-        TrainCliTest.writeSplit(sizes, "t10k", s.test(), 64, false);
+        Path sizes = dataset("other-size", 64, 64);
         byte[] im = Files.readAllBytes(sizes.resolve("t10k-images-idx3-ubyte"));
         java.nio.ByteBuffer.wrap(im).putInt(8, 56).putInt(12, 14);   // the same bytes read as 56x14 images
         Files.write(sizes.resolve("t10k-images-idx3-ubyte"), im);
