@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -48,6 +49,7 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     public static SafetensorsFile open(Path path) throws IOException {
+        if (Files.isDirectory(path)) throw new IOException(path + ": a folder, not a safetensors file");
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();

@@ -87,6 +87,9 @@ public final class SafetensorsWriter {
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
         try {
+            // a temporary file is private (0600); the checkpoint is an output like the others, readable as they are
+            if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix"))
+                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
                  OutputStream os = java.nio.channels.Channels.newOutputStream(ch)) {
                 byte[] header = header();

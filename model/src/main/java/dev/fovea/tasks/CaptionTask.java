@@ -40,7 +40,13 @@ public final class CaptionTask implements TrainingTask<CaptionTask.Batch> {
     private final CaptionData train, test;
     private final float[] pixelStats;
 
+    /** Checks before any step that both splits' images are of the model's size and channels. */
     public CaptionTask(Backend be, Captioner net, CaptionData train, CaptionData test, float[] pixelStats) {
+        Captioner.Config c = net.config();
+        for (var d : List.of(train, test))
+            if (d.images().height() != c.imgSize() || d.images().width() != c.imgSize() || d.images().channels() != c.inChans())
+                throw new IllegalArgumentException((d == train ? "training" : "test") + " captions' images are " + d.images().channels() + "x"
+                        + d.images().height() + "x" + d.images().width() + ", the model takes " + c.inChans() + "x" + c.imgSize() + "x" + c.imgSize());
         this.be = be;
         this.net = net;
         this.train = train;

@@ -48,7 +48,12 @@ public final class SceneTask implements TrainingTask<SceneTask.Batch> {
     private final TaskSpec spec;
     private final SceneData train, test;
 
+    /** Checks the data before any step: both splits hold images of the model's size and channels. */
     public SceneTask(Backend be, SceneNet net, TrainConfig cfg, TaskSpec spec, SceneData train, SceneData test) {
+        for (SceneData d : List.of(train, test)) {
+            if (d.count() == 0) throw new IllegalArgumentException(d.coco().annotationsFile() + ": holds no images");
+            fits(d, net.config());
+        }
         this.be = be;
         this.net = net;
         this.cfg = cfg;
@@ -116,6 +121,12 @@ public final class SceneTask implements TrainingTask<SceneTask.Batch> {
             SceneNet net = Checkpoint.loadModel(f, new SceneNet(be, spec.model(), info.config().seed()), be);
             return new Loaded(spec, info, net);
         }
+    }
+
+    private static void fits(SceneData data, SceneNet.Config mc) {
+        if (data.size() != mc.imgSize() || data.channels() != mc.inChans())
+            throw new IllegalArgumentException(data.coco().annotationsFile() + ": images are " + data.channels() + "x" + data.size() + "x" + data.size()
+                    + ", the model takes " + mc.inChans() + "x" + mc.imgSize() + "x" + mc.imgSize());
     }
 
     /** "name=value ..." of metrics, four decimals. */
@@ -221,9 +232,7 @@ public final class SceneTask implements TrainingTask<SceneTask.Batch> {
     /** Evaluates {@code task} on every image of {@code data}, {@code batch} images at a time. */
     public static Report evaluate(Backend be, SceneNet net, Task task, SceneData data, float[] pixelStats, int batch) {
         SceneNet.Config mc = net.config();
-        if (data.size() != mc.imgSize() || data.channels() != mc.inChans())
-            throw new IllegalArgumentException(data.coco().annotationsFile() + ": images are " + data.channels() + "x" + data.size() + "x" + data.size()
-                    + ", the model takes " + mc.inChans() + "x" + mc.imgSize() + "x" + mc.imgSize());
+        fits(data, mc);
         net.train(false);
         SceneMetrics metrics = new SceneMetrics(task, mc.classes(), mc.imgSize());
         double lossSum = 0;

@@ -80,7 +80,14 @@ public final class Checkpoint {
         try {
             List<EpochMetrics> h = new ArrayList<>();
             String hist = m.getOrDefault("history", "");
-            for (String line : hist.split("\n")) if (!line.isBlank()) h.add(EpochMetrics.parseCsv(line));
+            for (String line : hist.split("\n")) {
+                if (line.isBlank()) continue;
+                try {
+                    h.add(EpochMetrics.parseCsv(line));
+                } catch (RuntimeException e) {
+                    throw new IllegalArgumentException(f.path() + ": bad \"history\" in the checkpoint's metadata: " + e.getMessage());
+                }
+            }
             return new Info(f.path(), TrainConfig.fromMetadata(f.path().toString(), m), Integer.parseInt(m.get("epochs_done")),
                     Long.parseLong(m.get("steps")), Integer.parseInt(m.get("optimizer_steps")), h);
         } catch (RuntimeException e) {

@@ -45,6 +45,8 @@ public final class CocoCaptions {
             root = Json.parse(Files.readString(file, StandardCharsets.UTF_8));
         } catch (Json.ParseException e) {
             throw CocoDataset.bad(file, "not valid JSON: " + e.getMessage());
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw CocoDataset.bad(file, "not UTF-8 text (" + e + ")");
         }
         if (!(root instanceof Map<?, ?> top)) throw CocoDataset.bad(file, "the top level is not a JSON object");
         List<CocoDataset.Image> ims = new ArrayList<>();

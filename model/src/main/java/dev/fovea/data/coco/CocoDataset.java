@@ -97,6 +97,8 @@ public final class CocoDataset {
             root = Json.parse(Files.readString(annotationsFile, StandardCharsets.UTF_8));
         } catch (Json.ParseException e) {
             throw bad(annotationsFile, "not valid JSON: " + e.getMessage());
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw bad(annotationsFile, "not UTF-8 text (" + e + ")");
         }
         if (!(root instanceof Map<?, ?> top)) throw bad(annotationsFile, "the top level is not a JSON object");
         List<Category> cats = new ArrayList<>();
