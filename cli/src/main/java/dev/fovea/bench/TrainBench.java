@@ -49,7 +49,7 @@ public final class TrainBench {
     }
 
     /** Full batches only, epoch after epoch, each freshly shuffled; prepared on the calling thread (the loop's loader hides that time). */
-    private static final class Feed {
+    static final class Feed {
         private final ClassificationTask task;
         private final int count, batch;
         private int[] order;

@@ -23,7 +23,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code fovea bench ...}: throughput side by side with a named peer. */
-@Command(name = "bench", description = "Benchmarks, side by side with a peer.", subcommands = {BenchCommand.Gemm.class, BenchCommand.Train.class, BenchCommand.Infer.class, BenchCommand.Decode.class})
+@Command(name = "bench", description = "Benchmarks, side by side with a peer.", subcommands = {BenchCommand.Gemm.class, BenchCommand.Train.class, BenchCommand.Infer.class, BenchCommand.Decode.class, BenchCommand.Soak.class})
 final class BenchCommand {
 
     @Command(name = "gemm", description = {"Square SGEMM: Fovea's CPU kernel against OpenBLAS cblas_sgemm on the same data.",
@@ -64,6 +64,35 @@ final class BenchCommand {
             if (!Double.isNaN(r.relErr())) System.out.printf("results agree: relative error %.2e%n", r.relErr());
             System.out.println(r.line());
             return 0;
+        }
+    }
+
+    @Command(name = "soak", description = {"A soak test: many training steps, sampling the backend's live tensor bytes and the heap after GC.",
+            "Both should stay flat. Last line: soak model=M steps=N tensors_bytes=FIRST..LAST (max MAX) heap_mb=FIRST..LAST (max MAX)"})
+    static final class Soak implements Callable<Integer> {
+        @Option(names = "--model", description = "lenet5, lenet5-full or vit (default: ${DEFAULT-VALUE})") String model = "lenet5";
+        @Option(names = "--steps", description = "training steps (default: ${DEFAULT-VALUE})") long steps = 10_000;
+        @Option(names = "--every", description = "sample every N steps (default: ${DEFAULT-VALUE})") long every = 1_000;
+        @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 64;
+        @Option(names = "--data", description = "directory of MNIST-format IDX files (default: Fashion-MNIST as train uses it)") Path data;
+        @Mixin EngineOptions engine;
+
+        @Override public Integer call() throws IOException {
+            Models.validate(model, null);
+            if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+            ImageDataset.Splits splits = ImageDataset.resolve(data);
+            try (Backend be = engine.open()) {
+                System.out.printf(Locale.ROOT, "bench soak: %s, batch %d, %,d steps on %s, %s%n", model, batch, steps, splits.description(),
+                        be.describe().lines().findFirst().orElse(be.name()));
+                var samples = dev.fovea.bench.SoakBench.run(be, model, batch, splits.train(), steps, every, System.out);
+                var first = samples.getFirst();
+                var last = samples.getLast();
+                long maxBytes = samples.stream().mapToLong(dev.fovea.bench.SoakBench.Sample::bytesInUse).max().orElse(0);
+                long maxHeap = samples.stream().mapToLong(dev.fovea.bench.SoakBench.Sample::heapAfterGc).max().orElse(0);
+                System.out.printf(Locale.ROOT, "soak model=%s steps=%d tensors_bytes=%d..%d (max %d) heap_mb=%.1f..%.1f (max %.1f)%n", model, steps,
+                        first.bytesInUse(), last.bytesInUse(), maxBytes, first.heapAfterGc() / 1e6, last.heapAfterGc() / 1e6, maxHeap / 1e6);
+                return 0;
+            }
         }
     }
 

@@ -37,13 +37,13 @@ final class EvalCommand implements Callable<Integer> {
         if ("generate".equals(task) || task == null && "generate".equals(Checkpoint.task(weights)))
             return GenerateRun.eval(weights, data, classifier, count, temperature, seed, engine);
         if (task != null || Checkpoint.task(weights) != null) return TaskRun.eval(weights, data, task, batch, engine);
-        ImageDataset.Splits splits = ImageDataset.resolve(data);
-        System.out.println("data: " + splits.description());
+        ImageDataset test = ImageDataset.resolveTest(data);
+        System.out.println("data: " + test.source() + " (" + test.count() + " test images)");
         try (Backend be = engine.open(); ClassificationTask.Loaded w = ClassificationTask.load(be, weights)) {
             System.out.println("model: " + w.config().model() + " from " + weights + " (" + w.epochs() + " epochs)");
-            Evaluation ev = ClassificationTask.evaluate(be, w.model(), splits.test(), batch);
+            Evaluation ev = ClassificationTask.evaluate(be, w.model(), test, batch);
             System.out.print(ev.confusionTable(w.config().classes() == 10 ? ImageDataset.FASHION_CLASSES : null));
-            System.out.printf(Locale.ROOT, "eval model=%s images=%d loss=%.4f accuracy=%.4f%n", w.config().model(), splits.test().count(), ev.loss(), ev.accuracy());
+            System.out.printf(Locale.ROOT, "eval model=%s images=%d loss=%.4f accuracy=%.4f%n", w.config().model(), test.count(), ev.loss(), ev.accuracy());
             return 0;
         }
     }

@@ -53,6 +53,14 @@ public record ImageDataset(String source, int count, int height, int width, byte
         return embeddedSample();
     }
 
+    /** The test split alone ({@code dir}, the default directory or the embedded sample, as {@link #resolve}): what evaluation reads. */
+    public static ImageDataset resolveTest(Path dir) throws IOException {
+        if (dir == null && !Files.isDirectory(DEFAULT_DIR)) return readResource("t10k");
+        Path d = dir != null ? dir : DEFAULT_DIR;
+        if (!Files.isDirectory(d)) throw new NoSuchFileException(d + " (no such data directory)");
+        return read(d, "t10k");
+    }
+
     private static ImageDataset read(Path dir, String split) throws IOException {
         Path im = find(dir, split + "-images-idx3-ubyte"), lb = find(dir, split + "-labels-idx1-ubyte");
         Idx.Array images, labels;

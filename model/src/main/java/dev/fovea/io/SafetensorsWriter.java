@@ -99,6 +99,9 @@ public final class SafetensorsWriter {
                 for (Item it : items.values()) os.write(it.bytes());
                 os.flush();
                 ch.force(true);
+            } catch (IOException e) {
+                // a full disk or a failing device: the JDK's message names no file
+                throw new IOException(abs + ": could not write (" + e.getMessage() + "); the previous file, if any, is unchanged", e);
             }
             try {
                 Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

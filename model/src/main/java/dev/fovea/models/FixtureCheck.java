@@ -78,9 +78,12 @@ public final class FixtureCheck {
     }
 
     private static Result compare(SafetensorsFile f, String name, Tensor got) {
+        int[] want = f.entry(name).shape(), have = got.shape();
+        // a scalar may be stored as [] or [1]
+        boolean scalar = got.numel() == 1 && java.util.Arrays.stream(want).reduce(1, (a, b) -> a * b) == 1;
+        if (!scalar && !java.util.Arrays.equals(want, have))
+            throw new IllegalArgumentException(f.path() + ": " + name + " has shape " + Shape.str(want) + " but the model computed " + Shape.str(have));
         float[] ref = f.floats(name), g = got.toArray();
-        if (ref.length != g.length)
-            throw new IllegalArgumentException(f.path() + ": " + name + " has shape " + Shape.str(f.entry(name).shape()) + " but the model computed " + Shape.str(got.shape()));
         return new Result(name, relErr(g, ref), TOLERANCE);
     }
 

@@ -105,6 +105,10 @@ public record ViTConfig(int imgSize, int patchSize, int inChans, int numClasses,
 
     public static ViTConfig fromFile(SafetensorsFile f) {
         ViTConfig m = ViTConfig.fromMetadata(f.path().toString(), f.metadata());
+        // the tensors give width, depth, patch, classes and more, but not how the width is split into heads
+        if (!f.metadata().containsKey("num_heads") && !f.metadata().getOrDefault("arch", "").matches("timm vit_(tiny|small|base)_patch16_224"))
+            throw new IllegalArgumentException(f.path() + ": the number of attention heads is in neither its metadata (\"num_heads\") nor a known"
+                    + " \"arch\" (timm vit_tiny/small/base_patch16_224), and the tensors cannot tell it; a guess would give wrong answers");
         if (!f.contains("patch_embed.proj.weight") || !f.contains("head.weight"))
             throw new IllegalArgumentException(f.path() + ": a ViT needs patch_embed.proj.weight and head.weight");
         int[] pe = shape(f, "patch_embed.proj.weight", 4, "[D, C, P, P]"), hd = shape(f, "head.weight", 2, "[classes, D]");

@@ -107,6 +107,7 @@ public final class ClassificationTask implements TrainingTask<ClassificationTask
     /** Loss, accuracy and confusion matrix in evaluation mode, without recording gradients. */
     public static Evaluation evaluate(Backend be, Layer model, ImageDataset data, int batch) {
         if (batch < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batch);
+        if (data.count() == 0) throw new IllegalArgumentException(data.source() + ": holds no images to evaluate on");
         model.train(false);
         double lossSum = 0;
         long correct = 0;

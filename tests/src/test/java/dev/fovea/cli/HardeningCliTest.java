@@ -121,6 +121,25 @@ class HardeningCliTest {
         assertTrue(line.contains("f6.weight"), line);
     }
 
+    @Test void filesThatAreMissingOrFoldersAreNamedWithTheCause() throws IOException {
+        Path missing = tmp.resolve("missing.safetensors");
+        assertEquals("fovea: error: " + missing + ": no such file", userError(run("eval", "--weights", missing.toString(), "--data", data.toString())));
+        assertEquals("fovea: error: " + tmp + ": a folder, not a safetensors file", userError(run("eval", "--weights", tmp.toString(), "--data", data.toString())));
+        assertEquals("fovea: error: " + missing + ": no such file", userError(run("train", "--resume", missing.toString(), "--data", data.toString())));
+        String line = userError(run("train", "--epochs", "1", "--data", dataset("empty-train", 0, 16).toString(), "--out", tmp.resolve("o4").toString()));
+        assertTrue(line.contains("train-images") && line.contains("holds no images"), line);
+    }
+
+    @Test void evalReadsOnlyTheTestSplitAndCheckpointsAreReadableLikeOtherOutputs() throws IOException {
+        Path ckpt = checkpoint(), onlyTest = tmp.resolve("only-test");
+        Files.createDirectories(onlyTest);
+        for (String n : new String[]{"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) Files.copy(data.resolve(n), onlyTest.resolve(n));
+        CliTest.Run r = run("eval", "--weights", ckpt.toString(), "--data", onlyTest.toString());
+        assertEquals(0, r.code(), r.err());
+        if (ckpt.getFileSystem().supportedFileAttributeViews().contains("posix"))
+            assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(ckpt)));
+    }
+
     @Test void optionsOutOfRangeAreOneLineEach() {
         Path out = tmp.resolve("never");
         assertTrue(userError(run(train(out, "--momentum", "NaN"))).contains("--momentum must be in [0, 1), got NaN"));
@@ -178,22 +197,30 @@ class HardeningCliTest {
         assertFalse(Files.exists(out.resolve("metrics.png.tmp")), "no temporary file left behind");
     }
 
-    @Test void aFixtureWithATensorOfAnotherRankIsNamed() throws Exception {
+    /** A copy of {@code src} with tensor {@code flatten} made one-dimensional and metadata {@code drop} left out. */
+    static Path rewrite(Path src, Path dst, String flatten, String drop) throws IOException {
+        try (SafetensorsFile f = SafetensorsFile.open(src)) {
+            SafetensorsWriter w = new SafetensorsWriter();
+            f.metadata().forEach((k, v) -> { if (!k.equals(drop)) w.metadata(k, v); });
+            for (String n : f.names()) {
+                if (n.equals("io.labels")) { w.putLongs(n, f.longs(n), f.entry(n).shape()); continue; }
+                float[] v = f.floats(n);
+                w.putFloats(n, v, n.equals(flatten) ? new int[]{v.length} : f.entry(n).shape());
+            }
+            w.write(dst);
+        }
+        return dst;
+    }
+
+    @Test void aFixtureWithATensorOfAnotherRankOrNoHeadCountIsNamed() throws Exception {
         Path src = Path.of(HardeningCliTest.class.getResource("/fixtures/vit_tiny_c1_28.safetensors").toURI());
         for (String name : new String[]{"io.input", "patch_embed.proj.weight"}) {
-            Path bad = tmp.resolve("rank-" + name + ".safetensors");
-            try (SafetensorsFile f = SafetensorsFile.open(src)) {
-                SafetensorsWriter w = new SafetensorsWriter();
-                f.metadata().forEach(w::metadata);
-                for (String n : f.names()) {
-                    if (n.equals("io.labels")) { w.putLongs(n, f.longs(n), f.entry(n).shape()); continue; }
-                    float[] v = f.floats(n);
-                    w.putFloats(n, v, n.equals(name) ? new int[]{v.length} : f.entry(n).shape());
-                }
-                w.write(bad);
-            }
+            Path bad = rewrite(src, tmp.resolve("rank-" + name + ".safetensors"), name, null);
             String line = userError(run("check", "--weights", bad.toString()));
             assertTrue(line.contains(bad.toString()) && line.contains(name + " has shape [") && line.contains("expected 4 dimensions"), line);
         }
+        Path headless = rewrite(src, tmp.resolve("no-heads.safetensors"), null, "num_heads");
+        String line = userError(run("check", "--weights", headless.toString()));
+        assertTrue(line.contains(headless + ": the number of attention heads is in neither its metadata"), line);
     }
 }

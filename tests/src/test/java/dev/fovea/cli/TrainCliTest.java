@@ -159,6 +159,15 @@ class TrainCliTest {
         assertTrue(Pattern.matches("train model=lenet5-full batch=32 threads=2 images_per_s=[0-9]+", r.lastLine()), r.lastLine());
     }
 
+    @Test void benchSoakSamplesFlatMemory() {
+        CliTest.Run r = run("bench", "soak", "--model", "lenet5-full", "--steps", "30", "--every", "10", "--batch", "32", "--threads", "2", "--data", data.toString());
+        assertEquals(0, r.code(), r.err());
+        java.util.regex.Matcher m = Pattern.compile("soak model=lenet5-full steps=30 tensors_bytes=([0-9]+)\\.\\.([0-9]+) \\(max ([0-9]+)\\) heap_mb=.*").matcher(r.lastLine());
+        assertTrue(m.matches(), r.lastLine());
+        assertEquals(m.group(1), m.group(2), "the live tensors after step 1 and after step 30: parameters, gradients, momentum");
+        assertEquals(m.group(1), m.group(3));
+    }
+
     @Test void badDataIsNamedWithFileAndOffset() throws IOException {
         ImageDataset.Splits s = ImageDataset.embeddedSample();
         Path bad = tmp.resolve("badmagic");
@@ -176,7 +185,7 @@ class TrainCliTest {
 
         b[0] = 0;
         Files.write(im, Arrays.copyOf(b, b.length - 100));
-        CliTest.Run trunc = run("eval", "--data", bad.toString(), "--weights", "x");
+        CliTest.Run trunc = run("train", "--data", bad.toString(), "--epochs", "1", "--out", tmp.resolve("x2").toString());
         assertEquals(2, trunc.code());
         assertTrue(trunc.err().contains(im + ": byte " + (b.length - 100) + ": truncated"), trunc.err());
 
