@@ -198,10 +198,16 @@ class HardeningCliTest {
     }
 
     /** A copy of {@code src} with tensor {@code flatten} made one-dimensional and metadata {@code drop} left out. */
-    static Path rewrite(Path src, Path dst, String flatten, String drop) throws IOException {
+    static Path rewrite(Path src, Path dst, String flatten, String drop) throws IOException { return rewrite(src, dst, flatten, drop, null); }
+
+    /** ... and metadata {@code replace[0]} set to {@code replace[1]}. */
+    static Path rewrite(Path src, Path dst, String flatten, String drop, String[] replace) throws IOException {
         try (SafetensorsFile f = SafetensorsFile.open(src)) {
             SafetensorsWriter w = new SafetensorsWriter();
-            f.metadata().forEach((k, v) -> { if (!k.equals(drop)) w.metadata(k, v); });
+            f.metadata().forEach((k, v) -> {
+                if (k.equals(drop)) return;
+                w.metadata(k, replace != null && k.equals(replace[0]) ? replace[1] : v);
+            });
             for (String n : f.names()) {
                 if (n.equals("io.labels")) { w.putLongs(n, f.longs(n), f.entry(n).shape()); continue; }
                 float[] v = f.floats(n);
@@ -222,5 +228,14 @@ class HardeningCliTest {
         Path headless = rewrite(src, tmp.resolve("no-heads.safetensors"), null, "num_heads");
         String line = userError(run("check", "--weights", headless.toString()));
         assertTrue(line.contains(headless + ": the number of attention heads is in neither its metadata"), line);
+        Path flatLogits = rewrite(src, tmp.resolve("flat-logits.safetensors"), "io.logits", null);
+        line = userError(run("check", "--weights", flatLogits.toString()));
+        assertTrue(line.contains(flatLogits + ": io.logits has shape [") && line.contains("but the model computed ["), line);
+    }
+
+    @Test void aCheckpointWithBrokenHistoryIsNamed() throws IOException {
+        Path bad = rewrite(checkpoint(), tmp.resolve("history.safetensors"), null, null, new String[]{"history", "1,2,3"});
+        String line = userError(run("eval", "--weights", bad.toString(), "--data", data.toString()));
+        assertTrue(line.contains(bad + ": bad \"history\" in the checkpoint's metadata: metrics line needs 8 fields"), line);
     }
 }
