@@ -51,6 +51,7 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
     public GenerationTask(Backend be, ImageGenerator net, TrainConfig cfg, ImageDataset train, ImageDataset test, Layer judge, Path judgePath,
                           int samplesPerClass) {
         if (samplesPerClass < 1) throw new IllegalArgumentException("at least one sample of each class is judged, got " + samplesPerClass);
+        if (test.count() == 0) throw new IllegalArgumentException(test.source() + ": the test split holds no images");
         this.be = be;
         this.net = net;
         this.cfg = cfg;

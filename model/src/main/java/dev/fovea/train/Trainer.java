@@ -259,6 +259,7 @@ public final class Trainer<B> {
      * {@link #overwrite} allows replacing it.
      */
     private void checkWritable(Path dir, Path ckpt) throws IOException {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) throw new IOException(dir + ": a file, not a folder; a run's outputs go into a folder");
         Files.createDirectories(dir);
         for (Path p : List.of(ckpt, dir.resolve("metrics.csv")))
             if (Files.exists(p) && !overwrite && (resumedFrom == null || !Files.isSameFile(resumedFrom, ckpt))) throw new RunExistsException(dir, p);

@@ -59,6 +59,12 @@ class TaskCliTest {
                 data.resolve("test/images/000002.png").toString(), "--out", dir.toString());
         assertEquals(0, two.code(), two.err());
         assertTrue(Files.isRegularFile(dir.resolve("000002-segment.png")));
+        // a picture that cannot be written: one line naming it, no stack trace
+        Path nowhere = tmp.resolve("no-such-folder/pred.png");
+        CliTest.Run bad = run("predict", "--task", "instance", "--weights", instance.resolve("checkpoint.safetensors").toString(), image.toString(),
+                "--out", nowhere.toString());
+        assertEquals(2, bad.code(), bad.out());
+        assertEquals("fovea: error: " + nowhere + ": its folder " + nowhere.getParent() + " does not exist", bad.err().strip());
     }
 
     @Test void aResumedSceneRunEqualsAnUninterruptedOne() throws IOException {
