@@ -3,6 +3,7 @@ package dev.fovea.models;
 import dev.fovea.io.SafetensorsFile;
 import dev.fovea.nn.Act;
 
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -91,10 +92,7 @@ public record ViTConfig(int imgSize, int patchSize, int inChans, int numClasses,
     }
 
     private static boolean bool(String s) { return s.equalsIgnoreCase("true"); }
-    /**
-     * A ViT's config from a timm checkpoint or fixture: the metadata for what the tensors cannot tell (heads, eps,
-     * activation, pooling), the tensors' shapes for the rest, so that any checkpoint of the format loads.
-     */
+
     /** The shape of tensor {@code name}, which must have {@code rank} dimensions ({@code what} says which). */
     static int[] shape(SafetensorsFile f, String name, int rank, String what) {
         int[] s = f.entry(name).shape();
@@ -103,29 +101,56 @@ public record ViTConfig(int imgSize, int patchSize, int inChans, int numClasses,
         return s;
     }
 
+    /**
+     * A ViT's config from a timm checkpoint or fixture: the tensors' shapes for what they tell (width, depth, patch,
+     * channels, classes, MLP ratio, qkv bias, class token, average pooling, the position grid), and for the rest
+     * (heads, eps, activation, token pooling) the file's metadata, completed by a timm/Hugging Face
+     * {@code config.json} beside it ({@link TimmConfig}). A head count known from neither is refused: the tensors
+     * cannot tell it, and a guess would give wrong answers.
+     */
     public static ViTConfig fromFile(SafetensorsFile f) {
-        ViTConfig m = ViTConfig.fromMetadata(f.path().toString(), f.metadata());
-        // the tensors give width, depth, patch, classes and more, but not how the width is split into heads
-        if (!f.metadata().containsKey("num_heads") && !f.metadata().getOrDefault("arch", "").matches("timm vit_(tiny|small|base)_patch16_224"))
-            throw new IllegalArgumentException(f.path() + ": the number of attention heads is in neither its metadata (\"num_heads\") nor a known"
-                    + " \"arch\" (timm vit_tiny/small/base_patch16_224), and the tensors cannot tell it; a guess would give wrong answers");
+        Map<String, String> meta = new LinkedHashMap<>(f.metadata());
+        Path json = TimmConfig.beside(f.path());
+        String source = f.path().toString();
+        if (json != null) {
+            try {
+                TimmConfig.read(json).forEach(meta::putIfAbsent);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(json + ": " + e.getMessage(), e);
+            }
+            source = f.path() + " with " + json;
+        }
+        if (!meta.containsKey("num_heads") && !meta.getOrDefault("arch", "").matches("timm vit_(tiny|small|base)_patch16_224"))
+            throw new IllegalArgumentException(f.path() + ": the number of attention heads is in neither its metadata (\"num_heads\"), a config.json"
+                    + " beside it (its \"architecture\" or model_args.num_heads) nor a known \"arch\", and the tensors cannot tell it; a guess would"
+                    + " give wrong answers");
         if (!f.contains("patch_embed.proj.weight") || !f.contains("head.weight"))
             throw new IllegalArgumentException(f.path() + ": a ViT needs patch_embed.proj.weight and head.weight");
         int[] pe = shape(f, "patch_embed.proj.weight", 4, "[D, C, P, P]"), hd = shape(f, "head.weight", 2, "[classes, D]");
+        // what the tensors tell wins over what the metadata says
+        meta.put("embed_dim", Integer.toString(pe[0]));
+        meta.put("in_chans", Integer.toString(pe[1]));
+        meta.put("patch_size", Integer.toString(pe[2]));
+        meta.put("num_classes", Integer.toString(hd[0]));
         // the image size: from a fixture's input, else from the position embeddings (a square grid)
-        int img = m.imgSize();
-        if (f.contains("io.input")) img = shape(f, "io.input", 4, "[B, C, H, W]")[2];
+        if (f.contains("io.input")) meta.put("img_size", Integer.toString(shape(f, "io.input", 4, "[B, C, H, W]")[2]));
         else if (f.contains("pos_embed")) {
             int tokens = shape(f, "pos_embed", 3, "[1, T, D]")[1] - (f.contains("cls_token") ? 1 : 0);
-            img = (int) Math.round(Math.sqrt(tokens)) * pe[2];
+            meta.put("img_size", Integer.toString((int) Math.round(Math.sqrt(tokens)) * pe[2]));
         }
         int depth = 0;
         while (f.contains("blocks." + depth + ".norm1.weight")) depth++;
-        int d = pe[0];
-        float mlpRatio = f.contains("blocks.0.mlp.fc1.weight") ? (float) shape(f, "blocks.0.mlp.fc1.weight", 2, "[hidden, D]")[0] / d : m.mlpRatio();
-        boolean avg = f.contains("fc_norm.weight");
-        return new ViTConfig(img, pe[2], pe[1], hd[0], d, depth, m.numHeads(), mlpRatio, f.contains("blocks.0.attn.qkv.bias"),
-                f.contains("cls_token"), avg ? "avg" : m.globalPool(), m.eps(), m.act());
+        meta.put("depth", Integer.toString(depth));
+        if (f.contains("blocks.0.mlp.fc1.weight"))
+            meta.put("mlp_ratio", Float.toString((float) shape(f, "blocks.0.mlp.fc1.weight", 2, "[hidden, D]")[0] / pe[0]));
+        meta.put("qkv_bias", Boolean.toString(f.contains("blocks.0.attn.qkv.bias")));
+        meta.put("class_token", Boolean.toString(f.contains("cls_token")));
+        if (f.contains("fc_norm.weight")) meta.put("global_pool", "avg");
+        try {
+            return fromMetadata(source, meta);
+        } catch (IllegalArgumentException e) {
+            throw e.getMessage().startsWith(source) ? e : new IllegalArgumentException(source + ": " + e.getMessage());
+        }
     }
 
 }
