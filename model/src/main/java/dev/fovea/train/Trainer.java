@@ -261,8 +261,9 @@ public final class Trainer<B> {
     private void checkWritable(Path dir, Path ckpt) throws IOException {
         if (Files.exists(dir) && !Files.isDirectory(dir)) throw new IOException(dir + ": a file, not a folder; a run's outputs go into a folder");
         Files.createDirectories(dir);
+        boolean continuing = resumedFrom != null && Files.exists(ckpt) && Files.isSameFile(resumedFrom, ckpt);
         for (Path p : List.of(ckpt, dir.resolve("metrics.csv")))
-            if (Files.exists(p) && !overwrite && (resumedFrom == null || !Files.isSameFile(resumedFrom, ckpt))) throw new RunExistsException(dir, p);
+            if (Files.exists(p) && !overwrite && !continuing) throw new RunExistsException(dir, p);
         Path probe = dir.resolve(".fovea-write-probe");
         Files.deleteIfExists(probe);
         Files.writeString(probe, "fovea checks that it can write here before training\n");
