@@ -61,6 +61,18 @@ class Params:
         self.add(name + '.weight', dim, scale=0.1, around=1.0)
         self.add(name + '.bias', dim, scale=0.1)
 
+    def attention(self, block, dim):
+        """A pre-norm block's first half: norm1 and self-attention's qkv and proj."""
+        self.norm(block + '.norm1', dim)
+        self.linear(block + '.attn.qkv', dim, 3 * dim)
+        self.linear(block + '.attn.proj', dim, dim)
+
+    def mlp(self, block, norm, dim):
+        """A pre-norm block's MLP: its norm, fc1 (4x wider) and fc2."""
+        self.norm(norm, dim)
+        self.linear(block + '.mlp.fc1', dim, 4 * dim)
+        self.linear(block + '.mlp.fc2', 4 * dim, dim)
+
 
 def lin(P, name, x):
     return F.linear(x, P[name + '.weight'], P[name + '.bias'])
@@ -97,17 +109,13 @@ def decoder_params(vocab, max_len, dim, depth, cross):
     P.add('pos_embed', 1, max_len, dim, scale=0.2)
     for i in range(depth):
         n = 'blocks.%d' % i
-        P.norm(n + '.norm1', dim)
-        P.linear(n + '.attn.qkv', dim, 3 * dim)
-        P.linear(n + '.attn.proj', dim, dim)
+        P.attention(n, dim)
         if cross:
             P.norm(n + '.norm2', dim)
             P.linear(n + '.cross.q', dim, dim)
             P.linear(n + '.cross.kv', dim, 2 * dim)
             P.linear(n + '.cross.proj', dim, dim)
-        P.norm(n + ('.norm3' if cross else '.norm2'), dim)
-        P.linear(n + '.mlp.fc1', dim, 4 * dim)
-        P.linear(n + '.mlp.fc2', 4 * dim, dim)
+        P.mlp(n, n + ('.norm3' if cross else '.norm2'), dim)
     P.norm('norm', dim)
     P.linear('head', dim, vocab)
     return P
@@ -170,12 +178,8 @@ def scenenet_fixture():
     P.add('pos_embed', 1, n, dim, scale=0.2)
     for i in range(depth):
         blk = 'blocks.%d' % i
-        P.norm(blk + '.norm1', dim)
-        P.linear(blk + '.attn.qkv', dim, 3 * dim)
-        P.linear(blk + '.attn.proj', dim, dim)
-        P.norm(blk + '.norm2', dim)
-        P.linear(blk + '.mlp.fc1', dim, 4 * dim)
-        P.linear(blk + '.mlp.fc2', 4 * dim, dim)
+        P.attention(blk, dim)
+        P.mlp(blk, blk + '.norm2', dim)
     P.norm('norm', dim)
     P.linear('cls_head', dim, outs)
     P.linear('box_head', dim, 4)
