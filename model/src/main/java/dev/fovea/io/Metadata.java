@@ -21,6 +21,15 @@ public final class Metadata {
         }
     }
 
+    public static long longInteger(String source, Map<String, String> m, String key) {
+        String v = string(source, m, key);
+        try {
+            return Long.parseLong(v.strip());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(source + ": metadata \"" + key + "\" is not an integer: " + v);
+        }
+    }
+
     public static float number(String source, Map<String, String> m, String key) {
         String v = string(source, m, key);
         try {

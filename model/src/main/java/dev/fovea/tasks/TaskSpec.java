@@ -2,6 +2,7 @@ package dev.fovea.tasks;
 
 import dev.fovea.data.coco.CocoDataset;
 import dev.fovea.io.Json;
+import dev.fovea.io.Metadata;
 import dev.fovea.models.SceneNet;
 
 import java.util.ArrayList;
@@ -45,14 +46,14 @@ public record TaskSpec(Task task, SceneNet.Config model, List<CocoDataset.Catego
         try {
             Task task = Task.parse(m.get("task"));
             List<CocoDataset.Category> cats = new ArrayList<>();
-            for (Object o : (List<?>) Json.parse(req(source, m, "categories"))) {
+            for (Object o : (List<?>) Json.parse(Metadata.string(source, m, "categories"))) {
                 Map<?, ?> c = (Map<?, ?>) o;
                 cats.add(new CocoDataset.Category(((Number) c.get("id")).longValue(), (String) c.get("name")));
             }
-            SceneNet.Config cfg = new SceneNet.Config(Integer.parseInt(req(source, m, "img_size")), Integer.parseInt(req(source, m, "in_chans")),
-                    cats.size(), Integer.parseInt(req(source, m, "embed_dim")), Integer.parseInt(req(source, m, "depth")),
-                    Integer.parseInt(req(source, m, "num_heads")), task.detection, task.segmentation, task.imageClass);
-            return new TaskSpec(task, cfg, cats, Float.parseFloat(req(source, m, "pixel_mean")), Float.parseFloat(req(source, m, "pixel_std")));
+            SceneNet.Config cfg = new SceneNet.Config(Integer.parseInt(Metadata.string(source, m, "img_size")), Integer.parseInt(Metadata.string(source, m, "in_chans")),
+                    cats.size(), Integer.parseInt(Metadata.string(source, m, "embed_dim")), Integer.parseInt(Metadata.string(source, m, "depth")),
+                    Integer.parseInt(Metadata.string(source, m, "num_heads")), task.detection, task.segmentation, task.imageClass);
+            return new TaskSpec(task, cfg, cats, Float.parseFloat(Metadata.string(source, m, "pixel_mean")), Float.parseFloat(Metadata.string(source, m, "pixel_std")));
         } catch (Json.ParseException e) {
             throw new IllegalArgumentException(source + ": bad \"categories\" in the scene-task metadata: " + e.getMessage());
         } catch (RuntimeException e) {
@@ -61,11 +62,6 @@ public record TaskSpec(Task task, SceneNet.Config model, List<CocoDataset.Catego
         }
     }
 
-    private static String req(String source, Map<String, String> m, String key) {
-        String v = m.get(key);
-        if (v == null) throw new IllegalArgumentException(source + ": scene-task metadata lacks \"" + key + "\"");
-        return v;
-    }
 
     public float[] pixelStats() { return new float[]{pixelMean, pixelStd}; }
 

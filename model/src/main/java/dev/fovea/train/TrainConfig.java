@@ -11,6 +11,11 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 
+import static dev.fovea.io.Metadata.integer;
+import static dev.fovea.io.Metadata.longInteger;
+import static dev.fovea.io.Metadata.number;
+import static dev.fovea.io.Metadata.string;
+
 /**
  * What a training run is: model, data order, optimizer and schedule. Recorded in checkpoint metadata so that
  * {@code --resume} continues the same run. Made with {@link #builder}, which holds every default.
@@ -81,24 +86,20 @@ public record TrainConfig(String model, String activation, int epochs, int batch
         return m;
     }
 
+    /** The run a checkpoint records; a missing or malformed entry is an error naming the file and the key. */
     public static TrainConfig fromMetadata(String source, Map<String, String> m) {
+        if (!m.containsKey("model")) throw new IllegalArgumentException(source + ": no run settings in its metadata (not a fovea training checkpoint?)");
         try {
-            return new TrainConfig(req(source, m, "model"), req(source, m, "activation"), Integer.parseInt(req(source, m, "epochs")),
-                    Integer.parseInt(req(source, m, "batch")), Float.parseFloat(req(source, m, "lr")), req(source, m, "optimizer"),
-                    Float.parseFloat(req(source, m, "momentum")), Float.parseFloat(req(source, m, "weight_decay")),
-                    Boolean.parseBoolean(req(source, m, "nesterov")), req(source, m, "schedule"),
-                    Integer.parseInt(req(source, m, "warmup_steps")), Long.parseLong(req(source, m, "seed")),
+            return new TrainConfig(string(source, m, "model"), string(source, m, "activation"), integer(source, m, "epochs"),
+                    integer(source, m, "batch"), number(source, m, "lr"), string(source, m, "optimizer"),
+                    number(source, m, "momentum"), number(source, m, "weight_decay"),
+                    Boolean.parseBoolean(string(source, m, "nesterov")), string(source, m, "schedule"),
+                    integer(source, m, "warmup_steps"), longInteger(source, m, "seed"),
                     Float.parseFloat(m.getOrDefault("label_smoothing", "0")), Boolean.parseBoolean(m.getOrDefault("augment", "false")),
                     Integer.parseInt(m.getOrDefault("num_classes", "10")), Boolean.parseBoolean(m.getOrDefault("freeze_backbone", "false")));
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(source + ": bad number in checkpoint metadata: " + e.getMessage());
         }
-    }
-
-    private static String req(String source, Map<String, String> m, String key) {
-        String v = m.get(key);
-        if (v == null) throw new IllegalArgumentException(source + ": checkpoint metadata lacks \"" + key + "\" (not a fovea training checkpoint?)");
-        return v;
     }
 
     /**
