@@ -1,19 +1,20 @@
 package dev.fovea.cli;
 
 import dev.fovea.backend.Backend;
-import dev.fovea.tasks.CaptionTask;
+import dev.fovea.data.Images;
+import dev.fovea.data.Preprocessing;
+import dev.fovea.inference.ImageCaptioner;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-/** {@code fovea caption}: a caption for each image file, from a captioning checkpoint. */
+/** {@code fovea caption}: a caption for each image file, by the library's {@link ImageCaptioner}. */
 @Command(name = "caption", description = {"Caption image files with a checkpoint of train --task caption (greedy decoding, key/value cache).",
         "Images are converted to the model's size and channels (and said so). Prints IMAGE: caption per image."})
 final class CaptionCommand implements Callable<Integer> {
@@ -22,18 +23,11 @@ final class CaptionCommand implements Callable<Integer> {
     @Mixin EngineOptions engine;
 
     @Override public Integer call() throws IOException {
-        try (Backend be = engine.open(); CaptionTask.Loaded w = CaptionTask.load(be, weights)) {
-            var c = w.net().config();
-            int s = c.imgSize(), n = c.inChans() * s * s;
+        try (Backend be = engine.open(); ImageCaptioner c = ImageCaptioner.load(be, weights)) {
             for (Path p : images) {
-                BufferedImage img = ImageFiles.read(p);
-                if (img.getWidth() != s || img.getHeight() != s) {
-                    System.out.println("note: " + p + ": converted: resized " + img.getWidth() + "x" + img.getHeight() + " to " + s + "x" + s);
-                    img = ImageFiles.resize(img, s, s);
-                }
-                float[] px = ImageFiles.planes(img, c.inChans() == 1).data(), x = new float[n];
-                for (int i = 0; i < n; i++) x[i] = (px[i] / 255f - w.stats()[0]) / w.stats()[1];
-                System.out.println(p + ": " + w.vocab().decode(w.net().caption(be, x, 1, true)[0]));
+                Preprocessing.Input in = c.preprocessing().prepare(Images.read(p));
+                if (!in.notes().isEmpty()) System.out.println("note: " + p + ": converted: " + String.join(", ", in.notes()));
+                System.out.println(p + ": " + c.caption(List.of(in)).getFirst());
             }
             return 0;
         }

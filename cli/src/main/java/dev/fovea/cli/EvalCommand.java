@@ -42,7 +42,7 @@ final class EvalCommand implements Callable<Integer> {
         try (Backend be = engine.open(); ClassificationTask.Loaded w = ClassificationTask.load(be, weights)) {
             System.out.println("model: " + w.config().model() + " from " + weights + " (" + w.epochs() + " epochs)");
             Evaluation ev = ClassificationTask.evaluate(be, w.model(), test, batch);
-            System.out.print(ev.confusionTable(w.config().classes() == 10 ? ImageDataset.FASHION_CLASSES : null));
+            System.out.print(ev.confusionTable(w.labels().toArray(String[]::new)));
             System.out.printf(Locale.ROOT, "eval model=%s images=%d loss=%.4f accuracy=%.4f%n", w.config().model(), test.count(), ev.loss(), ev.accuracy());
             return 0;
         }

@@ -1,6 +1,7 @@
 package dev.fovea.cli;
 
 import dev.fovea.backend.Backend;
+import dev.fovea.data.Images;
 import dev.fovea.nn.Filters;
 import dev.fovea.tensor.Tensor;
 import picocli.CommandLine.ArgGroup;
@@ -8,7 +9,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -48,8 +48,7 @@ final class FilterCommand implements Callable<Integer> {
                 }
                 return 0;
             }
-            BufferedImage img = ImageFiles.read(input.image);
-            ImageFiles.Planes p = ImageFiles.planes(img, ImageFiles.isGrey(img));
+            ImageFiles.Planes p = ImageFiles.planes(Images.read(input.image));
             Path dst = out != null ? out : defaultOut(input.image);
             try (Tensor x = be.upload(p.data(), p.channels(), p.height(), p.width()); Tensor y = Filters.apply(be, x, k, padding, stride)) {
                 ImageFiles.writePng(new ImageFiles.Planes(p.channels(), y.dim(1), y.dim(2), y.toArray()), dst);

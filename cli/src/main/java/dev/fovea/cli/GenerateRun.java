@@ -3,7 +3,6 @@ package dev.fovea.cli;
 import dev.fovea.backend.Backend;
 import dev.fovea.data.ImageDataset;
 import dev.fovea.data.ImageTokens;
-import dev.fovea.data.SceneCaptions;
 import dev.fovea.models.ImageGenerator;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.tasks.GenerationTask;
@@ -14,7 +13,6 @@ import dev.fovea.train.ClassificationTask;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Locale;
 
 /**
@@ -26,26 +24,6 @@ final class GenerateRun {
     private GenerateRun() {}
 
     static final Path DEFAULT_WEIGHTS = Path.of("runs", "generate", "checkpoint.safetensors");
-
-    /**
-     * A class by its Fashion-MNIST name ("ankle boot", "T-shirt/top"; case and spaces as you like; also the scene
-     * captions' "t-shirt") or index.
-     */
-    static int classIndex(String name, int classes) {
-        String want = norm(name);
-        for (int c = 0; c < Math.min(classes, ImageDataset.FASHION_CLASSES.length); c++)
-            if (norm(ImageDataset.FASHION_CLASSES[c]).equals(want) || norm(SceneCaptions.NAMES[c]).equals(want)) return c;
-        try {
-            int c = Integer.parseInt(name.strip());
-            if (c >= 0 && c < classes) return c;
-        } catch (NumberFormatException ignored) {
-            // not a number either: the error below lists the names
-        }
-        throw new IllegalArgumentException("unknown class \"" + name + "\"; the classes are: " + String.join(", ", List.of(ImageDataset.FASHION_CLASSES))
-                + " (or their index 0.." + (classes - 1) + ", or all)");
-    }
-
-    private static String norm(String s) { return s.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9/]", ""); }
 
     static int train(TrainCommand o) throws IOException {
         ImageDataset.Splits splits = ImageDataset.resolve(o.data);
@@ -105,7 +83,7 @@ final class GenerateRun {
                 double real = ClassificationTask.evaluate(be, classifier.model(), w.net().config().tokens().quantised(splits.test()), 500).accuracy();
                 System.out.printf(Locale.ROOT, "classifier: %s; on the test images as image tokens draw them: accuracy %.4f%n", judge, real);
                 GenerationTask.Judged j = GenerationTask.judge(be, w.net(), classifier.model(), splits.test(), count / classes, temperature, seed);
-                System.out.print(j.accuracy().confusionTable(ImageDataset.FASHION_CLASSES));
+                System.out.print(j.accuracy().confusionTable(w.labels().toArray(String[]::new)));
                 System.out.printf(Locale.ROOT, "samples: %d (%d a class), temperature %s, seed %d%n", j.samples(), count / classes, temperature, seed);
                 System.out.printf(Locale.ROOT, "eval task=generate bits_per_dim=%.4f class_accuracy=%.4f%n", j.bitsPerDim(), j.accuracy().accuracy());
                 return 0;

@@ -1,6 +1,9 @@
 package dev.fovea.cli;
 
 import dev.fovea.backend.Backend;
+import dev.fovea.data.Images;
+import dev.fovea.data.Preprocessing;
+import dev.fovea.inference.SceneDetector;
 import dev.fovea.io.SafetensorsFile;
 import dev.fovea.models.SceneNet;
 import dev.fovea.optim.Optimizer;
@@ -16,7 +19,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -105,58 +107,41 @@ final class TaskRun {
     // ---------------------------------------------------------------- predict
 
     /**
-     * Runs a scene-task checkpoint on image files and draws the answers: one image → {@code out} is the picture's
-     * file; several → {@code out} is a folder of NAME-TASK.png. Prints each detection.
+     * Runs a scene-task model on image files and draws the answers: one image → {@code out} is the picture's file;
+     * several → {@code out} is a folder of NAME-TASK.png. Prints each detection.
      */
-    static int predict(Path weights, List<Path> images, String taskName, Path out, double minScore, String invert, EngineOptions engine) throws IOException {
+    static int predict(SceneDetector d, List<Path> images, String taskName, Path out, double minScore, Preprocessing.Invert invert) throws IOException {
         if (out == null) throw new IllegalArgumentException("predict --task needs --out: the picture to write (a folder when there are several images)");
         if (!(minScore >= 0 && minScore <= 1)) throw new IllegalArgumentException("--min-score must be in [0, 1], got " + minScore);
-        try (Backend be = engine.open(); SceneTask.Loaded w = SceneTask.load(be, weights)) {
-            Task task = taskName != null ? Task.parse(taskName) : w.spec().task();
-            if (!w.spec().task().covers(task))
-                throw new IllegalArgumentException(weights + " was trained for " + w.spec().task().id() + "; its heads cannot do " + task.id());
-            SceneNet.Config mc = w.spec().model();
-            int s = mc.imgSize(), c = mc.inChans(), n = s * s * c;
-            if (images.size() > 1) Files.createDirectories(out);
-            for (Path image : images) {
-                java.awt.image.BufferedImage img = ImageFiles.read(image);
-                List<String> notes = new ArrayList<>();
-                if (img.getWidth() != s || img.getHeight() != s) {
-                    notes.add("resized " + img.getWidth() + "x" + img.getHeight() + " to " + s + "x" + s);
-                    img = ImageFiles.resize(img, s, s);
-                }
-                float[] px = ImageFiles.planes(img, c == 1).data();
-                double border = 0;
-                for (int i = 0; i < s; i++) border += px[i] + px[(s - 1) * s + i] + px[i * s] + px[i * s + s - 1];
-                boolean inv = invert.equals("yes") || invert.equals("auto") && border / (4 * s) > 127;
-                if (inv) {
-                    notes.add("inverted (light background)");
-                    for (int i = 0; i < n; i++) px[i] = 255 - px[i];
-                }
-                if (!notes.isEmpty()) System.out.println("note: " + image + ": converted: " + String.join(", ", notes));
-                float[] x = new float[n];
-                for (int i = 0; i < n; i++) x[i] = (px[i] / 255f - w.spec().pixelMean()) / w.spec().pixelStd();
-                SceneTask.Prediction p = SceneTask.predict(be, w.net(), task, x, 1).getFirst();
-                String[] names = w.spec().names();
-                int shown = 0;
-                for (DenseGrid.Detection d : p.detections()) {
-                    if (d.score() < minScore) continue;
-                    shown++;
-                    System.out.printf(Locale.ROOT, "%s: %s %.3f box [%.1f, %.1f, %.1f, %.1f]%s%n", image, names[d.cls()], d.score(),
-                            d.box()[0], d.box()[1], d.box()[2], d.box()[3], d.mask() != null ? " mask " + dev.fovea.metrics.Boxes.maskArea(d.mask()) + " px" : "");
-                }
-                if (p.labels() != null && task == Task.SEGMENT) {
-                    int[] count = new int[names.length + 1];
-                    for (int l : p.labels()) count[l]++;
-                    for (int j = 1; j < count.length; j++)
-                        if (count[j] > 0) System.out.printf(Locale.ROOT, "%s: %s %d px%n", image, names[j - 1], count[j]);
-                }
-                Path file = images.size() > 1 ? out.resolve(stem(image) + "-" + task.id() + ".png") : out;
-                ImageFiles.savePng(SceneDrawing.draw(px, c, s, p, names, minScore, Math.max(1, 256 / s)), file);
-                System.out.println("predicted task=" + task.id() + " image=" + image + " shown=" + (task == Task.SEGMENT ? "label map" : shown + " objects") + " out=" + file);
+        Task task = taskName != null ? Task.parse(taskName) : d.task();
+        Preprocessing pre = invert == Preprocessing.Invert.AUTO ? d.preprocessing() : d.preprocessing().withInvert(invert);
+        int s = pre.height(), c = pre.channels();
+        String[] names = d.names().toArray(String[]::new);
+        if (images.size() > 1) Files.createDirectories(out);
+        for (Path image : images) {
+            Preprocessing.Input in = pre.prepare(Images.read(image));
+            if (!in.notes().isEmpty()) System.out.println("note: " + image + ": converted: " + String.join(", ", in.notes()));
+            SceneDetector.Scene p = d.detect(List.of(in), task).getFirst();
+            int shown = 0;
+            for (DenseGrid.Detection det : p.detections()) {
+                if (det.score() < minScore) continue;
+                shown++;
+                System.out.printf(Locale.ROOT, "%s: %s %.3f box [%.1f, %.1f, %.1f, %.1f]%s%n", image, names[det.cls()], det.score(),
+                        det.box()[0], det.box()[1], det.box()[2], det.box()[3], det.mask() != null ? " mask " + dev.fovea.metrics.Boxes.maskArea(det.mask()) + " px" : "");
             }
-            return 0;
+            if (p.labelMap() != null && task == Task.SEGMENT) {
+                int[] count = new int[names.length + 1];
+                for (int l : p.labelMap()) count[l]++;
+                for (int j = 1; j < count.length; j++)
+                    if (count[j] > 0) System.out.printf(Locale.ROOT, "%s: %s %d px%n", image, names[j - 1], count[j]);
+            }
+            float[] px = new float[in.pixels().length];
+            for (int i = 0; i < px.length; i++) px[i] = in.pixels()[i] & 0xff;
+            Path file = images.size() > 1 ? out.resolve(stem(image) + "-" + task.id() + ".png") : out;
+            ImageFiles.savePng(SceneDrawing.draw(px, c, s, new SceneTask.Prediction(p.detections(), p.labelMap()), names, minScore, Math.max(1, 256 / s)), file);
+            System.out.println("predicted task=" + task.id() + " image=" + image + " shown=" + (task == Task.SEGMENT ? "label map" : shown + " objects") + " out=" + file);
         }
+        return 0;
     }
 
     private static String stem(Path p) {

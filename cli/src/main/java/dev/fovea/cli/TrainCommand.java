@@ -99,7 +99,7 @@ final class TrainCommand implements Callable<Integer> {
 
     static ImageDataset head(ImageDataset d, int n) {
         return new ImageDataset(d.source() + " (first " + n + ")", n, d.height(), d.width(),
-                java.util.Arrays.copyOf(d.pixels(), n * d.imageSize()), java.util.Arrays.copyOf(d.labels(), n), d.classes());
+                java.util.Arrays.copyOf(d.pixels(), n * d.imageSize()), java.util.Arrays.copyOf(d.labels(), n), d.classes(), d.names());
     }
 
 }

@@ -5,12 +5,35 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Labelled grey images as unsigned bytes: [count, height, width] pixels and [count] labels, as MNIST and
  * Fashion-MNIST ship them. Normalisation to floats happens per batch.
+ *
+ * @param names the classes' names in label order, or null when the data does not name them
  */
-public record ImageDataset(String source, int count, int height, int width, byte[] pixels, byte[] labels, int classes) {
+public record ImageDataset(String source, int count, int height, int width, byte[] pixels, byte[] labels, int classes, List<String> names) {
+    /** Data whose classes have no names. */
+    public ImageDataset(String source, int count, int height, int width, byte[] pixels, byte[] labels, int classes) {
+        this(source, count, height, width, pixels, labels, classes, null);
+    }
+
+    public ImageDataset {
+        if (names != null) names = List.copyOf(names);
+    }
+
+    /** The same images and labels under other class names. */
+    public ImageDataset named(List<String> n) { return new ImageDataset(source, count, height, width, pixels, labels, classes, n); }
+
+    /** Names for a model of {@code classes} outputs: the data's own when it has that many, else "class 0", "class 1", ... */
+    public List<String> labelNames(int classes) {
+        return names != null && names.size() == classes ? names : ClassNames.numbered(classes);
+    }
+
+    /** The file in a data folder that names its classes, one per line in label order. */
+    public static final String LABELS_FILE = "labels.txt";
+
     /** Fashion-MNIST's class names in label order. */
     public static final String[] FASHION_CLASSES = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
             "Sneaker", "Bag", "Ankle boot"};
@@ -23,6 +46,17 @@ public record ImageDataset(String source, int count, int height, int width, byte
 
     public int label(int i) { return labels[i] & 0xff; }
 
+    /**
+     * How an image file becomes one of this data's inputs: grey, this size, normalised with {@link #MEAN} and
+     * {@link #STD}, inverted when its border is light (the objects here are light on a dark background).
+     */
+    public Preprocessing preprocessing() { return preprocessing(height, width); }
+
+    /** {@link #preprocessing()} for images of {@code height × width}. */
+    public static Preprocessing preprocessing(int height, int width) {
+        return new Preprocessing(1, height, width, new float[]{MEAN}, new float[]{STD}, Resample.Filter.BICUBIC, 1.0, Preprocessing.Invert.AUTO);
+    }
+
     /** Pixel values of image i normalised as (p/255 − MEAN)/STD into dst at offset. */
     public void normalized(int i, float[] dst, int offset) {
         int n = imageSize(), base = i * n;
@@ -32,11 +66,29 @@ public record ImageDataset(String source, int count, int height, int width, byte
     /** The training and test splits of an MNIST-format directory. */
     public record Splits(ImageDataset train, ImageDataset test, String description) {}
 
-    /** Reads {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] from a directory. */
+    /**
+     * Reads {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] from a directory; the classes' names from its
+     * {@value #LABELS_FILE} if it has one, else Fashion-MNIST's for the default directory.
+     */
     public static Splits load(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) throw new NoSuchFileException(dir + " (no such data directory)");
-        ImageDataset train = read(dir, "train"), test = read(dir, "t10k");
+        List<String> names = names(dir);
+        ImageDataset train = read(dir, "train").named(names), test = read(dir, "t10k").named(names);
+        for (ImageDataset d : List.of(train, test))
+            for (int i = 0; names != null && i < d.count; i++)
+                if (d.label(i) >= names.size())
+                    throw new IOException(dir.resolve(LABELS_FILE) + ": names " + names.size() + " classes, but " + d.source + " record " + i + " has label " + d.label(i));
         return new Splits(train, test, dir + " (" + train.count + " training, " + test.count + " test images)");
+    }
+
+    private static List<String> names(Path dir) throws IOException {
+        Path f = dir.resolve(LABELS_FILE);
+        if (Files.isRegularFile(f)) {
+            List<String> names = Files.readAllLines(f).stream().map(String::strip).filter(l -> !l.isEmpty()).toList();
+            if (names.isEmpty()) throw new IOException(f + ": names no classes (one name a line, in label order)");
+            return names;
+        }
+        return dir.toAbsolutePath().normalize().equals(DEFAULT_DIR) ? List.of(FASHION_CLASSES) : null;
     }
 
     /** The 4,000 + 1,000 image Fashion-MNIST sample inside the jar. */
@@ -58,7 +110,7 @@ public record ImageDataset(String source, int count, int height, int width, byte
         if (dir == null && !Files.isDirectory(DEFAULT_DIR)) return readResource("t10k");
         Path d = dir != null ? dir : DEFAULT_DIR;
         if (!Files.isDirectory(d)) throw new NoSuchFileException(d + " (no such data directory)");
-        return read(d, "t10k");
+        return read(d, "t10k").named(names(d));
     }
 
     private static ImageDataset read(Path dir, String split) throws IOException {
@@ -80,7 +132,7 @@ public record ImageDataset(String source, int count, int height, int width, byte
     private static ImageDataset readResource(String split) throws IOException {
         String base = "/dev/fovea/data/fashion-mnist-sample/" + split;
         try (InputStream a = open(base + "-images-idx3-ubyte.gz"); InputStream b = open(base + "-labels-idx1-ubyte.gz")) {
-            return of("embedded:" + split, Idx.read(base + "-images", a, 3), Idx.read(base + "-labels", b, 1));
+            return of("embedded:" + split, Idx.read(base + "-images", a, 3), Idx.read(base + "-labels", b, 1)).named(List.of(FASHION_CLASSES));
         }
     }
 

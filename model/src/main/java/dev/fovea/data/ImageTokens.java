@@ -95,6 +95,6 @@ public record ImageTokens(int side, int down, int levels, int patch) {
     public ImageDataset quantised(ImageDataset d) {
         byte[] px = new byte[d.count() * side * side];
         for (int i = 0; i < d.count(); i++) System.arraycopy(pixels(encode(d, i)), 0, px, i * side * side, side * side);
-        return new ImageDataset(d.source() + " (as image tokens)", d.count(), side, side, px, d.labels(), d.classes());
+        return new ImageDataset(d.source() + " (as image tokens)", d.count(), side, side, px, d.labels(), d.classes(), d.names());
     }
 }

@@ -1,5 +1,7 @@
 package dev.fovea.models;
 
+import dev.fovea.data.Preprocessing;
+import dev.fovea.data.Resample;
 import dev.fovea.io.Json;
 
 import java.io.IOException;
@@ -34,8 +36,7 @@ public final class TimmConfig {
         return json != null && Files.isRegularFile(json) ? json : null;
     }
 
-    /** Its settings as ViT metadata keys ("num_heads", "embed_dim", ...); errors name the file and the entry. */
-    public static Map<String, String> read(Path json) throws IOException {
+    private static Map<?, ?> parse(Path json) throws IOException {
         Object root;
         try {
             root = Json.parse(Files.readString(json, StandardCharsets.UTF_8));
@@ -45,6 +46,59 @@ public final class TimmConfig {
             throw new IllegalArgumentException(json + ": not UTF-8 text");
         }
         if (!(root instanceof Map<?, ?> top)) throw new IllegalArgumentException(json + ": the top level is not a JSON object");
+        return top;
+    }
+
+    /**
+     * How an image becomes the model's input, from {@code pretrained_cfg} (mean, std, interpolation, crop_pct) with
+     * timm's defaults for what it leaves out ({@code resolve_data_config}: ImageNet's mean and deviation, crop 0.875,
+     * bicubic); {@code json} null (a file with no config.json beside it) takes the defaults. The size and channels
+     * are the model's.
+     */
+    public static Preprocessing preprocessing(Path json, ViTConfig cfg) throws IOException {
+        Map<?, ?> pre = json != null && parse(json).get("pretrained_cfg") instanceof Map<?, ?> p ? p : Map.of();
+        String src = json + ": pretrained_cfg.";
+        int c = cfg.inChans();
+        float[] mean = pre.containsKey("mean") ? floats(src + "mean", pre.get("mean"), c) : c == 3 ? Preprocessing.IMAGENET_MEAN : null;
+        float[] std = pre.containsKey("std") ? floats(src + "std", pre.get("std"), c) : c == 3 ? Preprocessing.IMAGENET_STD : null;
+        if (mean == null || std == null)
+            throw new IllegalArgumentException((json != null ? json + ": pretrained_cfg has" : "no config.json, and so") + " no mean and std for a model of "
+                    + c + " channels (timm's defaults are for RGB)");
+        Object crop = pre.get("crop_pct"), interp = pre.get("interpolation");
+        if (crop != null && !(crop instanceof Number)) throw new IllegalArgumentException(src + "crop_pct is " + crop + ", not a number");
+        if (interp != null && !(interp instanceof String)) throw new IllegalArgumentException(src + "interpolation is " + interp + ", not a name");
+        try {
+            return new Preprocessing(c, cfg.imgSize(), cfg.imgSize(), mean, std, Resample.Filter.parse(interp != null ? (String) interp : "bicubic"),
+                    crop != null ? ((Number) crop).doubleValue() : Preprocessing.TIMM_CROP_PCT, Preprocessing.Invert.NEVER);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(json + ": " + e.getMessage());
+        }
+    }
+
+    private static float[] floats(String what, Object v, int channels) {
+        if (!(v instanceof List<?> l) || l.size() != channels || !l.stream().allMatch(o -> o instanceof Number))
+            throw new IllegalArgumentException(what + " is " + v + ", not " + channels + " numbers (one a channel)");
+        float[] out = new float[channels];
+        for (int i = 0; i < channels; i++) out[i] = ((Number) l.get(i)).floatValue();
+        return out;
+    }
+
+    /** The class names in {@code label_names} (top level or in pretrained_cfg), or null when it names none. */
+    public static List<String> labelNames(Path json, int classes) throws IOException {
+        if (json == null) return null;
+        Map<?, ?> top = parse(json);
+        Object names = top.get("label_names");
+        if (names == null && top.get("pretrained_cfg") instanceof Map<?, ?> pre) names = pre.get("label_names");
+        if (names == null) return null;
+        if (!(names instanceof List<?> l) || !l.stream().allMatch(o -> o instanceof String))
+            throw new IllegalArgumentException(json + ": label_names is not a list of names");
+        if (l.size() != classes) throw new IllegalArgumentException(json + ": label_names has " + l.size() + " names, the model " + classes + " classes");
+        return l.stream().map(o -> (String) o).toList();
+    }
+
+    /** Its settings as ViT metadata keys ("num_heads", "embed_dim", ...); errors name the file and the entry. */
+    public static Map<String, String> read(Path json) throws IOException {
+        Map<?, ?> top = parse(json);
         Map<String, String> m = new LinkedHashMap<>();
         Object arch = top.get("architecture");
         if (arch != null) {

@@ -3,6 +3,7 @@ package dev.fovea.tasks;
 import dev.fovea.autograd.Tape;
 import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
+import dev.fovea.data.ClassNames;
 import dev.fovea.data.ImageDataset;
 import dev.fovea.data.ImageTokens;
 import dev.fovea.models.ImageGenerator;
@@ -20,6 +21,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -45,6 +47,7 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
     private final ImageDataset test;
     private final Layer judge;
     private final Path judgePath;
+    private final List<String> names;
     private final int samplesPerClass;
 
     /** {@code judge}: the classifier (at {@code judgePath}) that reads {@code samplesPerClass} samples of every class after each epoch. */
@@ -60,6 +63,7 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
         this.test = test;
         this.judge = judge;
         this.judgePath = judgePath;
+        this.names = train.labelNames(net.config().classes());
         this.samplesPerClass = samplesPerClass;
     }
 
@@ -83,22 +87,26 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
                 String.format(Locale.ROOT, "bits_per_dim=%.4f class_accuracy=%.4f", j.bitsPerDim(), j.accuracy().accuracy()));
     }
 
-    @Override public Map<String, String> metadata() { return metadata(net.config(), judgePath); }
+    @Override public Map<String, String> metadata() { return metadata(net.config(), judgePath, names); }
     @Override public String name() { return "task=generate"; }
     @Override public String accuracyName() { return null; }
     @Override public String chartTitle() { return "generate: loss, test bits/dim (test loss) and class accuracy"; }
 
-    /** What a generator's checkpoint records beside the weights: the tokens, the model's shape and its judge. */
-    public static Map<String, String> metadata(ImageGenerator.Config c, Path classifier) {
+    /** What a generator's checkpoint records beside the weights: the tokens, the model's shape, its judge and the classes' names. */
+    public static Map<String, String> metadata(ImageGenerator.Config c, Path classifier, List<String> names) {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("task", "generate");
         m.putAll(c.toMetadata());
         m.put("classifier", classifier.toString());
+        m.putAll(ClassNames.toMetadata(names));
         return m;
     }
 
-    /** A generator's checkpoint: the model (its weights loaded), the judge it names (or null) and its run. */
-    public record Loaded(ImageGenerator net, Path classifier, Checkpoint.Info info) implements AutoCloseable {
+    /**
+     * A generator's checkpoint: the model (its weights loaded), the judge it names (or null), its run and its classes'
+     * names (numbered for a checkpoint written before checkpoints recorded them).
+     */
+    public record Loaded(ImageGenerator net, Path classifier, Checkpoint.Info info, List<String> labels) implements AutoCloseable {
         @Override public void close() { net.close(); }
     }
 
@@ -110,7 +118,8 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
             if (!"generate".equals(m.get("task"))) throw new IllegalArgumentException(file + ": not a generator's checkpoint (its task is " + m.get("task") + ")");
             ImageGenerator.Config c = ImageGenerator.Config.fromMetadata(file.toString(), m);
             ImageGenerator net = Checkpoint.loadModel(f, new ImageGenerator(be, c, info.config().seed()), be);
-            return new Loaded(net, m.get("classifier") == null ? null : Path.of(m.get("classifier")), info);
+            List<String> names = ClassNames.fromMetadata(file.toString(), m, c.classes());
+            return new Loaded(net, m.get("classifier") == null ? null : Path.of(m.get("classifier")), info, names != null ? names : ClassNames.numbered(c.classes()));
         }
     }
 

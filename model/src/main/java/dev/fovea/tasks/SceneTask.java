@@ -193,14 +193,9 @@ public final class SceneTask implements TrainingTask<SceneTask.Batch> {
     /** One image's answer: its detections (masks filled for instance segmentation) and its label map, as the task has them. */
     public record Prediction(List<DenseGrid.Detection> detections, int[] labels) {}
 
-    /** Predictions for {@code count} normalised images x [count, C, S, S]. */
+    /** Predictions for {@code count} normalised images x [count, C, S, S] of a model in evaluation mode (the caller's to set). */
     public static List<Prediction> predict(Backend be, SceneNet net, Task task, float[] x, int count) {
-        net.train(false);
-        try {
-            return decode(net.config(), task, run(be, net, x, count), count);
-        } finally {
-            net.train(true);
-        }
+        return decode(net.config(), task, run(be, net, x, count), count);
     }
 
     static List<Prediction> decode(SceneNet.Config mc, Task task, Raw raw, int count) {

@@ -1,5 +1,6 @@
 package dev.fovea.tasks;
 
+import dev.fovea.data.Preprocessing;
 import dev.fovea.data.coco.CocoDataset;
 import dev.fovea.io.Json;
 import dev.fovea.io.Metadata;
@@ -64,6 +65,14 @@ public record TaskSpec(Task task, SceneNet.Config model, List<CocoDataset.Catego
 
 
     public float[] pixelStats() { return new float[]{pixelMean, pixelStd}; }
+
+    /**
+     * How an image file becomes the model's input: its channels and size, the training pixels' mean and deviation,
+     * inverted when its border is light (scenes are drawn on a dark canvas).
+     */
+    public Preprocessing preprocessing() {
+        return Preprocessing.uniform(model.inChans(), model.imgSize(), pixelMean, pixelStd, Preprocessing.Invert.AUTO);
+    }
 
     /** The category names in class-index order. */
     public String[] names() { return categories.stream().map(CocoDataset.Category::name).toArray(String[]::new); }

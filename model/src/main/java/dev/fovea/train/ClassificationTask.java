@@ -4,13 +4,17 @@ import dev.fovea.autograd.Tape;
 import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
 import dev.fovea.data.Batches;
+import dev.fovea.data.ClassNames;
 import dev.fovea.data.ImageDataset;
+import dev.fovea.data.Preprocessing;
 import dev.fovea.io.SafetensorsFile;
 import dev.fovea.models.Models;
 import dev.fovea.nn.Layer;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -83,24 +87,40 @@ public final class ClassificationTask implements TrainingTask<ClassificationTask
                 String.format(Locale.ROOT, "test_accuracy=%.4f", ev.accuracy()));
     }
 
-    @Override public Map<String, String> metadata() { return Map.of(); }
+    /** What a classifier's checkpoint records beside the run: its preprocessing and class names. */
+    @Override public Map<String, String> metadata() {
+        Map<String, String> m = new LinkedHashMap<>(train.preprocessing().toMetadata());
+        m.putAll(ClassNames.toMetadata(train.labelNames(cfg.classes())));
+        return m;
+    }
     @Override public String name() { return "model=" + cfg.model(); }
     @Override public String chartTitle() { return cfg.model() + ": loss and accuracy"; }
 
-    /** A classifier's checkpoint: the model (its weights loaded), its run's settings and the epochs it was trained. */
-    public record Loaded(Layer model, TrainConfig config, int epochs) implements AutoCloseable {
+    /**
+     * A classifier's checkpoint: the model (its weights loaded), its run's settings, the epochs it was trained, how an
+     * image becomes its input, and its class names.
+     */
+    public record Loaded(Layer model, TrainConfig config, int epochs, Preprocessing preprocessing, List<String> labels) implements AutoCloseable {
         @Override public void close() { model.close(); }
     }
 
-    /** Builds the model a training checkpoint of a classifier describes and loads its parameters. */
+    /**
+     * Builds the model a training checkpoint of a classifier describes and loads its parameters. A checkpoint written
+     * before checkpoints recorded preprocessing and class names was trained on 28×28 Fashion-MNIST-format data: it
+     * gets that data's preprocessing, and its classes are numbered.
+     */
     public static Loaded load(Backend be, Path file) throws IOException {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Checkpoint.Info info = Checkpoint.info(f);
             TrainConfig cfg = info.config();
             if (cfg.model().equals(Models.VIT_PRETRAIN))
                 throw new IllegalArgumentException(file + ": a masked-pretraining checkpoint, not a classifier; fine-tune it first (fovea finetune --weights " + file + ")");
+            Map<String, String> meta = f.metadata();
+            Preprocessing pre = Preprocessing.recorded(meta) ? Preprocessing.fromMetadata(file.toString(), meta)
+                    : ImageDataset.preprocessing(28, 28);
+            List<String> labels = ClassNames.fromMetadata(file.toString(), meta, cfg.classes());
             Layer m = Checkpoint.loadModel(f, Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed(), cfg.classes()), be);
-            return new Loaded(m, cfg, info.epochsDone());
+            return new Loaded(m, cfg, info.epochsDone(), pre, labels != null ? labels : ClassNames.numbered(cfg.classes()));
         }
     }
 

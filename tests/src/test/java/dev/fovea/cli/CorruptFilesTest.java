@@ -99,7 +99,7 @@ class CorruptFilesTest {
                         f -> ImageDataset.load(f.getParent()), true),
                 new Kind("COCO annotations", coco.resolve("annotations.json"), d -> linkImages(d).resolve("annotations.json"),
                         f -> SceneData.load(f.getParent(), null, true), false),
-                new Kind("PNG", png, d -> d.resolve("i.png"), ImageFiles::read, false));
+                new Kind("PNG", png, d -> d.resolve("i.png"), dev.fovea.data.Images::read, false));
         List<DynamicTest> tests = new java.util.ArrayList<>();
         for (Kind k : kinds)
             tests.add(property("corrupted " + k.name(), 60, dims(r(0, 2), r(0, 999_999), r(0, 255)), d -> {

@@ -256,7 +256,7 @@ class ToolsCliTest {
         ImageIO.write(grey, "png", b.toFile());
         CliTest.Run r = run("predict", "--weights", ckpt.toString(), "--top", "2", a.toString(), b.toString());
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("note: " + a + ": converted: colour to grey, resized 56x40 to 28x28, inverted (light background)"), r.out());
+        assertTrue(r.out().contains("note: " + a + ": converted: colour to grey, resized 56x40 to 39x28 (bicubic), centre 28x28 cropped, inverted (light background)"), r.out());
         assertFalse(r.out().contains("note: " + b), "a 28x28 grey image needs no conversion: " + r.out());
         assertTrue(r.out().matches("(?s).*" + java.util.regex.Pattern.quote(b.toString()) + ":  1\\. \\S.* [01]\\.[0-9]{3}  2\\. .*"), r.out());
 
@@ -265,6 +265,29 @@ class ToolsCliTest {
         CliTest.Run bad = run("predict", "--weights", ckpt.toString(), junk.toString());
         assertEquals(2, bad.code());
         assertTrue(bad.err().startsWith("fovea: error: " + junk + ": unreadable image"), bad.err());
+    }
+
+    @Test void predictReadsATimmFolderWithItsPreprocessingAndLabels() throws Exception {
+        Path hub = dev.fovea.testing.Bed.hubFolder(tmp.resolve("hub"), Path.of(ToolsCliTest.class.getResource("/fixtures/vit_tiny_c1_28.safetensors").toURI()));
+        Path img = tmp.resolve("photo.png");
+        BufferedImage photo = new BufferedImage(40, 40, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 40; y++) for (int x = 0; x < 40; x++) photo.setRGB(x, y, (x * 6) << 16 | (y * 6) << 8 | 0x40);
+        ImageIO.write(photo, "png", img.toFile());
+        CliTest.Run none = run("predict", "--weights", hub.toString(), img.toString());
+        assertEquals(2, none.code());
+        assertTrue(none.err().startsWith("fovea: error: ") && none.err().contains("the number of attention heads is in neither") && none.err().strip().lines().count() == 1,
+                none.err());
+        Files.writeString(hub.resolve("config.json"), """
+                {"architecture": "vit_tiny_patch16_224", "num_classes": 10,
+                 "model_args": {"img_size": 28, "patch_size": 7, "in_chans": 1, "embed_dim": 48, "depth": 3, "num_heads": 3},
+                 "pretrained_cfg": {"mean": [0.5], "std": [0.5], "crop_pct": 0.9,
+                   "label_names": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]}}
+                """);
+        CliTest.Run r = run("predict", "--weights", hub.toString(), "--top", "2", img.toString());
+        assertEquals(0, r.code(), r.err());
+        // timm's transform: the shorter side to floor(28 / 0.9) = 31, the centre 28x28; timm's models never invert
+        assertTrue(r.out().contains("note: " + img + ": converted: colour to grey, resized 40x40 to 31x31 (bicubic), centre 28x28 cropped\n"), r.out());
+        assertTrue(r.out().matches("(?s).*" + java.util.regex.Pattern.quote(img.toString()) + ":  1\\. [a-z]+ [01]\\.[0-9]{3}  2\\. [a-z]+ [01]\\.[0-9]{3}\n.*"), r.out());
     }
 
     @Test void aCheckpointThatDoesNotFitListsWhatIsWrong() throws IOException {

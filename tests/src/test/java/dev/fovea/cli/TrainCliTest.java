@@ -32,6 +32,7 @@ class TrainCliTest {
         data = tmp.resolve("data");
         writeSplit(data, "train", s.train(), 640, true);
         writeSplit(data, "t10k", s.test(), 200, false);
+        Files.write(data.resolve(ImageDataset.LABELS_FILE), java.util.List.of(ImageDataset.FASHION_CLASSES));   // the classes' names
     }
 
     /** The first n records in IDX, gzip-compressed or raw. */
@@ -210,6 +211,19 @@ class TrainCliTest {
         CliTest.Run model = run("train", "--model", "alexnet");
         assertEquals(2, model.code());
         assertEquals("fovea: error: unknown model 'alexnet', expected one of lenet5, lenet5-full, vit", model.err().strip());
+    }
+
+    @Test void aDataFolderNamesItsClassesInLabelsTxt() throws IOException {
+        ImageDataset.Splits named = ImageDataset.load(data);
+        assertEquals(List.of(ImageDataset.FASHION_CLASSES), named.train().names());
+        assertEquals(List.of(ImageDataset.FASHION_CLASSES), named.test().labelNames(10));
+        Path few = tmp.resolve("few-names");
+        writeSplit(few, "train", ImageDataset.embeddedSample().train(), 50, false);
+        writeSplit(few, "t10k", ImageDataset.embeddedSample().test(), 20, false);
+        assertEquals(List.of("class 0", "class 1"), ImageDataset.load(few).train().labelNames(2), "no labels.txt: numbered");
+        Files.write(few.resolve("labels.txt"), List.of("shirt", "", "trouser"));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> ImageDataset.load(few));
+        assertTrue(e.getMessage().startsWith(few.resolve("labels.txt") + ": names 2 classes, but ") && e.getMessage().contains(" has label "), e.getMessage());
     }
 
     @Test void finetuneReplacesTheHeadAndTrainsOnNewLabels() throws IOException {

@@ -5,17 +5,11 @@ import dev.fovea.backend.BackendOptions;
 import dev.fovea.backend.Precision;
 import dev.fovea.cpu.CpuBackend;
 import dev.fovea.nn.Layer;
+import dev.fovea.testing.Bed;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 /**
  * One loaded model serving several threads at once, each with its own tape (the README's thread contract): every
@@ -37,25 +31,7 @@ class ConcurrentInferenceTest {
         SplittableRandom r = new SplittableRandom(4);
         float[][] images = new float[8][784];
         for (float[] im : images) for (int i = 0; i < im.length; i++) im[i] = (float) r.nextGaussian();
-        float[][] alone = new float[images.length][];
-        for (int i = 0; i < images.length; i++) alone[i] = logits(model, images[i]);
-        ExecutorService pool = Executors.newFixedThreadPool(4);
-        try {
-            List<Future<?>> jobs = new ArrayList<>();
-            for (int w = 0; w < 4; w++) {
-                int worker = w;
-                jobs.add(pool.submit(() -> {
-                    for (int k = 0; k < 40; k++) {
-                        int i = (worker * 3 + k) % images.length;
-                        assertArrayEquals(alone[i], logits(model, images[i]), "thread " + worker + ", image " + i);
-                    }
-                    return null;
-                }));
-            }
-            for (Future<?> j : jobs) j.get();
-        } finally {
-            pool.shutdownNow();
-        }
+        Bed.sameOnFourThreads(images.length, 40, i -> logits(model, images[i]));
     }
 
     @Test void lenet5ServesFourThreadsAtOnce() throws Exception {

@@ -5,7 +5,7 @@ import dev.fovea.backend.BackendOptions;
 import dev.fovea.backend.Precision;
 import dev.fovea.cpu.CpuBackend;
 import dev.fovea.io.SafetensorsFile;
-import dev.fovea.io.SafetensorsWriter;
+import dev.fovea.testing.Bed;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,13 +30,7 @@ class TimmCheckpointTest {
 
     /** The fixture's weights alone, as model.safetensors in a folder of their own. */
     Path bare(Path fixture, String folder) throws Exception {
-        Path dir = Files.createDirectories(tmp.resolve(folder)), out = dir.resolve("model.safetensors");
-        try (SafetensorsFile f = SafetensorsFile.open(fixture)) {
-            SafetensorsWriter w = new SafetensorsWriter();
-            for (String n : f.names()) if (!n.startsWith("io.") && !n.startsWith("grad.")) w.putFloats(n, f.floats(n), f.entry(n).shape());
-            w.write(out);
-        }
-        return out;
+        return Bed.hubFolder(tmp.resolve(folder), fixture).resolve("model.safetensors");
     }
 
     /** Logits of the bare checkpoint's model for the fixture's input, against the fixture's (timm's) logits. */

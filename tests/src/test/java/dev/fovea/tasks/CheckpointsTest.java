@@ -68,6 +68,6 @@ class CheckpointsTest {
 
         ImageGenerator.Config gc = new ImageGenerator.Config(ImageTokens.FASHION, 10, 16, 1, 2);
         roundTrip("generate", new ImageGenerator(BE, gc, 7), TrainConfig.builder(GenerationTask.MODEL).seed(7L).build(),
-                GenerationTask.metadata(gc, tmp.resolve("judge.safetensors")), ImageGenerator.class);
+                GenerationTask.metadata(gc, tmp.resolve("judge.safetensors"), dev.fovea.data.ClassNames.numbered(gc.classes())), ImageGenerator.class);
     }
 }

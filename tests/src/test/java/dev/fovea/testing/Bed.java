@@ -118,4 +118,44 @@ public final class Bed {
         return DynamicTest.dynamicTest(name, () -> qt().withFixedSeed(name.hashCode()).withExamples(examples).withShrinkCycles(50)
                 .forAll(gen).assuming(applies).checkAssert(check));
     }
+
+    /**
+     * A PyTorch/timm fixture's weights alone (no metadata, no io.* or grad.* tensors) as {@code dir/model.safetensors}:
+     * a model folder as timm and the Hugging Face hub save it, before its config.json.
+     */
+    public static java.nio.file.Path hubFolder(java.nio.file.Path dir, java.nio.file.Path fixture) throws java.io.IOException {
+        java.nio.file.Files.createDirectories(dir);
+        try (dev.fovea.io.SafetensorsFile f = dev.fovea.io.SafetensorsFile.open(fixture)) {
+            dev.fovea.io.SafetensorsWriter w = new dev.fovea.io.SafetensorsWriter();
+            for (String n : f.names()) if (!n.startsWith("io.") && !n.startsWith("grad.")) w.putFloats(n, f.floats(n), f.entry(n).shape());
+            w.write(dir.resolve("model.safetensors"));
+        }
+        return dir;
+    }
+
+    /**
+     * Computes {@code answer(i)} for i in [0, n) on this thread, then on four threads at once, each asking for
+     * {@code rounds} of them in its own order: every answer must equal the single-thread one, bit for bit.
+     */
+    public static void sameOnFourThreads(int n, int rounds, java.util.function.IntFunction<float[]> answer) throws Exception {
+        float[][] alone = new float[n][];
+        for (int i = 0; i < n; i++) alone[i] = answer.apply(i);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            List<java.util.concurrent.Future<?>> jobs = new ArrayList<>();
+            for (int w = 0; w < 4; w++) {
+                int worker = w;
+                jobs.add(pool.submit(() -> {
+                    for (int k = 0; k < rounds; k++) {
+                        int i = (worker * 3 + k) % n;
+                        org.junit.jupiter.api.Assertions.assertArrayEquals(alone[i], answer.apply(i), "thread " + worker + ", input " + i);
+                    }
+                    return null;
+                }));
+            }
+            for (var j : jobs) j.get();
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }
