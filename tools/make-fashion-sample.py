@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the Fashion-MNIST sample embedded in the jar: the first N records of Debian's dataset-fashion-mnist files.
+"""Writes the Fashion-MNIST sample of the artifact fovea-fashion-sample (fashion-sample/): the first N records of Debian's dataset-fashion-mnist files.
 Usage: python3 tools/make-fashion-sample.py [/usr/share/datasets/fashion-mnist]"""
 import gzip, struct, sys
 src = (sys.argv[1] if len(sys.argv) > 1 else '/usr/share/datasets/fashion-mnist') + '/'
-dst = 'model/src/main/resources/dev/fovea/data/fashion-mnist-sample/'
+dst = 'fashion-sample/src/main/resources/fashion-mnist-sample/'
 for split, n in (('train', 4000), ('t10k', 1000)):
     im = gzip.open(src + split + '-images-idx3-ubyte.gz').read()
     lb = gzip.open(src + split + '-labels-idx1-ubyte.gz').read()

@@ -91,7 +91,7 @@ public record ImageDataset(String source, int count, int height, int width, byte
         return dir.toAbsolutePath().normalize().equals(DEFAULT_DIR) ? List.of(FASHION_CLASSES) : null;
     }
 
-    /** The 4,000 + 1,000 image Fashion-MNIST sample inside the jar. */
+    /** The 4,000 + 1,000 image Fashion-MNIST sample (the artifact fovea-fashion-sample, on the class path). */
     public static Splits embeddedSample() throws IOException {
         ImageDataset train = readResource("train"), test = readResource("t10k");
         return new Splits(train, test, "embedded Fashion-MNIST sample (" + train.count + " training, " + test.count
@@ -130,15 +130,23 @@ public record ImageDataset(String source, int count, int height, int width, byte
     }
 
     private static ImageDataset readResource(String split) throws IOException {
-        String base = "/dev/fovea/data/fashion-mnist-sample/" + split;
+        String base = SAMPLE + split;
         try (InputStream a = open(base + "-images-idx3-ubyte.gz"); InputStream b = open(base + "-labels-idx1-ubyte.gz")) {
             return of("embedded:" + split, Idx.read(base + "-images", a, 3), Idx.read(base + "-labels", b, 1)).named(List.of(FASHION_CLASSES));
         }
     }
 
+    /**
+     * Where the artifact fovea-fashion-sample keeps the sample: a folder outside any package, so the class loader finds
+     * it whether the jars are on the class path or the module path.
+     */
+    private static final String SAMPLE = "fashion-mnist-sample/";
+
     private static InputStream open(String res) throws IOException {
-        InputStream s = ImageDataset.class.getResourceAsStream(res);
-        if (s == null) throw new IOException("resource " + res + " is missing from the jar");
+        InputStream s = ImageDataset.class.getClassLoader().getResourceAsStream(res);
+        if (s == null)
+            throw new IOException("the embedded Fashion-MNIST sample (" + res + ") is not on the class path: add the artifact dev.fovea:fovea-fashion-sample,"
+                    + " install dataset-fashion-mnist or pass --data DIR");
         return s;
     }
 
