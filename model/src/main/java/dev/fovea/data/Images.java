@@ -4,6 +4,7 @@ import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
 import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -20,25 +21,36 @@ public final class Images {
     public static BufferedImage read(Path p) throws IOException {
         if (!Files.isRegularFile(p)) throw new NoSuchFileException(p + " (no such image file)");
         try (ImageInputStream in = ImageIO.createImageInputStream(p.toFile())) {
-            var readers = in == null ? null : ImageIO.getImageReaders(in);
-            if (readers == null || !readers.hasNext()) throw new IOException(p + ": unreadable image (not a PNG, JPEG, GIF or BMP this JVM can decode)");
-            ImageReader reader = readers.next();
-            try {
-                reader.setInput(in, true, true);
-                long w = reader.getWidth(0), h = reader.getHeight(0);
-                if (w * h > MAX_PIXELS)
-                    throw new IOException(p + ": " + w + "x" + h + " pixels is more than the " + MAX_PIXELS + " an image may have here; scale it down first");
-                BufferedImage img = reader.read(0);
-                if (img == null) throw new IOException(p + ": unreadable image");
-                return img;
-            } catch (IOException e) {
-                if (e.getMessage() != null && e.getMessage().startsWith(p.toString())) throw e;
-                throw new IOException(p + ": unreadable image: " + e.getMessage(), e);
-            } catch (RuntimeException | OutOfMemoryError e) {
-                throw new IOException(p + ": unreadable image: " + e, e);
-            } finally {
-                reader.dispose();
-            }
+            return decode(in, p.toString());
+        }
+    }
+
+    /** An encoded image held in memory (a Spark binaryFile row's content, say); errors name {@code source}. */
+    public static BufferedImage decode(byte[] bytes, String source) throws IOException {
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+            return decode(in, source);
+        }
+    }
+
+    private static BufferedImage decode(ImageInputStream in, String source) throws IOException {
+        var readers = in == null ? null : ImageIO.getImageReaders(in);
+        if (readers == null || !readers.hasNext()) throw new IOException(source + ": unreadable image (not a PNG, JPEG, GIF or BMP this JVM can decode)");
+        ImageReader reader = readers.next();
+        try {
+            reader.setInput(in, true, true);
+            long w = reader.getWidth(0), h = reader.getHeight(0);
+            if (w * h > MAX_PIXELS)
+                throw new IOException(source + ": " + w + "x" + h + " pixels is more than the " + MAX_PIXELS + " an image may have here; scale it down first");
+            BufferedImage img = reader.read(0);
+            if (img == null) throw new IOException(source + ": unreadable image");
+            return img;
+        } catch (IOException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith(source)) throw e;
+            throw new IOException(source + ": unreadable image: " + e.getMessage(), e);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            throw new IOException(source + ": unreadable image: " + e, e);
+        } finally {
+            reader.dispose();
         }
     }
 
