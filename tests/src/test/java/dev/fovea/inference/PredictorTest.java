@@ -134,7 +134,13 @@ class PredictorTest {
             }
             double err = FixtureCheck.relErr(got, want);
             assertTrue(err < 5e-6, "probabilities against timm's logits: relative error " + err);
+            // inputs of the wrong size are refused, naming which and what the model takes
+            var shape = assertThrows(IllegalArgumentException.class, () -> c.classifyInputs(List.of(new float[784], new float[3 * 784]), 1));
+            assertEquals("input 1: 2352 values, the model takes 1x28x28 = 784", shape.getMessage());
         }
+        Files.writeString(hub.resolve("config.json"), "{\"architecture\": \"vit_tiny_patch16_224\", ");
+        var broken = assertThrows(IllegalArgumentException.class, () -> Predictor.load(CPU, hub));
+        assertTrue(broken.getMessage().startsWith(hub.resolve("config.json").toAbsolutePath() + ": not valid JSON"), broken.getMessage());
         Files.writeString(hub.resolve("config.json"), """
                 {"architecture": "vit_tiny_patch16_224", "model_args": {"img_size": 28, "patch_size": 7, "in_chans": 1, "num_heads": 3},
                  "pretrained_cfg": {"mean": [0.5], "std": [0.5], "label_names": ["a", "b"]}}
