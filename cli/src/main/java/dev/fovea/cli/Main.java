@@ -16,7 +16,7 @@ import java.nio.file.NotDirectoryException;
 /** The {@code fovea} command. Errors print one line, without a stack trace (see {@link #run}). */
 @Command(name = "fovea", mixinStandardHelpOptions = true, version = "fovea 0.1.0",
         description = "A deep-learning engine for the JVM: CNNs and Vision Transformers on the Vector API (and CUDA).",
-        subcommands = {TrainCommand.class, PretrainCommand.class, FinetuneCommand.class, EvalCommand.class, PredictCommand.class, CaptionCommand.class, GenerateCommand.class, FilterCommand.class, ScenesCommand.class, CheckCommand.class, InfoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {TrainCommand.class, PretrainCommand.class, FinetuneCommand.class, EvalCommand.class, PredictCommand.class, ExplainCommand.class, CaptionCommand.class, GenerateCommand.class, FilterCommand.class, ScenesCommand.class, CheckCommand.class, InfoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args));

@@ -427,6 +427,8 @@ public final class Tape implements AutoCloseable {
         os[3] = v.dim(3);
         Tensor y = alloc(os), lse = alloc(q.dim(0), q.dim(1), q.dim(2));
         be.attentionForward(q.value(), k.value(), v.value(), y, lse, scale, causal);
+        if (AttentionRecorder.recording())
+            AttentionRecorder.record(q.value().toArray(), k.value().toArray(), lse, q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3), scale, causal);
         Var out = result("attention", y, q, k, v);
         onBackward("attention", out, () -> {
             Tensor dq = alloc(q.shape()), dk = alloc(k.shape()), dv = alloc(v.shape());
@@ -448,6 +450,10 @@ public final class Tape implements AutoCloseable {
         int b = qkv.dim(0), n = qkv.dim(1), h = qkv.dim(3), d = qkv.dim(4);
         Tensor y = alloc(b, n, h, d), lse = alloc(b, h, n);
         be.attentionPackedForward(qkv.value(), y, lse, scale, causal);
+        if (AttentionRecorder.recording()) {
+            float[][] qk = AttentionRecorder.unpack(qkv.value().toArray(), b, n, h, d);
+            AttentionRecorder.record(qk[0], qk[1], lse, b, h, n, n, d, scale, causal);
+        }
         Var out = result("attention", y, qkv);
         onBackward("attention", out, () ->
                 accumulate(qkv, (dqkv, add) -> be.attentionPackedBackward(qkv.value(), y, lse, out.grad, dqkv, scale, causal)));

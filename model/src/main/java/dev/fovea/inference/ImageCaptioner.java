@@ -3,6 +3,7 @@ package dev.fovea.inference;
 import dev.fovea.backend.Backend;
 import dev.fovea.data.Images;
 import dev.fovea.data.Preprocessing;
+import dev.fovea.models.Captioner;
 import dev.fovea.tasks.CaptionTask;
 
 import java.awt.image.BufferedImage;
@@ -42,6 +43,12 @@ public final class ImageCaptioner implements Predictor {
     }
 
     public Preprocessing preprocessing() { return preprocessing; }
+
+    /** The model itself (in evaluation mode; the captioner owns it: do not close it). */
+    public Captioner model() { return model.net(); }
+
+    /** The caption's words for greedy token ids (without the marks). */
+    public String decode(int[] tokens) { return model.vocab().decode(tokens); }
 
     public String caption(Path image) throws IOException { return caption(Images.read(image)); }
 

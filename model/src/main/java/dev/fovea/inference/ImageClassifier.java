@@ -110,6 +110,9 @@ public final class ImageClassifier implements Predictor {
     public List<String> labels() { return labels; }
     public int classes() { return labels.size(); }
 
+    /** The model itself (in evaluation mode; the classifier owns it: do not close it). */
+    public Layer model() { return model; }
+
     /** The top {@code k} classes of an image file. */
     public List<Label> classify(Path image, int k) throws IOException { return classify(Images.read(image), k); }
 

@@ -3,6 +3,7 @@ package dev.fovea.inference;
 import dev.fovea.backend.Backend;
 import dev.fovea.data.Images;
 import dev.fovea.data.Preprocessing;
+import dev.fovea.models.SceneNet;
 import dev.fovea.tasks.DenseGrid;
 import dev.fovea.tasks.SceneTask;
 import dev.fovea.tasks.Task;
@@ -52,6 +53,9 @@ public final class SceneDetector implements Predictor {
     /** The categories' names; a detection's class indexes them. */
     public List<String> names() { return List.of(model.spec().names()); }
     public Preprocessing preprocessing() { return model.spec().preprocessing(); }
+
+    /** The model itself (in evaluation mode; the detector owns it: do not close it). */
+    public SceneNet model() { return model.net(); }
 
     public Scene detect(Path image) throws IOException { return detect(Images.read(image)); }
 

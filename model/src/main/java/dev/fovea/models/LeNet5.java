@@ -12,6 +12,9 @@ import dev.fovea.nn.Linear;
 import dev.fovea.nn.Pool2d;
 import dev.fovea.nn.Subsampling;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /**
  * LeNet-5 on 28×28 grey images, in two variants.
  *
@@ -103,24 +106,41 @@ public final class LeNet5 extends Layer implements Classifier {
     public Act.Kind activation() { return act; }
 
     /** x [N, 1, 28, 28] → logits [N, 10]. */
-    @Override public Var forward(Tape t, Var x) {
+    @Override public Var forward(Tape t, Var x) { return run(t, x, null); }
+
+    /**
+     * The maps each stage makes of x, after its activation, by name: C1 [N, 6, 28, 28], S2 [N, 6, 14, 14], C3
+     * [N, 16, 10, 10], S4 [N, 16, 5, 5] (lenet5-full: S2 and S4 are its pooling layers' outputs). The forward's own path.
+     */
+    public Map<String, Var> featureMaps(Tape t, Var x) {
+        Map<String, Var> maps = new LinkedHashMap<>();
+        run(t, x, maps);
+        return maps;
+    }
+
+    private Var run(Tape t, Var x, Map<String, Var> maps) {
         if (x.value().rank() != 4 || x.dim(1) != 1 || x.dim(2) != 28 || x.dim(3) != 28)
             throw new IllegalArgumentException(variant.id + ": input: expected [N, 1, 28, 28], got " + dev.fovea.tensor.Shape.str(x.shape()));
         Var h;
         if (variant == Variant.PAPER) {
-            h = f(t, c1.forward(t, x));        // [N, 6, 28, 28]
-            h = f(t, s2.forward(t, h));        // [N, 6, 14, 14]
-            h = f(t, c3.forward(t, h));        // [N, 16, 10, 10]
-            h = f(t, s4.forward(t, h));        // [N, 16, 5, 5]
-            h = f(t, c5.forward(t, h));        // [N, 120, 1, 1]
-            h = t.flatten(h);                  // [N, 120]
+            h = keep(maps, "C1", f(t, c1.forward(t, x)));        // [N, 6, 28, 28]
+            h = keep(maps, "S2", f(t, s2.forward(t, h)));        // [N, 6, 14, 14]
+            h = keep(maps, "C3", f(t, c3.forward(t, h)));        // [N, 16, 10, 10]
+            h = keep(maps, "S4", f(t, s4.forward(t, h)));        // [N, 16, 5, 5]
+            h = f(t, c5.forward(t, h));                          // [N, 120, 1, 1]
+            h = t.flatten(h);                                    // [N, 120]
         } else {
-            h = pool.forward(t, f(t, c1.forward(t, x)));   // [N, 6, 14, 14]
-            h = pool.forward(t, f(t, c3.forward(t, h)));   // [N, 16, 5, 5]
-            h = f(t, f5.forward(t, t.flatten(h)));         // [N, 120]
+            h = keep(maps, "S2", pool.forward(t, keep(maps, "C1", f(t, c1.forward(t, x)))));   // [N, 6, 14, 14]
+            h = keep(maps, "S4", pool.forward(t, keep(maps, "C3", f(t, c3.forward(t, h)))));   // [N, 16, 5, 5]
+            h = f(t, f5.forward(t, t.flatten(h)));               // [N, 120]
         }
         h = f(t, f6.forward(t, h));            // [N, 84]
         return out.forward(t, h);              // [N, 10]
+    }
+
+    private static Var keep(Map<String, Var> maps, String name, Var v) {
+        if (maps != null) maps.put(name, v);
+        return v;
     }
 
     private Var f(Tape t, Var x) { return Act.apply(t, act, x); }

@@ -1,5 +1,6 @@
 package dev.fovea.nn;
 
+import dev.fovea.autograd.AttentionRecorder;
 import dev.fovea.autograd.Tape;
 import dev.fovea.autograd.Var;
 import dev.fovea.backend.Backend;
@@ -37,7 +38,8 @@ public final class CrossAttention extends Module {
             v = t.reshape(t.slice(split, 0, 1, 1), b, heads, m, dh);
             if (cache != null) cache.append(k.value(), v.value());
         }
-        Var o = t.attention(qh, k, v, (float) (1 / Math.sqrt(dh)), false);
+        Var kk = k, vv = v;
+        Var o = AttentionRecorder.at("cross", () -> t.attention(qh, kk, vv, (float) (1 / Math.sqrt(dh)), false));
         return proj.forward(t, t.reshape(t.permute(o, 0, 2, 1, 3), b, n, d));
     }
 }

@@ -290,6 +290,29 @@ class ToolsCliTest {
         assertTrue(r.out().matches("(?s).*" + java.util.regex.Pattern.quote(img.toString()) + ":  1\\. [a-z]+ [01]\\.[0-9]{3}  2\\. [a-z]+ [01]\\.[0-9]{3}\n.*"), r.out());
     }
 
+    @Test void explainWritesItsPictureAndRefusesAModelThatTakesNoImage() throws Exception {
+        Path ckpt = fullCheckpoint(tmp), png = tmp.resolve("explained.png"), img = tmp.resolve("boot.png");
+        ImageFiles.writeGrey(java.util.Arrays.copyOf(dev.fovea.data.ImageDataset.embeddedSample().test().pixels(), 784), 28, 28, img);
+        CliTest.Run r = run("explain", "--weights", ckpt.toString(), img.toString(), "--out", png.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.lastLine().startsWith("explained model=" + ckpt.getFileName() + " image=" + img + " out=" + png + " size="), r.lastLine());
+        BufferedImage written = ImageIO.read(png.toFile());
+        assertTrue(written.getWidth() > 500, "a picture: " + written.getWidth() + "x" + written.getHeight());
+        CliTest.Run again = run("explain", "--weights", ckpt.toString(), img.toString(), "--out", png.toString());
+        assertEquals(2, again.code());
+        assertEquals("fovea: error: " + png + " exists; pass --overwrite to replace it, or another --out", again.err().strip());
+
+        Path gen = tmp.resolve("generator.safetensors");
+        var gc = new dev.fovea.models.ImageGenerator.Config(dev.fovea.data.ImageTokens.FASHION, 10, 16, 1, 2);
+        TrainConfig cfg = TrainConfig.builder(dev.fovea.tasks.GenerationTask.MODEL).build();
+        try (ReferenceBackend ref = new ReferenceBackend(); var net = new dev.fovea.models.ImageGenerator(ref, gc, 7); var opt = cfg.newOptimizer(ref, net)) {
+            Checkpoint.save(gen, net, opt, cfg, 1, 1, List.of(), dev.fovea.tasks.GenerationTask.metadata(gc, tmp.resolve("judge"), dev.fovea.data.ClassNames.numbered(10)));
+        }
+        CliTest.Run refused = run("explain", "--weights", gen.toString(), img.toString(), "--out", tmp.resolve("g.png").toString());
+        assertEquals(2, refused.code());
+        assertTrue(refused.err().startsWith("fovea: error: " + gen + ": generator") && refused.err().contains("explain takes models that look at an image"), refused.err());
+    }
+
     @Test void aCheckpointThatDoesNotFitListsWhatIsWrong() throws IOException {
         Path ckpt = tmp.resolve("paper.safetensors");
         try (ReferenceBackend ref = new ReferenceBackend(); LeNet5 m = LeNet5.create(ref, LeNet5.Variant.PAPER, 3);
