@@ -25,7 +25,7 @@ rm -rf "$OUT/dev/fovea/cuda/ffm/cudart" "$OUT/dev/fovea/cuda/ffm/cublas" "$OUT/d
 
 # names: one per line in the lists/ files (functions, structs, typedefs, constants); jextract ignores a name that
 # does not exist without a word, so check_generated below fails on any that did not come out.
-args() { local kind=$1 file=$2; grep -v '^#' "$file" | grep -v '^$' | while read -r n; do printf -- '--include-%s\n%s\n' "$kind" "$n"; done; }
+source "$HERE/jextract-args.sh"
 
 gen() { # lib header class extra-includes...
   local lib=$1 header=$2 cls=$3; shift 3

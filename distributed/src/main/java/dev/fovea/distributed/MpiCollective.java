@@ -1,0 +1,148 @@
+package dev.fovea.distributed;
+
+import dev.fovea.mpi.MpiLibrary;
+import dev.fovea.mpi.ffm.Mpi;
+import dev.fovea.tensor.Tensor;
+import dev.fovea.train.Collective;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+
+/**
+ * The collective over MPI (Open MPI through the generated bindings), for tensors on the CPU: the processes mpirun
+ * started. A sum runs on one host buffer holding all the tensors at once (one MPI_Allreduce in place, not one per
+ * tensor); MPI_COMM_WORLD returns its errors (MPI_ERRORS_RETURN), which become exceptions naming the call and MPI's
+ * message. MPI is initialised by the first {@link #open} (funnelled: MPI is called from the thread that trains) and
+ * finalised when the JVM exits.
+ */
+public final class MpiCollective implements Collective {
+    private static MpiCollective world;
+
+    private final MemorySegment comm, floatType, byteType, intType, sum;
+    private final int rank, size;
+    private final String library;
+
+    private MpiCollective() {
+        comm = MpiLibrary.handle("ompi_mpi_comm_world");
+        floatType = MpiLibrary.handle("ompi_mpi_float");
+        byteType = MpiLibrary.handle("ompi_mpi_byte");
+        intType = MpiLibrary.handle("ompi_mpi_int");
+        sum = MpiLibrary.handle("ompi_mpi_op_sum");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment flag = a.allocate(ValueLayout.JAVA_INT);
+            check("MPI_Initialized", Mpi.MPI_Initialized(flag));
+            if (flag.get(ValueLayout.JAVA_INT, 0) == 0) {
+                MemorySegment provided = a.allocate(ValueLayout.JAVA_INT);
+                check("MPI_Init_thread", Mpi.MPI_Init_thread(MemorySegment.NULL, MemorySegment.NULL, Mpi.MPI_THREAD_FUNNELED(), provided));
+                Runtime.getRuntime().addShutdownHook(new Thread(MpiCollective::finish, "fovea-mpi-finalize"));
+            }
+            check("MPI_Comm_set_errhandler", Mpi.MPI_Comm_set_errhandler(comm, MpiLibrary.handle("ompi_mpi_errors_return")));
+            MemorySegment r = a.allocate(ValueLayout.JAVA_INT), s = a.allocate(ValueLayout.JAVA_INT);
+            check("MPI_Comm_rank", Mpi.MPI_Comm_rank(comm, r));
+            check("MPI_Comm_size", Mpi.MPI_Comm_size(comm, s));
+            rank = r.get(ValueLayout.JAVA_INT, 0);
+            size = s.get(ValueLayout.JAVA_INT, 0);
+            MemorySegment v = a.allocate(Mpi.MPI_MAX_LIBRARY_VERSION_STRING()), len = a.allocate(ValueLayout.JAVA_INT);
+            check("MPI_Get_library_version", Mpi.MPI_Get_library_version(v, len));
+            library = v.getString(0).lines().findFirst().orElse("MPI").strip();
+        }
+    }
+
+    /** The processes mpirun started (MPI_COMM_WORLD); errors if MPI cannot be loaded, saying where it was looked for. */
+    public static synchronized MpiCollective open() {
+        MpiLibrary.load().ifPresent(reason -> { throw new IllegalStateException(reason); });
+        if (world == null) world = new MpiCollective();
+        return world;
+    }
+
+    /** True when this JVM was started by mpirun (Open MPI sets OMPI_COMM_WORLD_SIZE in each process). */
+    public static boolean underMpirun() { return System.getenv("OMPI_COMM_WORLD_SIZE") != null; }
+
+    @Override public int rank() { return rank; }
+    @Override public int size() { return size; }
+
+    @Override public void allReduceSum(List<Tensor> tensors) {
+        long n = 0;
+        for (Tensor t : tensors) n += t.numel();
+        if (n == 0) return;
+        if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("allReduceSum: " + n + " values in one call, more than MPI's int count takes");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(ValueLayout.JAVA_FLOAT, n);
+            long off = 0;
+            for (Tensor t : tensors) {
+                t.backend().download(t, buf.asSlice(off * 4, t.numel() * 4L));
+                off += t.numel();
+            }
+            check("MPI_Allreduce", Mpi.MPI_Allreduce(MemorySegment.ofAddress(1), buf, (int) n, floatType, sum, comm));     // MPI_IN_PLACE
+            off = 0;
+            for (Tensor t : tensors) {
+                try (Tensor back = t.backend().upload(buf.asSlice(off * 4, t.numel() * 4L), t.shape())) { t.backend().copy(back, t); }
+                off += t.numel();
+            }
+        }
+    }
+
+    @Override public void broadcast(List<Tensor> tensors, int root) {
+        checkRoot(root);
+        long n = 0;
+        for (Tensor t : tensors) n += t.numel();
+        if (n == 0) return;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(ValueLayout.JAVA_FLOAT, n);
+            long off = 0;
+            if (rank == root)
+                for (Tensor t : tensors) { t.backend().download(t, buf.asSlice(off * 4, t.numel() * 4L)); off += t.numel(); }
+            check("MPI_Bcast", Mpi.MPI_Bcast(buf, (int) n, floatType, root, comm));
+            off = 0;
+            if (rank != root)
+                for (Tensor t : tensors) {
+                    try (Tensor back = t.backend().upload(buf.asSlice(off * 4, t.numel() * 4L), t.shape())) { t.backend().copy(back, t); }
+                    off += t.numel();
+                }
+        }
+    }
+
+    @Override public byte[] broadcast(byte[] data, int root) {
+        checkRoot(root);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment len = a.allocate(ValueLayout.JAVA_INT);
+            if (rank == root) len.set(ValueLayout.JAVA_INT, 0, data.length);
+            check("MPI_Bcast", Mpi.MPI_Bcast(len, 1, intType, root, comm));
+            int n = len.get(ValueLayout.JAVA_INT, 0);
+            MemorySegment buf = a.allocate(Math.max(n, 1));
+            if (rank == root) MemorySegment.copy(data, 0, buf, ValueLayout.JAVA_BYTE, 0, n);
+            check("MPI_Bcast", Mpi.MPI_Bcast(buf, n, byteType, root, comm));
+            return buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    @Override public void barrier() { check("MPI_Barrier", Mpi.MPI_Barrier(comm)); }
+
+    @Override public String describe() { return size + " processes over " + library + " (" + MpiLibrary.path() + ")"; }
+
+    /** MPI stays initialised for the JVM's life (it may be initialised once only); finalised at exit. */
+    @Override public void close() {}
+
+    private void checkRoot(int root) {
+        if (root < 0 || root >= size) throw new IllegalArgumentException("broadcast: root " + root + " is not a rank of " + size + " processes");
+    }
+
+    private static void finish() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment flag = a.allocate(ValueLayout.JAVA_INT);
+            Mpi.MPI_Finalized(flag);
+            if (flag.get(ValueLayout.JAVA_INT, 0) == 0) Mpi.MPI_Finalize();
+        }
+    }
+
+    private static void check(String call, int rc) {
+        if (rc == Mpi.MPI_SUCCESS()) return;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment msg = a.allocate(Mpi.MPI_MAX_ERROR_STRING()), len = a.allocate(ValueLayout.JAVA_INT);
+            String text = Mpi.MPI_Error_string(rc, msg, len) == Mpi.MPI_SUCCESS() ? msg.getString(0) : "error " + rc;
+            throw new IllegalStateException(call + " failed: " + text + " (MPI error " + rc + ")");
+        }
+    }
+}
