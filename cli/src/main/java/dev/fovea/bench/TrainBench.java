@@ -8,6 +8,7 @@ import dev.fovea.models.Models;
 import dev.fovea.nn.Layer;
 import dev.fovea.optim.Optimizer;
 import dev.fovea.train.ClassificationTask;
+import dev.fovea.train.Collective;
 import dev.fovea.train.TrainConfig;
 import dev.fovea.train.Trainer;
 
@@ -22,25 +23,43 @@ import java.util.Locale;
 public final class TrainBench {
     private TrainBench() {}
 
-    /** With {@code profile}, the timed windows also print each op's share of a step, forward and backward. */
+    /**
+     * With {@code profile}, the timed windows also print each op's share of a step, forward and backward. With several
+     * ranks ({@code ranks}, under mpirun) every step is data-parallel and every window a number of steps rank 0 sets
+     * (a time limit would let the ranks stop at different steps); the rate is the batches' images per second.
+     */
     public static double run(Backend be, String model, int batch, ImageDataset data, double warmup, int repeats, double seconds,
-                             boolean profile, PrintStream log) {
+                             boolean profile, PrintStream log, Collective ranks) {
         if (data.count() < batch) throw new IllegalArgumentException("batch " + batch + " is larger than the data set (" + data.count() + " images)");
         TrainConfig cfg = TrainConfig.builder(model).epochs(1).batch(batch).lr(0.01f).optimizer("sgd").weightDecay(0f).schedule("constant").warmup(0)
                 .labelSmoothing(0f).augment(false).build();
         try (Layer net = Models.create(be, model, null, 1); Optimizer opt = cfg.newOptimizer(be, net.namedParameters())) {
             ClassificationTask task = new ClassificationTask(be, net, cfg, data, null);
-            Trainer<ClassificationTask.Batch> trainer = new Trainer<>(be, net, opt, cfg, task);
+            Trainer<ClassificationTask.Batch> trainer = new Trainer<>(be, net, opt, cfg, task).collective(ranks);
             Feed feed = new Feed(task, data.count(), batch);
-            // time-based warm-up: the Vector API kernels are slow until C2 has compiled them
-            runFor(trainer, feed, warmup);
+            // warm-up: the Vector API kernels are slow until C2 has compiled them
+            int stepsPerWindow = 0;
+            if (ranks.size() == 1) runFor(trainer, feed, warmup);
+            else {
+                double per = agreedSeconds(ranks, runSteps(trainer, feed, 3) / 3);
+                runSteps(trainer, feed, (int) Math.ceil(warmup / per));
+                stepsPerWindow = (int) Math.max(1, Math.ceil(seconds / agreedSeconds(ranks, runSteps(trainer, feed, 3) / 3)));
+            }
             double[] rates = new double[repeats];
             Tape.Profile prof = profile ? new Tape.Profile() : null;
             trainer.profile(prof);
             long steps0 = trainer.steps();
+            Trainer.Communication c0 = trainer.communication();
             for (int r = 0; r < repeats; r++) {
-                rates[r] = runFor(trainer, feed, seconds);
+                rates[r] = ranks.size() == 1 ? runFor(trainer, feed, seconds) : (double) batch * stepsPerWindow / runSteps(trainer, feed, stepsPerWindow);
                 log.printf(Locale.ROOT, "  repeat %d: %.0f images/s%n", r + 1, rates[r]);
+            }
+            if (ranks.size() > 1) {
+                Trainer.Communication c1 = trainer.communication();
+                long calls = c1.calls() - c0.calls();
+                log.printf(Locale.ROOT, "  all-reduce per step over %d ranks: %.0f bytes, %.2f ms (%.1f %% of a step)%n", ranks.size(),
+                        (double) (c1.bytes() - c0.bytes()) / calls, 1e3 * (c1.seconds() - c0.seconds()) / calls,
+                        100 * (c1.seconds() - c0.seconds()) / (calls * batch / median(rates)));
             }
             if (prof != null) printProfile(prof, trainer.steps() - steps0, log);
             Arrays.sort(rates);
@@ -79,6 +98,29 @@ public final class TrainBench {
         for (var e : p.totals().entrySet())
             log.printf(Locale.ROOT, "    %-44s %8.1f us  %5.1f %%%n", e.getKey(), e.getValue()[0] / 1e3 / steps, 100.0 * e.getValue()[0] / total);
         log.printf(Locale.ROOT, "    %-44s %8.1f us%n", "all ops", total / 1e3 / steps);
+    }
+
+    /** Seconds for {@code steps} whole steps. */
+    private static double runSteps(Trainer<ClassificationTask.Batch> trainer, Feed feed, int steps) {
+        long t0 = System.nanoTime();
+        long[] accuracy = new long[2];
+        for (int i = 0; i < steps; i++) {
+            ClassificationTask.Batch b = feed.next();
+            trainer.step(b, b.size(), 0.01f, accuracy);
+        }
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /** Rank 0's value on every rank. */
+    private static double agreedSeconds(Collective ranks, double mine) {
+        byte[] b = ranks.broadcast(java.nio.ByteBuffer.allocate(8).putDouble(mine).array(), 0);
+        return java.nio.ByteBuffer.wrap(b).getDouble();
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
     }
 
     private static double runFor(Trainer<ClassificationTask.Batch> trainer, Feed feed, double seconds) {

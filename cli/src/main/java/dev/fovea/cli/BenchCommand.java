@@ -12,6 +12,7 @@ import dev.fovea.models.ImageGenerator;
 import dev.fovea.tasks.GenerationTask;
 import dev.fovea.models.Models;
 import dev.fovea.bench.OpenBlas;
+import dev.fovea.train.Collective;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -130,8 +131,10 @@ final class BenchCommand {
             try (Backend be = engine.open()) {
                 System.out.printf(Locale.ROOT, "bench train: %s, batch %d, %d thread(s), %s; warm-up %.0f s, %d x %.0f s%n", model, batch,
                         engine.resolvedThreads(), be.name(), warmup, repeats, seconds);
-                double rate = TrainBench.run(be, model, batch, splits.train(), warmup, repeats, seconds, profile, System.out);
-                System.out.printf(Locale.ROOT, "train model=%s batch=%d threads=%d images_per_s=%.0f%n", model, batch, engine.resolvedThreads(), rate);
+                Collective ranks = Distributed.collective();
+                double rate = TrainBench.run(be, model, batch, splits.train(), warmup, repeats, seconds, profile, System.out, ranks);
+                System.out.printf(Locale.ROOT, "train model=%s batch=%d threads=%d%s images_per_s=%.0f%n", model, batch, engine.resolvedThreads(),
+                        ranks.size() > 1 ? " ranks=" + ranks.size() : "", rate);
                 return 0;
             }
         }

@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 /** {@code --backend}, {@code --threads} and {@code --precision}, shared by every command that computes. */
 final class EngineOptions {
     @Option(names = "--backend", description = "cpu or cuda (default: ${DEFAULT-VALUE})") String backend = "cpu";
-    @Option(names = "--threads", description = "CPU threads (default: all cores)") int threads;
+    @Option(names = "--threads", description = "CPU threads (default: all cores; under mpirun, the cores shared by the ranks on this machine)") int threads;
     @Option(names = "--precision", description = "fp32, tf32 or bf16 for matrix products (cuda only; default: ${DEFAULT-VALUE})") String precision = "fp32";
 
     Backend open() {
@@ -18,7 +18,7 @@ final class EngineOptions {
         if (threads > 4 * cores)
             throw new IllegalArgumentException("--threads " + threads + " is more than 4 times the " + cores + " cores here; more threads than cores only wait for each other");
         if (threads > cores) System.err.println("fovea: note: --threads " + threads + " is more than the " + cores + " cores here; the extra threads share them");
-        return Backends.open(backend, new BackendOptions(threads, precision()));
+        return Backends.open(backend, new BackendOptions(threads == 0 ? Distributed.defaultThreads() : threads, precision()));
     }
 
     Precision precision() {
@@ -30,5 +30,5 @@ final class EngineOptions {
         };
     }
 
-    int resolvedThreads() { return threads == 0 ? Runtime.getRuntime().availableProcessors() : threads; }
+    int resolvedThreads() { return threads == 0 ? Distributed.defaultThreads() : threads; }
 }

@@ -8,6 +8,7 @@ import dev.fovea.train.Checkpoint;
 import dev.fovea.train.EpochMetrics;
 import dev.fovea.train.NonFiniteLossException;
 import dev.fovea.train.TrainConfig;
+import dev.fovea.train.Collective;
 import dev.fovea.train.Trainer;
 import dev.fovea.train.TrainingTask;
 
@@ -46,14 +47,16 @@ final class Fit {
     /** Runs the loop for {@code task} (continuing {@code resume} if not null) into {@code dir}; returns the exit status. */
     static <B> int run(Backend be, Module net, Optimizer opt, TrainConfig cfg, TrainingTask<B> task, String model, Path resume, Path dir,
                        int stopAfter, boolean overwrite, String verb) throws IOException {
-        Trainer<B> trainer = new Trainer<>(be, net, opt, cfg, task).overwrite(overwrite);
+        Collective ranks = Distributed.collective();
+        Trainer<B> trainer = new Trainer<>(be, net, opt, cfg, task).overwrite(overwrite).collective(ranks);
+        if (ranks.size() > 1) System.out.println("ranks: " + ranks.describe() + "; each trains on its share of every batch of " + cfg.batch());
         if (resume != null) {
             trainer.resume(resume);
             System.out.println("resumed: " + resume + " after epoch " + trainer.epochsDone() + " (step " + trainer.steps() + ")");
         }
         System.out.println("model: " + model + ", " + String.format(Locale.ROOT, "%,d", net.parameterCount()) + " parameters; " + opt.describe());
         System.out.println("train: " + cfg + " on " + be.describe().lines().findFirst().orElse(be.name()));
-        Progress bar = new Progress(System.err);
+        Progress bar = new Progress(ranks.rank() == 0 ? System.err : new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         Trainer.Result r;
         try {
             r = trainer.fit(dir, stopAfter, new Trainer.Listener() {

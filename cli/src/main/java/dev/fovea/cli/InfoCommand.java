@@ -33,6 +33,9 @@ final class InfoCommand implements Callable<Integer> {
                 System.out.println("backend " + b.describe().replace("\n", "\n  "));
             }
         }
+        System.out.println("mpi: " + (dev.fovea.distributed.MpiCollective.underMpirun() ? "rank " + Distributed.rank() + " of "
+                + Distributed.collective().describe() : dev.fovea.mpi.MpiLibrary.load().map(r -> "not loaded: " + r)
+                .orElse("not under mpirun (`mpirun -np N fovea train ...` trains data-parallel); library " + dev.fovea.mpi.MpiLibrary.path())));
         System.out.println("openblas (benchmark peer): " + OpenBlas.load().map(o -> o.path() + ", its own kernel choice here: " + o.coreName()
                 + " (bench gemm selects AVX-512 SkylakeX when OPENBLAS_CORETYPE is unset on an AVX-512 CPU)").orElse(OpenBlas.unavailableReason()));
         return 0;

@@ -19,6 +19,8 @@ import java.nio.file.NotDirectoryException;
         subcommands = {TrainCommand.class, PretrainCommand.class, FinetuneCommand.class, EvalCommand.class, PredictCommand.class, ExplainCommand.class, CaptionCommand.class, GenerateCommand.class, FilterCommand.class, ScenesCommand.class, CheckCommand.class, InfoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
+        // under mpirun, rank 0 alone prints; the others keep standard error for their errors
+        if (Distributed.rank() > 0) System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         System.exit(run(args));
     }
 

@@ -36,6 +36,17 @@ public final class Var {
     public int[] shape() { return value.shape(); }
     public int dim(int i) { return value.dim(i); }
 
+    /**
+     * This step's gradient, zeros when backward has not reached this Var (a process whose share of a batch was empty
+     * still sums its part, nothing, with the others').
+     */
+    public Tensor gradOrZeros() {
+        if (grad == null) grad = value.backend().zeros(value.shape());
+        else if (!gradValid) value.backend().fill(grad, 0f);
+        gradValid = true;
+        return grad;
+    }
+
     /** Forgets this step's gradient; the buffer is kept and overwritten by the next backward. */
     public void zeroGrad() { gradValid = false; }
 

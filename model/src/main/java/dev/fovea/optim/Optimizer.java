@@ -33,6 +33,9 @@ public abstract class Optimizer implements AutoCloseable {
 
     protected abstract void update(String name, Tensor param, Tensor grad, float lr);
 
+    /** The parameters it updates, by name, in a fixed order. */
+    public final Map<String, Var> parameters() { return java.util.Collections.unmodifiableMap(params); }
+
     /**
      * Whether weight decay applies to a parameter: timm's rule (its optimizer factory's parameter groups with the
      * model's no_weight_decay names): not to biases and norm gains (tensors of one dimension), nor to the position

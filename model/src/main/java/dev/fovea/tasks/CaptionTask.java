@@ -65,6 +65,20 @@ public final class CaptionTask implements TrainingTask<CaptionTask.Batch> {
         return new Batch(idx.length, images(train, idx, pixelStats[0], pixelStats[1]), tokens);
     }
 
+    @Override public Batch slice(Batch b, int from, int to) {
+        Captioner.Config c = net.config();
+        int n = c.inChans() * c.imgSize() * c.imgSize();
+        return new Batch(to - from, java.util.Arrays.copyOfRange(b.images(), from * n, to * n), java.util.Arrays.copyOfRange(b.tokens(), from, to));
+    }
+
+    /** The loss is a mean over the tokens predicted: those after the start mark, up to the padding. */
+    @Override public double weight(Batch b) {
+        long n = 0;
+        for (int[] caption : b.tokens())
+            for (int j = 1; j < caption.length && caption[j] != Vocabulary.PAD; j++) n++;
+        return n;
+    }
+
     /** Its loss, and as accuracy the next tokens predicted right. */
     @Override public Var loss(Tape t, Batch b, long[] accuracy) {
         Captioner.Config c = net.config();

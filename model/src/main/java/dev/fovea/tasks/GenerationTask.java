@@ -76,6 +76,13 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
         return new Batch(tk, lb);
     }
 
+    @Override public Batch slice(Batch b, int from, int to) {
+        return new Batch(Arrays.copyOfRange(b.tokens(), from, to), Arrays.copyOfRange(b.labels(), from, to));
+    }
+
+    /** Every image is as many tokens: the loss is a mean over images. */
+    @Override public double weight(Batch b) { return b.tokens().length; }
+
     /** Nats per token. */
     @Override public Var loss(Tape t, Batch b, long[] accuracy) { return net.loss(t, b.tokens(), b.labels()); }
 

@@ -13,6 +13,7 @@ import dev.fovea.nn.Layer;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -70,6 +71,13 @@ public final class ClassificationTask implements TrainingTask<ClassificationTask
         for (int i = 0; i < idx.length; i++) y[i] = train.label(idx[i]);
         return new Batch(idx.length, Batches.images(train, idx, cfg.augment() ? rng : null), y);
     }
+
+    @Override public Batch slice(Batch b, int from, int to) {
+        int n = train.height() * train.width();
+        return new Batch(to - from, Arrays.copyOfRange(b.images(), from * n, to * n), Arrays.copyOfRange(b.labels(), from, to));
+    }
+
+    @Override public double weight(Batch b) { return b.size(); }
 
     @Override public Var loss(Tape t, Batch b, long[] accuracy) {
         Var x = t.constant(be.upload(b.images(), b.size(), 1, train.height(), train.width()));

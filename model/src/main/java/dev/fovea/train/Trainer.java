@@ -8,6 +8,7 @@ import dev.fovea.io.SafetensorsFile;
 import dev.fovea.nn.Module;
 import dev.fovea.optim.LrSchedule;
 import dev.fovea.optim.Optimizer;
+import dev.fovea.tensor.Tensor;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -86,6 +87,8 @@ public final class Trainer<B> {
     private Path resumedFrom;
     private boolean overwrite;
     private Tape.Profile profile;
+    private Collective collective = Collective.single();
+    private long commNanos, commBytes, commCalls;
 
     public Trainer(Backend be, Module model, Optimizer opt, TrainConfig cfg, TrainingTask<B> task) {
         if (task.trainCount() < 1) throw new IllegalArgumentException(task.name() + ": no training examples");
@@ -124,6 +127,17 @@ public final class Trainer<B> {
         return this;
     }
 
+    /**
+     * Trains as one of several processes (data parallelism): each takes its share of every batch, their gradients
+     * are summed weighted by the shares' sizes, so that the same seed and batch give the same run whatever the number
+     * of processes; rank 0 alone evaluates and writes. {@link #fit} first checks that every rank runs the same
+     * configuration and sends rank 0's parameters to all.
+     */
+    public Trainer<B> collective(Collective c) {
+        this.collective = c;
+        return this;
+    }
+
     /** Records per-op timings of every following step into p (null stops). */
     public Trainer<B> profile(Tape.Profile p) {
         this.profile = p;
@@ -147,14 +161,16 @@ public final class Trainer<B> {
         Path ckpt = dir.resolve("checkpoint.safetensors");
         int first = epochsDone + 1, last = stopAfter > 0 ? Math.min(cfg.epochs(), epochsDone + stopAfter) : cfg.epochs();
         if (first > last) throw new IllegalStateException("the run has done its " + cfg.epochs() + " epochs already");
-        checkWritable(dir, ckpt);
+        boolean writer = collective.rank() == 0;
+        if (writer) checkWritable(dir, ckpt);
+        if (collective.size() > 1) agree();
         double seconds = 0;
         long examples = 0;
         EpochMetrics m = null;
         TrainingTask.TestReport report = null;
         for (int e = first; e <= last; e++) {
             m = trainEpoch(e, listener);
-            report = task.evaluate();
+            report = writer ? task.evaluate() : null;
             if (report != null) {
                 if (!Double.isFinite(report.primary()))
                     throw new IllegalArgumentException(task.name() + ": epoch " + e + "'s test metric is " + report.primary() + " (" + report.summary()
@@ -165,9 +181,11 @@ public final class Trainer<B> {
             seconds += m.seconds();
             examples += task.trainCount();
             epochsDone = e;
-            Checkpoint.save(ckpt, model, opt, cfg, e, step, history, task.metadata());
+            if (writer) {
+                Checkpoint.save(ckpt, model, opt, cfg, e, step, history, task.metadata());
+                writeMetrics(dir, history, task.chartTitle(), listener);
+            }
             lastGood = ckpt + " (epoch " + e + ")";
-            writeMetrics(dir, history, task.chartTitle(), listener);
             listener.onEpoch(m, report);
         }
         return new Result(last, m, report, ckpt, examples / seconds, last < cfg.epochs());
@@ -210,7 +228,7 @@ public final class Trainer<B> {
                 next = loader.submit(() -> task.prepare(slice(order, from), rng));
             }
             lr = schedule.lr(step);
-            lossSum += (double) step(batch, lr, accuracy) * size;
+            lossSum += (double) step(batch, size, lr, accuracy) * size;
             seen += size;
             listener.onStep(e, i + 1, batches, seen, (System.nanoTime() - t0) / 1e9, lossSum / seen);
         }
@@ -252,6 +270,94 @@ public final class Trainer<B> {
             step++;
             return lv;
         }
+    }
+
+    /**
+     * One update on a prepared batch of {@code size} examples: {@link #step(Object, float, long[])} in one process, this
+     * rank's share of it with the others' ({@link #collective}) in several. Returns the batch's loss.
+     */
+    public float step(B batch, int size, float lr, long[] accuracy) {
+        return collective.size() > 1 ? stepShare(batch, size, lr, accuracy) : step(batch, lr, accuracy);
+    }
+
+    /** What the ranks' gradient sums have cost so far: seconds inside the all-reduce, bytes summed, calls. */
+    public record Communication(double seconds, long bytes, long calls) {}
+
+    public Communication communication() { return new Communication(commNanos / 1e9, commBytes, commCalls); }
+
+    /**
+     * One update as one of several processes: this rank's share of the batch (examples [size·r/N, size·(r+1)/N)), its
+     * loss and gradients weighted by its part of what the loss is a mean over ({@link TrainingTask#weight}), summed
+     * over the ranks with one all-reduce that also
+     * carries the weighted loss and the accuracy counts; every rank then makes the same update. Returns the batch's
+     * loss, the same on every rank (so a non-finite one stops them all at the same step).
+     */
+    private float stepShare(B batch, int size, float lr, long[] accuracy) {
+        int n = collective.size(), r = collective.rank(), from = (int) ((long) size * r / n), to = (int) ((long) size * (r + 1) / n);
+        B share = task.slice(batch, from, to);
+        float weight = (float) (task.weight(share) / task.weight(batch));
+        List<Tensor> reduced = new ArrayList<>();
+        try (Tape t = Tape.training(be).profile(profile); Tensor stats = be.zeros(3)) {
+            model.zeroGrad();
+            float[] local = new float[3];
+            if (to > from) {
+                long[] acc = new long[2];
+                Var loss = task.loss(t, share, acc);
+                local[0] = loss.value().toArray()[0] * weight;
+                local[1] = acc[0];
+                local[2] = acc[1];
+                loss.backward();
+            }
+            for (Var p : opt.parameters().values()) {
+                Tensor g = p.gradOrZeros();
+                be.scale(g, weight, g);
+                reduced.add(g);
+            }
+            try (Tensor s = be.upload(local, 3)) { be.copy(s, stats); }
+            reduced.add(stats);
+            long c0 = System.nanoTime();
+            collective.allReduceSum(reduced);
+            commNanos += System.nanoTime() - c0;
+            for (Tensor x : reduced) commBytes += 4 * x.numel();
+            commCalls++;
+            float[] global = stats.toArray();
+            if (!Float.isFinite(global[0])) throw new NonFiniteLossException(epoch, step + 1, global[0], lastGood);
+            accuracy[0] += Math.round(global[1]);
+            accuracy[1] += Math.round(global[2]);
+            opt.step(lr);
+            step++;
+            return global[0];
+        }
+    }
+
+    /**
+     * Before the first step of several processes: every rank runs what rank 0 runs (the task, its data's size, the
+     * run's settings, the parameters' names and shapes, where the run stands), else every rank stops with an error
+     * naming the ranks that differ; then rank 0's parameters go to all.
+     */
+    private void agree() {
+        StringBuilder sb = new StringBuilder(task.name()).append(" examples=").append(task.trainCount()).append(" epochs_done=").append(epochsDone)
+                .append(" steps=").append(step);
+        new java.util.TreeMap<>(cfg.toMetadata()).forEach((k, v) -> sb.append(' ').append(k).append('=').append(v));
+        model.namedParameters().forEach((k, v) -> sb.append(' ').append(k).append(java.util.Arrays.toString(v.shape())));
+        byte[] mine = sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] root = collective.broadcast(mine, 0);
+        float[] flags = new float[collective.size()];
+        flags[collective.rank()] = java.util.Arrays.equals(root, mine) ? 0 : 1;
+        try (Tensor f = be.upload(flags, flags.length)) {
+            collective.allReduceSum(List.of(f));
+            flags = f.toArray();
+        }
+        List<Integer> differ = new ArrayList<>();
+        for (int i = 0; i < flags.length; i++) if (flags[i] != 0) differ.add(i);
+        if (!differ.isEmpty())
+            throw new IllegalArgumentException("rank" + (differ.size() > 1 ? "s " : " ") + differ.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(", "))
+                    + " of " + collective.size() + " run another configuration than rank 0's (the same command, data and checkpoint on every rank); rank 0: "
+                    + new String(root, java.nio.charset.StandardCharsets.UTF_8)
+                    + (flags[collective.rank()] != 0 ? "; this rank (" + collective.rank() + "): " + sb : ""));
+        List<Tensor> params = new ArrayList<>();
+        for (Var v : model.namedParameters().values()) params.add(v.value());
+        collective.broadcast(params, 0);
     }
 
     /**

@@ -31,6 +31,25 @@ public interface TrainingTask<B> {
      */
     Var loss(Tape t, B batch, long[] accuracy);
 
+    /**
+     * Examples [from, to) of a prepared batch, for data-parallel training: every process prepares the whole batch
+     * (the same random draws as one process would make) and trains on its share. A task supports it when its loss is
+     * the mean of per-example losses that do not depend on the rest of the batch, so that the shares' losses weighted
+     * by their sizes sum to the batch's; the others refuse, saying so.
+     */
+    default B slice(B batch, int from, int to) {
+        throw new IllegalArgumentException(name() + ": data-parallel training (several processes under mpirun) is not built for this task yet;"
+                + " classification, captioning and generation have it");
+    }
+
+    /**
+     * What the batch's loss is a mean over (with {@link #slice}): its examples, or the caption tokens it predicts. A
+     * share's loss and gradients count for weight(share) / weight(batch) of the batch's.
+     */
+    default double weight(B batch) {
+        throw new IllegalArgumentException(name() + ": data-parallel training is not built for this task yet");
+    }
+
     /** The test pass after each epoch (evaluation mode, no gradients), or null when the task has none. */
     TestReport evaluate();
 

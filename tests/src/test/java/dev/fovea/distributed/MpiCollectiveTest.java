@@ -25,7 +25,9 @@ class MpiCollectiveTest {
     static Path mpirun() {
         for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
             Path p = Path.of(dir, "mpirun");
-            if (Files.isExecutable(p)) return p;
+            if (Files.isExecutable(p)) {
+                try { return p.toRealPath(); } catch (java.io.IOException e) { return p; }
+            }
         }
         return null;
     }
