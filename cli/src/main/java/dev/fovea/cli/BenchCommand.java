@@ -131,7 +131,7 @@ final class BenchCommand {
             try (Backend be = engine.open()) {
                 System.out.printf(Locale.ROOT, "bench train: %s, batch %d, %d thread(s), %s; warm-up %.0f s, %d x %.0f s%n", model, batch,
                         engine.resolvedThreads(), be.name(), warmup, repeats, seconds);
-                Collective ranks = Distributed.collective();
+                Collective ranks = Distributed.collective(be);
                 double rate = TrainBench.run(be, model, batch, splits.train(), warmup, repeats, seconds, profile, System.out, ranks);
                 System.out.printf(Locale.ROOT, "train model=%s batch=%d threads=%d%s images_per_s=%.0f%n", model, batch, engine.resolvedThreads(),
                         ranks.size() > 1 ? " ranks=" + ranks.size() : "", rate);

@@ -188,6 +188,15 @@ public final class CudaBackend extends KernelBackend {
 
     static long ptr(Tensor t) { return ((CudaStorage) t.storage()).address(); }
     static MemorySegment seg(Tensor t) { return ((CudaStorage) t.storage()).segment(); }
+
+    /** A tensor's device memory, for libraries that work on it directly (NCCL); the backend still owns it. */
+    public static MemorySegment devicePointer(Tensor t) {
+        if (!(t.storage() instanceof CudaStorage s)) throw new IllegalArgumentException("not a CUDA tensor: " + t);
+        return s.segment();
+    }
+
+    /** The one stream all of this backend's work is queued on (cudaStream_t), for libraries that queue work with it. */
+    public MemorySegment stream() { return stream; }
     private static MemorySegment seg(long address) { return MemorySegment.ofAddress(address); }
 
     @Override protected Storage allocate(int elements) {

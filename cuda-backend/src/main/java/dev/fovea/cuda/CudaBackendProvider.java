@@ -49,7 +49,26 @@ public final class CudaBackendProvider implements BackendProvider {
 
     @Override public Backend open(BackendOptions options) {
         unavailableReason().ifPresent(r -> { throw new BackendUnavailableException("cuda backend unavailable: " + r); });
-        return new CudaBackend(options);
+        return new CudaBackend(options, device(System::getenv));
+    }
+
+    /**
+     * The GPU this process uses: FOVEA_CUDA_DEVICE if set; else, under mpirun, the rank's index on its machine
+     * (OMPI_COMM_WORLD_LOCAL_RANK: one GPU per rank, as data-parallel training wants); else 0.
+     */
+    static int device(java.util.function.Function<String, String> env) {
+        for (String name : List.of("FOVEA_CUDA_DEVICE", "OMPI_COMM_WORLD_LOCAL_RANK")) {
+            String v = env.apply(name);
+            if (v == null || v.isBlank()) continue;
+            try {
+                int d = Integer.parseInt(v.strip());
+                if (d >= 0) return d;
+            } catch (NumberFormatException e) {
+                // not a number: the next one, or 0
+            }
+            throw new BackendUnavailableException(name + "=" + v + " is not a GPU index (0, 1, ...)");
+        }
+        return 0;
     }
 
     static String version(int v) { return v / 1000 + "." + v % 1000 / 10; }

@@ -288,18 +288,18 @@ public final class Trainer<B> {
     /**
      * One update as one of several processes: this rank's share of the batch (examples [size·r/N, size·(r+1)/N)), its
      * loss and gradients weighted by its part of what the loss is a mean over ({@link TrainingTask#weight}), summed
-     * over the ranks with one all-reduce that also
-     * carries the weighted loss and the accuracy counts; every rank then makes the same update. Returns the batch's
-     * loss, the same on every rank (so a non-finite one stops them all at the same step).
+     * over the ranks with one all-reduce that also carries the weighted loss and the accuracy counts; every rank then
+     * makes the same update. Returns the batch's loss, the same on every rank (so a non-finite one stops them all at the
+     * same step).
      */
     private float stepShare(B batch, int size, float lr, long[] accuracy) {
         int n = collective.size(), r = collective.rank(), from = (int) ((long) size * r / n), to = (int) ((long) size * (r + 1) / n);
         B share = task.slice(batch, from, to);
         float weight = (float) (task.weight(share) / task.weight(batch));
         List<Tensor> reduced = new ArrayList<>();
-        try (Tape t = Tape.training(be).profile(profile); Tensor stats = be.zeros(3)) {
+        float[] local = new float[3];                        // the weighted loss, right, counted
+        try (Tape t = Tape.training(be).profile(profile)) {
             model.zeroGrad();
-            float[] local = new float[3];
             if (to > from) {
                 long[] acc = new long[2];
                 Var loss = task.loss(t, share, acc);
@@ -313,14 +313,16 @@ public final class Trainer<B> {
                 be.scale(g, weight, g);
                 reduced.add(g);
             }
-            try (Tensor s = be.upload(local, 3)) { be.copy(s, stats); }
-            reduced.add(stats);
-            long c0 = System.nanoTime();
-            collective.allReduceSum(reduced);
-            commNanos += System.nanoTime() - c0;
-            for (Tensor x : reduced) commBytes += 4 * x.numel();
-            commCalls++;
-            float[] global = stats.toArray();
+            float[] global;
+            try (Tensor stats = be.upload(local, 3)) {
+                reduced.add(stats);
+                long c0 = System.nanoTime();
+                collective.allReduceSum(reduced);
+                commNanos += System.nanoTime() - c0;
+                for (Tensor x : reduced) commBytes += 4 * x.numel();
+                commCalls++;
+                global = stats.toArray();
+            }
             if (!Float.isFinite(global[0])) throw new NonFiniteLossException(epoch, step + 1, global[0], lastGood);
             accuracy[0] += Math.round(global[1]);
             accuracy[1] += Math.round(global[2]);

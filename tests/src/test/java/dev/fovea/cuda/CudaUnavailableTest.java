@@ -37,4 +37,16 @@ class CudaUnavailableTest {
         assertTrue(e.getMessage().startsWith("cuda backend unavailable: no NVIDIA driver: libcuda.so.1 not found in "), e.getMessage());
         assertTrue(Gpu.unavailableReason().isPresent());
     }
+
+    @Test void eachRankUnderMpirunTakesItsOwnGpu() {
+        java.util.Map<String, String> env = new java.util.HashMap<>();
+        org.junit.jupiter.api.Assertions.assertEquals(0, CudaBackendProvider.device(env::get));
+        env.put("OMPI_COMM_WORLD_LOCAL_RANK", "3");
+        org.junit.jupiter.api.Assertions.assertEquals(3, CudaBackendProvider.device(env::get));
+        env.put("FOVEA_CUDA_DEVICE", "1");
+        org.junit.jupiter.api.Assertions.assertEquals(1, CudaBackendProvider.device(env::get), "the user's choice wins");
+        env.put("FOVEA_CUDA_DEVICE", "gpu1");
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.fovea.backend.BackendUnavailableException.class, () -> CudaBackendProvider.device(env::get));
+        org.junit.jupiter.api.Assertions.assertEquals("FOVEA_CUDA_DEVICE=gpu1 is not a GPU index (0, 1, ...)", e.getMessage());
+    }
 }

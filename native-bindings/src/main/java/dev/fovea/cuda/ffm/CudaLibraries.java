@@ -35,7 +35,9 @@ public final class CudaLibraries {
         CUBLASLT("libcublasLt.so.13", "cuBLASLt 13"),
         CUBLAS("libcublas.so.13", "cuBLAS 13"),
         CUDNN("libcudnn.so.9", "cuDNN 9"),
-        NVRTC("libnvrtc.so.13", "NVRTC 13");
+        NVRTC("libnvrtc.so.13", "NVRTC 13"),
+        /** NCCL: the collective of data-parallel training on GPUs (not needed by the backend itself). */
+        NCCL("libnccl.so.2", "NCCL 2");
 
         public final String file, what;
         Lib(String file, String what) { this.file = file; this.what = what; }
