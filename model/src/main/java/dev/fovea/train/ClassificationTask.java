@@ -91,8 +91,25 @@ public final class ClassificationTask implements TrainingTask<ClassificationTask
     @Override public TestReport evaluate() {
         if (test == null) return null;
         Evaluation ev = evaluate(be, model, test, EVAL_BATCH);
-        return new TestReport(ev.loss(), ev.accuracy(), String.format(Locale.ROOT, "test loss %.4f acc %.4f", ev.loss(), ev.accuracy()),
-                String.format(Locale.ROOT, "test_accuracy=%.4f", ev.accuracy()));
+        return report(ev.loss(), ev.accuracy());
+    }
+
+    /** Each rank evaluates its share of the test images; their loss sums and right answers are summed. */
+    @Override public TestReport evaluate(Collective ranks) {
+        if (test == null || ranks.size() == 1) return ranks.rank() == 0 ? evaluate() : null;
+        int n = test.count(), from = (int) ((long) n * ranks.rank() / ranks.size()), to = (int) ((long) n * (ranks.rank() + 1) / ranks.size());
+        Sums s = sums(be, model, test, EVAL_BATCH, from, to);
+        float[] total;
+        try (var t = be.upload(new float[]{(float) s.lossSum(), s.correct()}, 2)) {
+            ranks.allReduceSum(List.of(t));
+            total = t.toArray();
+        }
+        return ranks.rank() == 0 ? report(total[0] / n, (double) total[1] / n) : null;
+    }
+
+    private static TestReport report(double loss, double accuracy) {
+        return new TestReport(loss, accuracy, String.format(Locale.ROOT, "test loss %.4f acc %.4f", loss, accuracy),
+                String.format(Locale.ROOT, "test_accuracy=%.4f", accuracy));
     }
 
     /** What a classifier's checkpoint records beside the run: its preprocessing and class names. */
@@ -136,14 +153,22 @@ public final class ClassificationTask implements TrainingTask<ClassificationTask
     public static Evaluation evaluate(Backend be, Layer model, ImageDataset data, int batch) {
         if (batch < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batch);
         if (data.count() == 0) throw new IllegalArgumentException(data.source() + ": holds no images to evaluate on");
+        Sums s = sums(be, model, data, batch, 0, data.count());
+        return new Evaluation(s.lossSum() / data.count(), (double) s.correct() / data.count(), s.confusion());
+    }
+
+    /** Over images [from, to): the sum of their losses, how many were right, the confusion counts. */
+    record Sums(double lossSum, long correct, long[][] confusion) {}
+
+    static Sums sums(Backend be, Layer model, ImageDataset data, int batch, int from, int to) {
         model.train(false);
         double lossSum = 0;
         long correct = 0;
         long[][] confusion = new long[data.classes()][data.classes()];
         int n = data.imageSize();
         try {
-            for (int start = 0; start < data.count(); start += batch) {
-                int b = Math.min(batch, data.count() - start);
+            for (int start = from; start < to; start += batch) {
+                int b = Math.min(batch, to - start);
                 float[] x = new float[b * n], y = new float[b];
                 for (int i = 0; i < b; i++) {
                     data.normalized(start + i, x, i * n);
@@ -164,7 +189,7 @@ public final class ClassificationTask implements TrainingTask<ClassificationTask
         } finally {
             model.train(true);
         }
-        return new Evaluation(lossSum / data.count(), (double) correct / data.count(), confusion);
+        return new Sums(lossSum, correct, confusion);
     }
 
     static long countCorrect(float[] logits, float[] labels) {

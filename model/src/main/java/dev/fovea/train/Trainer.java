@@ -130,7 +130,7 @@ public final class Trainer<B> {
     /**
      * Trains as one of several processes (data parallelism): each takes its share of every batch, their gradients
      * are summed weighted by the shares' sizes, so that the same seed and batch give the same run whatever the number
-     * of processes; rank 0 alone evaluates and writes. {@link #fit} first checks that every rank runs the same
+     * of processes; the ranks share the test pass where the task can split it, and rank 0 alone writes. {@link #fit} first checks that every rank runs the same
      * configuration and sends rank 0's parameters to all.
      */
     public Trainer<B> collective(Collective c) {
@@ -170,7 +170,7 @@ public final class Trainer<B> {
         TrainingTask.TestReport report = null;
         for (int e = first; e <= last; e++) {
             m = trainEpoch(e, listener);
-            report = writer ? task.evaluate() : null;
+            report = task.evaluate(collective);
             if (report != null) {
                 if (!Double.isFinite(report.primary()))
                     throw new IllegalArgumentException(task.name() + ": epoch " + e + "'s test metric is " + report.primary() + " (" + report.summary()

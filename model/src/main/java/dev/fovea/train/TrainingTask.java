@@ -53,6 +53,12 @@ public interface TrainingTask<B> {
     /** The test pass after each epoch (evaluation mode, no gradients), or null when the task has none. */
     TestReport evaluate();
 
+    /**
+     * The test pass of a data-parallel run, on every rank at once: rank 0's report (null on the others). By default rank
+     * 0 evaluates alone; a task whose metrics are sums over test examples splits them across the ranks.
+     */
+    default TestReport evaluate(Collective ranks) { return ranks.rank() == 0 ? evaluate() : null; }
+
     /** Checkpoint metadata beyond the {@link TrainConfig}: what rebuilds the model and reads its outputs. */
     Map<String, String> metadata();
 

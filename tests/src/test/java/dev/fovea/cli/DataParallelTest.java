@@ -21,7 +21,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@code mpirun -np 2 fovea train} against one process with the same seed and batch: after 50 steps the parameters
- * agree within 1e-5 (LeNet-5, and the ViT with SGD); a run interrupted and resumed under two ranks ends as an
+ * agree within 1e-5 (LeNet-5, and the ViT with SGD), and so do the epoch's losses and accuracies (the test pass split
+ * across the ranks); a run interrupted and resumed under two ranks ends as an
  * uninterrupted one; ranks started with different settings all stop with an error naming the rank; a rank that dies
  * makes mpirun stop the others instead of leaving them waiting. Skipped where mpirun is absent, failed instead under CI=true.
  */
@@ -102,7 +103,12 @@ class DataParallelTest {
         Path one = train(1, "lenet-1", "--epochs", "1"), two = train(2, "lenet-2", "--epochs", "1");
         double d = largestDifference(one, two);
         assertTrue(d <= 1e-5, "LeNet-5, 50 steps: parameters differ by up to " + d);
-        assertTrue(Files.readString(tmp.resolve("lenet-1/metrics.csv")).lines().count() == 2 && Files.exists(tmp.resolve("lenet-2/metrics.csv")));
+        // the same epoch line: training loss and accuracy summed over the ranks, the test pass split across them
+        String[] a = Files.readAllLines(tmp.resolve("lenet-1/metrics.csv")).get(1).split(","), b = Files.readAllLines(tmp.resolve("lenet-2/metrics.csv")).get(1).split(",");
+        assertEquals(a[2], b[2], "train accuracy");
+        assertEquals(a[4], b[4], "test accuracy");
+        assertEquals(Double.parseDouble(a[1]), Double.parseDouble(b[1]), 1e-5, "train loss");
+        assertEquals(Double.parseDouble(a[3]), Double.parseDouble(b[3]), 1e-4, "test loss");
         // the ViT in batches of 64 over 3,200 images: 50 steps; SGD (AdamW divides each update by the gradient's own
         // size, so the last bits of near-zero gradients, which the ranks sum in another order, move parameters by ~1e-4)
         Path vit1 = train(1, "vit-1", "--model", "vit", "--optimizer", "sgd", "--epochs", "1"),
