@@ -97,7 +97,8 @@ public final class InferBench {
         return (double) n * batch / ((System.nanoTime() - t0) / 1e9);
     }
 
-    private static double median(double[] v) {
+    /** The middle of the sorted values (the upper one of an even count), as the benches report. */
+    static double median(double[] v) {
         double[] s = v.clone();
         Arrays.sort(s);
         return s[s.length / 2];

@@ -59,11 +59,10 @@ public final class TrainBench {
                 long calls = c1.calls() - c0.calls();
                 log.printf(Locale.ROOT, "  all-reduce per step over %d ranks: %.0f bytes, %.2f ms (%.1f %% of a step)%n", ranks.size(),
                         (double) (c1.bytes() - c0.bytes()) / calls, 1e3 * (c1.seconds() - c0.seconds()) / calls,
-                        100 * (c1.seconds() - c0.seconds()) / (calls * batch / median(rates)));
+                        100 * (c1.seconds() - c0.seconds()) / (calls * batch / InferBench.median(rates)));
             }
             if (prof != null) printProfile(prof, trainer.steps() - steps0, log);
-            Arrays.sort(rates);
-            return rates[repeats / 2];
+            return InferBench.median(rates);
         }
     }
 
@@ -115,12 +114,6 @@ public final class TrainBench {
     private static double agreedSeconds(Collective ranks, double mine) {
         byte[] b = ranks.broadcast(java.nio.ByteBuffer.allocate(8).putDouble(mine).array(), 0);
         return java.nio.ByteBuffer.wrap(b).getDouble();
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s[s.length / 2];
     }
 
     private static double runFor(Trainer<ClassificationTask.Batch> trainer, Feed feed, double seconds) {

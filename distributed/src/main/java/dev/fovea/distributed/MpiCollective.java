@@ -23,6 +23,8 @@ public final class MpiCollective implements Collective {
     private final MemorySegment comm, floatType, byteType, intType, sum;
     private final int rank, size;
     private final String library;
+    private Arena bufferArena;
+    private MemorySegment buffer = MemorySegment.NULL;
 
     private MpiCollective() {
         comm = MpiLibrary.handle("ompi_mpi_comm_world");
@@ -68,20 +70,31 @@ public final class MpiCollective implements Collective {
         for (Tensor t : tensors) n += t.numel();
         if (n == 0) return;
         if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("allReduceSum: " + n + " values in one call, more than MPI's int count takes");
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(ValueLayout.JAVA_FLOAT, n);
-            long off = 0;
-            for (Tensor t : tensors) {
-                t.backend().download(t, buf.asSlice(off * 4, t.numel() * 4L));
-                off += t.numel();
-            }
-            check("MPI_Allreduce", Mpi.MPI_Allreduce(MemorySegment.ofAddress(1), buf, (int) n, floatType, sum, comm));     // MPI_IN_PLACE
-            off = 0;
-            for (Tensor t : tensors) {
-                try (Tensor back = t.backend().upload(buf.asSlice(off * 4, t.numel() * 4L), t.shape())) { t.backend().copy(back, t); }
-                off += t.numel();
-            }
+        MemorySegment buf = buffer(4 * n);
+        long off = 0;
+        for (Tensor t : tensors) {
+            t.backend().download(t, buf.asSlice(off * 4, t.numel() * 4L));
+            off += t.numel();
         }
+        check("MPI_Allreduce", Mpi.MPI_Allreduce(MemorySegment.ofAddress(1), buf, (int) n, floatType, sum, comm));     // MPI_IN_PLACE
+        off = 0;
+        for (Tensor t : tensors) {
+            t.backend().write(buf.asSlice(off * 4, t.numel() * 4L), t);
+            off += t.numel();
+        }
+    }
+
+    /**
+     * The host buffer the tensors are gathered into, kept from call to call (a training step sums the same gradients
+     * every time) and grown when a call needs more; freed when MPI is finalised.
+     */
+    private synchronized MemorySegment buffer(long bytes) {
+        if (buffer.byteSize() < bytes) {
+            if (bufferArena != null) bufferArena.close();
+            bufferArena = Arena.ofShared();
+            buffer = bufferArena.allocate(bytes, 64);
+        }
+        return buffer.asSlice(0, bytes);
     }
 
     @Override public void broadcast(List<Tensor> tensors, int root) {
@@ -89,19 +102,17 @@ public final class MpiCollective implements Collective {
         long n = 0;
         for (Tensor t : tensors) n += t.numel();
         if (n == 0) return;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(ValueLayout.JAVA_FLOAT, n);
-            long off = 0;
-            if (rank == root)
-                for (Tensor t : tensors) { t.backend().download(t, buf.asSlice(off * 4, t.numel() * 4L)); off += t.numel(); }
-            check("MPI_Bcast", Mpi.MPI_Bcast(buf, (int) n, floatType, root, comm));
-            off = 0;
-            if (rank != root)
-                for (Tensor t : tensors) {
-                    try (Tensor back = t.backend().upload(buf.asSlice(off * 4, t.numel() * 4L), t.shape())) { t.backend().copy(back, t); }
-                    off += t.numel();
-                }
-        }
+        MemorySegment buf = buffer(4 * n);
+        long off = 0;
+        if (rank == root)
+            for (Tensor t : tensors) { t.backend().download(t, buf.asSlice(off * 4, t.numel() * 4L)); off += t.numel(); }
+        check("MPI_Bcast", Mpi.MPI_Bcast(buf, (int) n, floatType, root, comm));
+        off = 0;
+        if (rank != root)
+            for (Tensor t : tensors) {
+                t.backend().write(buf.asSlice(off * 4, t.numel() * 4L), t);
+                off += t.numel();
+            }
     }
 
     @Override public byte[] broadcast(byte[] data, int root) {
@@ -130,6 +141,9 @@ public final class MpiCollective implements Collective {
     }
 
     private static void finish() {
+        synchronized (MpiCollective.class) {
+            if (world != null && world.bufferArena != null) world.bufferArena.close();
+        }
         try (Arena a = Arena.ofConfined()) {
             MemorySegment flag = a.allocate(ValueLayout.JAVA_INT);
             Mpi.MPI_Finalized(flag);

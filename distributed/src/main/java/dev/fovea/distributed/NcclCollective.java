@@ -1,5 +1,6 @@
 package dev.fovea.distributed;
 
+import dev.fovea.backend.BackendUnavailableException;
 import dev.fovea.cuda.CudaBackend;
 import dev.fovea.cuda.ffm.CudaLibraries;
 import dev.fovea.cuda.ffm.nccl.Nccl;
@@ -32,7 +33,7 @@ public final class NcclCollective implements Collective {
         this.be = be;
         this.bootstrap = bootstrap;
         CudaLibraries.Status s = CudaLibraries.load(CudaLibraries.Lib.NCCL);
-        if (!s.ok()) throw new IllegalStateException("NCCL is needed to train on several GPUs: " + s.describe());
+        if (!s.ok()) throw new BackendUnavailableException("NCCL is needed to train on several GPUs: " + s.describe());
         try (Arena a = Arena.ofConfined()) {
             MemorySegment id = dev.fovea.cuda.ffm.nccl.ncclUniqueId.allocate(a);
             if (bootstrap.rank() == 0) check("ncclGetUniqueId", Nccl.ncclGetUniqueId(id));

@@ -75,6 +75,14 @@ public abstract class Backend implements AutoCloseable {
         return t;
     }
 
+    /** dst ← little-endian float32 values in {@code src} (as many as dst holds): an upload into a tensor that exists. */
+    public final void write(MemorySegment src, Tensor dst) {
+        own("write", "dst", dst);
+        if (src.byteSize() != 4L * dst.numel())
+            throw new IllegalArgumentException("write: dst has " + dst.numel() + " floats, segment holds " + src.byteSize() + " bytes");
+        uploadImpl(src, dst);
+    }
+
     public final float[] download(Tensor t) {
         own("download", "t", t);
         float[] out = new float[t.numel()];

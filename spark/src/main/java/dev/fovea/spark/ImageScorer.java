@@ -205,11 +205,17 @@ public final class ImageScorer implements Serializable {
             implements MapPartitionsFunction<Row, Row> {
         @Override public Iterator<Row> call(Iterator<Row> rows) {
             Predictor p = ExecutorModels.get(Path.of(shipped ? SparkFiles.get(model) : model), cores);
+            Preprocessing pre = switch (p) {
+                case ImageClassifier c -> c.preprocessing();
+                case SceneDetector d -> d.preprocessing();
+                case ImageCaptioner c -> c.preprocessing();
+                default -> throw new IllegalStateException(p.describe());
+            };
             return new Iterator<>() {
                 final ArrayDeque<Row> ready = new ArrayDeque<>();
 
                 @Override public boolean hasNext() {
-                    if (ready.isEmpty() && rows.hasNext()) ready.addAll(scoreBatch(p, rows));
+                    if (ready.isEmpty() && rows.hasNext()) ready.addAll(scoreBatch(p, pre, rows));
                     return !ready.isEmpty();
                 }
 
@@ -220,13 +226,7 @@ public final class ImageScorer implements Serializable {
             };
         }
 
-        private List<Row> scoreBatch(Predictor p, Iterator<Row> rows) {
-            Preprocessing pre = switch (p) {
-                case ImageClassifier c -> c.preprocessing();
-                case SceneDetector d -> d.preprocessing();
-                case ImageCaptioner c -> c.preprocessing();
-                default -> throw new IllegalStateException(p.describe());
-            };
+        private List<Row> scoreBatch(Predictor p, Preprocessing pre, Iterator<Row> rows) {
             List<Row> batchRows = new ArrayList<>();
             List<Object> prepared = new ArrayList<>();          // a Preprocessing.Input, or the error's message
             while (batchRows.size() < batch && rows.hasNext()) {

@@ -22,14 +22,18 @@ public final class ScoreImages {
 
     static final String USAGE = "usage: ScoreImages MODEL INPUT OUTPUT [--top K] [--batch N] [--ship] [--overwrite]";
 
-    /** A user's error (a missing model or input, an output that exists) is one line and exit 2; anything else is a bug. */
+    /**
+     * A user's error (a missing or unreadable model, a missing input, an output that exists) is one line and exit 2;
+     * anything else is a bug.
+     */
     public static void main(String[] args) throws Exception {
         int rc;
         try {
             rc = run(args);
         } catch (Exception e) {
             // Spark's AnalysisException (a path that does not exist, ...) is checked to Java but undeclared by Scala
-            if (!(e instanceof IllegalArgumentException || e instanceof org.apache.spark.sql.AnalysisException)) throw e;
+            if (!(e instanceof IllegalArgumentException || e instanceof java.io.UncheckedIOException || e instanceof org.apache.spark.sql.AnalysisException))
+                throw e;
             System.err.println("fovea-spark: error: " + e.getMessage());
             rc = 2;
         }
