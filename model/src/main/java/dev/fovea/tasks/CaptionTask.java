@@ -9,6 +9,7 @@ import dev.fovea.metrics.Bleu;
 import dev.fovea.models.Captioner;
 import dev.fovea.text.Vocabulary;
 import dev.fovea.train.Checkpoint;
+import dev.fovea.train.Collective;
 import dev.fovea.train.Trainer;
 import dev.fovea.train.TrainingTask;
 
@@ -93,8 +94,9 @@ public final class CaptionTask implements TrainingTask<CaptionTask.Batch> {
         return out[0];
     }
 
-    @Override public TestReport evaluate() {
-        Report r = evaluate(be, net, test, pixelStats, EVAL_BATCH);
+    @Override public TestReport evaluate(Collective ranks) {
+        Report r = evaluate(be, net, test, pixelStats, EVAL_BATCH, ranks);
+        if (r == null) return null;
         return new TestReport(Double.NaN, r.exact(), String.format(Locale.ROOT, "test bleu4=%.4f exact=%.4f (\"%s\")", r.bleu4(), r.exact(), r.captions().getFirst()),
                 String.format(Locale.ROOT, "bleu4=%.4f exact=%.4f", r.bleu4(), r.exact()));
     }
@@ -141,18 +143,27 @@ public final class CaptionTask implements TrainingTask<CaptionTask.Batch> {
         return x;
     }
 
-    /** BLEU-4 and exact match of greedy captions, and the captions themselves. */
+    /** BLEU-4 and exact match of greedy captions, and the captions themselves (those of rank 0's share under several ranks). */
     public record Report(double bleu4, double exact, List<String> captions) {}
 
     public static Report evaluate(Backend be, Captioner net, CaptionData data, float[] pixelStats, int batch) {
+        return evaluate(be, net, data, pixelStats, batch, Collective.single());
+    }
+
+    /**
+     * Each rank captions its share of the images; BLEU's counts and the exact matches are sums, added over the ranks.
+     * Rank 0 gets the report, the others null.
+     */
+    public static Report evaluate(Backend be, Captioner net, CaptionData data, float[] pixelStats, int batch, Collective ranks) {
+        int first = ranks.shareFrom(data.count()), end = ranks.shareTo(data.count());
         net.train(false);
         List<List<String>> cands = new ArrayList<>();
         List<List<List<String>>> refs = new ArrayList<>();
         List<String> texts = new ArrayList<>();
         long exact = 0;
         try {
-            for (int start = 0; start < data.count(); start += batch) {
-                int b = Math.min(batch, data.count() - start);
+            for (int start = first; start < end; start += batch) {
+                int b = Math.min(batch, end - start);
                 int[] idx = new int[b];
                 for (int i = 0; i < b; i++) idx[i] = start + i;
                 int[][] out = net.caption(be, images(data, idx, pixelStats[0], pixelStats[1]), b, true);
@@ -170,6 +181,14 @@ public final class CaptionTask implements TrainingTask<CaptionTask.Batch> {
         } finally {
             net.train(true);
         }
-        return new Report(Bleu.corpus(cands, refs, 4), (double) exact / data.count(), texts);
+        long[] counts = Bleu.Counts.of(cands, refs, 4).toArray();
+        float[] mine = new float[counts.length + 1];
+        for (int i = 0; i < counts.length; i++) mine[i] = counts[i];
+        mine[counts.length] = exact;
+        float[] all = ranks.sum(be, mine);
+        if (ranks.rank() != 0) return null;
+        long[] summed = new long[counts.length];
+        for (int i = 0; i < summed.length; i++) summed[i] = Math.round(all[i]);
+        return new Report(Bleu.Counts.fromArray(summed).score(), Math.round(all[counts.length]) / (double) data.count(), texts);
     }
 }

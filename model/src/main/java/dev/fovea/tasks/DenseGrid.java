@@ -25,7 +25,31 @@ public final class DenseGrid {
     private DenseGrid() {}
 
     /** The training targets of a batch; arrays in SceneNet.Out's row order. */
-    public record Targets(float[] cls, float[] box, float[] boxWeight, float[] giouBox, float[] giouWeight, float[] seg, float[] image, int positives) {}
+    /**
+     * A batch's grid targets, image after image in every array. {@code positives}: the cells given an object; the box
+     * losses' sums are divided by {@code boxNorm}: max(1, positives) for a whole batch, that of the batch it came from
+     * times the share's part of it for a {@link #share}.
+     */
+    public record Targets(float[] cls, float[] box, float[] boxWeight, float[] giouBox, float[] giouWeight, float[] seg, float[] image, int positives,
+                          float boxNorm) {
+        /**
+         * Images [from, to) of a batch of {@code size}, normalised as part of the whole: the shares' box losses, each
+         * weighted by its part of the batch (as the per-image means are), sum to the batch's.
+         */
+        public Targets share(int size, int from, int to) {
+            int positive = 0;
+            float[] c = part(cls, size, from, to);
+            if (c != null) for (float v : c) if (v != 0) positive++;
+            return new Targets(c, part(box, size, from, to), part(boxWeight, size, from, to), part(giouBox, size, from, to),
+                    part(giouWeight, size, from, to), part(seg, size, from, to), part(image, size, from, to), positive, boxNorm * (to - from) / size);
+        }
+
+        private static float[] part(float[] a, int size, int from, int to) {
+            if (a == null) return null;
+            int per = a.length / size;
+            return Arrays.copyOfRange(a, from * per, to * per);
+        }
+    }
 
     /** A detection: class index, box [x, y, w, h], score, and its mask (row-major over the image) or null. */
     public record Detection(int cls, double[] box, double score, byte[] mask) {}
@@ -112,7 +136,7 @@ public final class DenseGrid {
                     if (!o.crowd()[j] && o.boxes()[j][2] * o.boxes()[j][3] > area) { area = o.boxes()[j][2] * o.boxes()[j][3]; image[i] = o.classes()[j]; }
             }
         }
-        return new Targets(cls, box, boxW, giou, giouW, seg, image, positives);
+        return new Targets(cls, box, boxW, giou, giouW, seg, image, positives, Math.max(1, positives));
     }
 
     private static SceneData.Move move(SceneData.Move[] moves, int i) { return moves == null ? SceneData.Move.NONE : moves[i]; }

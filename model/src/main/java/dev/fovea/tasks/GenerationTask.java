@@ -11,8 +11,10 @@ import dev.fovea.io.SafetensorsFile;
 import dev.fovea.nn.Layer;
 import dev.fovea.train.Checkpoint;
 import dev.fovea.train.ClassificationTask;
+import dev.fovea.train.Collective;
 import dev.fovea.train.Evaluation;
 import dev.fovea.train.TrainConfig;
+import dev.fovea.train.Trainer;
 import dev.fovea.train.TrainingTask;
 
 import java.io.IOException;
@@ -87,8 +89,9 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
     @Override public Var loss(Tape t, Batch b, long[] accuracy) { return net.loss(t, b.tokens(), b.labels()); }
 
     /** The test images' bits per dimension (in the test-loss column) and the judge's accuracy on samples (the test-accuracy column). */
-    @Override public TestReport evaluate() {
-        Judged j = judge(be, net, judge, test, samplesPerClass, 1f, cfg.seed());
+    @Override public TestReport evaluate(Collective ranks) {
+        Judged j = judge(be, net, judge, test, samplesPerClass, 1f, cfg.seed(), ranks);
+        if (j == null) return null;
         return new TestReport(j.bitsPerDim(), j.accuracy().accuracy(),
                 String.format(Locale.ROOT, "test bits/dim %.4f | class accuracy of %d samples %.4f", j.bitsPerDim(), j.samples(), j.accuracy().accuracy()),
                 String.format(Locale.ROOT, "bits_per_dim=%.4f class_accuracy=%.4f", j.bitsPerDim(), j.accuracy().accuracy()));
@@ -134,9 +137,37 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
     public record Judged(double bitsPerDim, Evaluation accuracy, int samples) {}
 
     public static Judged judge(Backend be, ImageGenerator net, Layer classifier, ImageDataset test, int perClass, float temperature, long seed) {
-        double bpd = likelihood(be, net, test, EVAL_BATCH).bitsPerDim();
-        ImageDataset samples = samples(be, net, perClass, temperature, seed, SAMPLE_BATCH);
-        return new Judged(bpd, ClassificationTask.evaluate(be, classifier, samples, EVAL_BATCH), samples.count());
+        return judge(be, net, classifier, test, perClass, temperature, seed, Collective.single());
+    }
+
+    /**
+     * {@link #judge} by several ranks at once: each scores its share of the test images and draws and classifies its
+     * share of the samples' batches (each batch drawn from its own seed, so the samples are those of one process); the
+     * sums are added over the ranks. Rank 0 gets the result, the others null.
+     */
+    public static Judged judge(Backend be, ImageGenerator net, Layer classifier, ImageDataset test, int perClass, float temperature, long seed,
+                               Collective ranks) {
+        int[][] tk = encode(net.config().tokens(), test);
+        int[] lb = labels(test);
+        double nats = natsSum(be, net, tk, lb, ranks.shareFrom(tk.length), ranks.shareTo(tk.length), EVAL_BATCH);
+        int classes = net.config().classes(), n = perClass * classes, batches = (n + SAMPLE_BATCH - 1) / SAMPLE_BATCH;
+        ImageDataset samples = samples(be, net, perClass, temperature, seed, SAMPLE_BATCH, ranks.shareFrom(batches), ranks.shareTo(batches));
+        Evaluation mine = samples.count() > 0 ? ClassificationTask.evaluate(be, classifier, samples, EVAL_BATCH) : null;
+        float[] sums = new float[3 + classes * classes];             // nats, the samples' loss sum, right; the confusion counts
+        sums[0] = (float) nats;
+        if (mine != null) {
+            sums[1] = (float) (mine.loss() * samples.count());
+            sums[2] = Math.round(mine.accuracy() * samples.count());
+            for (int i = 0; i < classes; i++)
+                for (int j = 0; j < classes; j++) sums[3 + i * classes + j] = mine.confusion()[i][j];
+        }
+        float[] all = ranks.sum(be, sums);
+        if (ranks.rank() != 0) return null;
+        long[][] confusion = new long[classes][classes];
+        for (int i = 0; i < classes; i++)
+            for (int j = 0; j < classes; j++) confusion[i][j] = Math.round(all[3 + i * classes + j]);
+        double bpd = net.bitsPerDim(all[0] / tk.length);
+        return new Judged(bpd, new Evaluation(all[1] / n, Math.round(all[2]) / (double) n, confusion), n);
     }
 
     static int[][] encode(ImageTokens tk, ImageDataset d) {
@@ -156,12 +187,17 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
 
     public static Likelihood likelihood(Backend be, ImageGenerator net, ImageDataset test, int batch) {
         int[][] tk = encode(net.config().tokens(), test);
-        int[] lb = labels(test);
+        double nats = natsSum(be, net, tk, labels(test), 0, tk.length, batch) / tk.length;
+        return new Likelihood(nats, net.bitsPerDim(nats));
+    }
+
+    /** The sum over images [from, to) of their mean nats per token. */
+    static double natsSum(Backend be, ImageGenerator net, int[][] tk, int[] lb, int from, int to, int batch) {
         net.train(false);
         double sum = 0;
         try {
-            for (int s = 0; s < tk.length; s += batch) {
-                int e = Math.min(tk.length, s + batch);
+            for (int s = from; s < to; s += batch) {
+                int e = Math.min(to, s + batch);
                 try (Tape t = Tape.inference(be)) {
                     sum += (double) net.loss(t, Arrays.copyOfRange(tk, s, e), Arrays.copyOfRange(lb, s, e)).value().toArray()[0] * (e - s);
                 }
@@ -169,8 +205,7 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
         } finally {
             net.train(true);
         }
-        double nats = sum / tk.length;
-        return new Likelihood(nats, net.bitsPerDim(nats));
+        return sum;
     }
 
     /**
@@ -178,23 +213,33 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
      * side × side images labelled with the class asked for (the form a classifier reads).
      */
     public static ImageDataset samples(Backend be, ImageGenerator net, int perClass, float temperature, long seed, int batch) {
+        int n = perClass * net.config().classes();
+        return samples(be, net, perClass, temperature, seed, batch, 0, (n + batch - 1) / batch);
+    }
+
+    /**
+     * Batches [first, end) of those samples, in class order: batch k holds samples [k·batch, (k+1)·batch) and is drawn
+     * from its own stream (seed, k), so any split of the batches draws what one pass over them does.
+     */
+    static ImageDataset samples(Backend be, ImageGenerator net, int perClass, float temperature, long seed, int batch, int first, int end) {
         ImageTokens tk = net.config().tokens();
         int classes = net.config().classes(), n = perClass * classes, px = tk.side() * tk.side();
-        byte[] pixels = new byte[n * px], labels = new byte[n];
-        for (int i = 0; i < n; i++) labels[i] = (byte) (i / perClass);
-        SplittableRandom rng = new SplittableRandom(seed);
+        int lo = Math.min(n, first * batch), hi = Math.min(n, end * batch);
+        byte[] pixels = new byte[(hi - lo) * px], labels = new byte[hi - lo];
+        for (int i = lo; i < hi; i++) labels[i - lo] = (byte) (i / perClass);
         net.train(false);
         try {
-            for (int s = 0; s < n; s += batch) {
-                int e = Math.min(n, s + batch);
+            for (int s = lo; s < hi; s += batch) {
+                int e = Math.min(hi, s + batch);
                 int[] cls = new int[e - s];
-                for (int i = s; i < e; i++) cls[i - s] = labels[i];
+                for (int i = s; i < e; i++) cls[i - s] = labels[i - lo];
+                SplittableRandom rng = new SplittableRandom(Trainer.epochSeed(seed, s / batch));
                 int[][] out = net.sample(be, cls, temperature, rng, true);
-                for (int i = s; i < e; i++) System.arraycopy(tk.pixels(out[i - s]), 0, pixels, i * px, px);
+                for (int i = s; i < e; i++) System.arraycopy(tk.pixels(out[i - s]), 0, pixels, (i - lo) * px, px);
             }
         } finally {
             net.train(true);
         }
-        return new ImageDataset("generated samples", n, tk.side(), tk.side(), pixels, labels, classes);
+        return new ImageDataset("generated samples", hi - lo, tk.side(), tk.side(), pixels, labels, classes);
     }
 }

@@ -10,6 +10,7 @@ import dev.fovea.models.VisionTransformer;
 import dev.fovea.nn.Init;
 import dev.fovea.nn.Linear;
 import dev.fovea.nn.Module;
+import dev.fovea.train.Collective;
 import dev.fovea.train.TrainConfig;
 import dev.fovea.train.TrainingTask;
 
@@ -23,8 +24,8 @@ import java.util.SplittableRandom;
  * linear decoder predicts those patches' pixels. Labels are not read; there is no test pass.
  */
 public final class MaskedPretraining implements TrainingTask<MaskedPretraining.Batch> {
-    /** Normalised images [size, 1, H, W] and the seed of their masks. */
-    public record Batch(int size, float[] images, long maskSeed) {}
+    /** Normalised images [size, 1, H, W] and the seed of each one's mask. */
+    public record Batch(int size, float[] images, long[] maskSeeds) {}
 
     /** What pretraining adds to the ViT: a learned mask token and a linear decoder from a token to its patch's pixels. */
     public static final class Head extends Module {
@@ -77,21 +78,33 @@ public final class MaskedPretraining implements TrainingTask<MaskedPretraining.B
 
     @Override public Batch prepare(int[] idx, SplittableRandom rng) {
         float[] x = Batches.images(train, idx, cfg.augment() ? rng : null);
-        return new Batch(idx.length, x, rng != null ? rng.nextLong() : 0);
+        SplittableRandom masks = new SplittableRandom(rng != null ? rng.nextLong() : 0);
+        long[] seeds = new long[idx.length];
+        for (int i = 0; i < seeds.length; i++) seeds[i] = masks.nextLong();
+        return new Batch(idx.length, x, seeds);
     }
 
+    /** Each image's mask is drawn from its own seed, so a share masks what the whole batch would. */
+    @Override public Batch slice(Batch b, int from, int to) {
+        int n = vit.config().inChans() * vit.config().imgSize() * vit.config().imgSize();
+        return new Batch(to - from, Arrays.copyOfRange(b.images(), from * n, to * n), Arrays.copyOfRange(b.maskSeeds(), from, to));
+    }
+
+    /** Every image hides as many patches: the loss is a mean over images. */
+    @Override public double weight(Batch b) { return b.size(); }
+
     @Override public Var loss(Tape t, Batch b, long[] accuracy) {
-        return loss(t, b.images(), b.size(), maskRatio, new SplittableRandom(b.maskSeed()));
+        return loss(t, b.images(), b.size(), maskRatio, b.maskSeeds());
     }
 
     /**
      * Masked-patch pretraining, as BERT masks words: a fraction {@code ratio} of each image's patches (drawn from
-     * {@code rng}) is replaced by the mask token before the encoder, and the decoder predicts those patches' pixels,
+     * its {@code seeds} entry) is replaced by the mask token before the encoder, and the decoder predicts those patches' pixels,
      * each patch normalised to mean 0 and variance 1 (MAE's normalised-pixel target). Returns the mean squared error
      * over the masked patches' pixels, a one-element Var. The images come as host floats [B, C, H, W]: the masks
      * and targets are made on the host from them, and only then is anything uploaded.
      */
-    Var loss(Tape t, float[] img, int b, float ratio, SplittableRandom rng) {
+    Var loss(Tape t, float[] img, int b, float ratio, long[] seeds) {
         ViTConfig cfg = vit.config();
         if (!(ratio > 0 && ratio < 1)) throw new IllegalArgumentException("--mask-ratio must be in (0, 1), got " + ratio);
         Backend be = t.backend();
@@ -103,7 +116,7 @@ public final class MaskedPretraining implements TrainingTask<MaskedPretraining.B
         float[] keep = new float[b * n * d], hide = new float[b * n * d], maskPix = new float[b * n * pp];
         Arrays.fill(keep, 1f);
         for (int i = 0; i < b; i++) {
-            int[] order = Batches.permutation(n, rng.nextLong());
+            int[] order = Batches.permutation(n, seeds[i]);
             for (int k = 0; k < hidden; k++) {
                 int q = order[k];
                 Arrays.fill(keep, (i * n + q) * d, (i * n + q + 1) * d, 0f);
@@ -140,7 +153,7 @@ public final class MaskedPretraining implements TrainingTask<MaskedPretraining.B
         return t.scale(t.sum(err), 1f / ((float) b * hidden * pp));
     }
 
-    @Override public TestReport evaluate() { return null; }
+    @Override public TestReport evaluate(Collective ranks) { return null; }
     @Override public Map<String, String> metadata() { return Map.of("mask_ratio", Float.toString(maskRatio)); }
     @Override public String name() { return "model=vit mask_ratio=" + maskRatio; }
     @Override public String accuracyName() { return null; }

@@ -7,6 +7,7 @@ import dev.fovea.io.SafetensorsFile;
 import dev.fovea.models.SceneNet;
 import dev.fovea.nn.Losses;
 import dev.fovea.train.Checkpoint;
+import dev.fovea.train.Collective;
 import dev.fovea.train.TrainConfig;
 import dev.fovea.train.Trainer;
 import dev.fovea.train.TrainingTask;
@@ -14,6 +15,7 @@ import dev.fovea.train.TrainingTask;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -77,6 +79,18 @@ public final class SceneTask implements TrainingTask<SceneTask.Batch> {
         return new Batch(b, x, DenseGrid.encode(train, idx, m, mc));
     }
 
+    @Override public Batch slice(Batch b, int from, int to) {
+        SceneNet.Config mc = net.config();
+        int n = mc.inChans() * mc.imgSize() * mc.imgSize();
+        return new Batch(to - from, Arrays.copyOfRange(b.images(), from * n, to * n), b.targets().share(b.size(), from, to));
+    }
+
+    /**
+     * Every image has as many cells and pixels, so the class and pixel cross-entropies are means over images; the box
+     * losses are normalised by the whole batch's positive cells ({@link DenseGrid.Targets#share}).
+     */
+    @Override public double weight(Batch b) { return b.size(); }
+
     /** Its loss, and as accuracy the positive cells given their object's class (detection) or the pixels given their label. */
     @Override public Var loss(Tape t, Batch b, long[] accuracy) {
         SceneNet.Config mc = net.config();
@@ -90,8 +104,9 @@ public final class SceneTask implements TrainingTask<SceneTask.Batch> {
         return loss;
     }
 
-    @Override public TestReport evaluate() {
-        Report r = evaluate(be, net, spec.task(), test, spec.pixelStats(), EVAL_BATCH);
+    @Override public TestReport evaluate(Collective ranks) {
+        Report r = evaluate(be, net, spec.task(), test, spec.pixelStats(), EVAL_BATCH, ranks);
+        if (r == null) return null;
         return new TestReport(r.loss(), r.primary(spec.task()), String.format(Locale.ROOT, "test loss %.4f %s", r.loss(), metrics(r.metrics())),
                 String.format(Locale.ROOT, "%s=%.4f", spec.task().metric, r.primary(spec.task())));
     }
@@ -153,7 +168,7 @@ public final class SceneTask implements TrainingTask<SceneTask.Batch> {
         Var total = null;
         if (out.cls() != null) {
             int rows = tg.cls().length;
-            float norm = Math.max(1, tg.positives());
+            float norm = tg.boxNorm();
             Var ce = t.crossEntropy(out.cls(), t.constant(be.upload(tg.cls(), rows)), 0f);
             Var l1 = Losses.smoothL1(t, out.box(), t.constant(be.upload(tg.box(), rows, 4)), L1_BETA, t.constant(be.upload(tg.boxWeight(), rows, 4)));
             Var giou = Losses.giou(t, out.corners(), t.constant(be.upload(tg.giouBox(), rows, 4)), 1e-6f,
@@ -173,10 +188,55 @@ public final class SceneTask implements TrainingTask<SceneTask.Batch> {
 
     // ---------------------------------------------------------------- inference
 
-    /** What the heads say about a batch, on the host. */
-    record Raw(float[] cls, float[] corners, float[] seg, float[] image) {
-        static Raw of(SceneNet.Out out) {
-            return new Raw(array(out.cls()), array(out.corners()), array(out.seg()), array(out.image()));
+    /**
+     * What the heads say about {@code count} images, on the host, image after image: cell class logits [count·N, 1 + K],
+     * box corners [count·N, 4], each pixel's most likely label [count, S·S] and image-class logits [count, K] (null
+     * where the model lacks the head).
+     */
+    record Raw(float[] cls, float[] corners, int[] labels, float[] image) {
+        static Raw of(SceneNet.Out out, SceneNet.Config mc, int count) {
+            return of(array(out.cls()), array(out.corners()), array(out.seg()), array(out.image()), mc, count);
+        }
+
+        /** From the heads' outputs, the per-pixel logits {@code seg} reduced to labels. */
+        static Raw of(float[] cls, float[] corners, float[] seg, float[] image, SceneNet.Config mc, int count) {
+            int[] labels = null;
+            if (seg != null) {
+                int p = mc.imgSize() * mc.imgSize();
+                labels = new int[count * p];
+                for (int i = 0; i < count; i++) System.arraycopy(DenseGrid.labels(seg, i, mc), 0, labels, i * p, p);
+            }
+            return new Raw(cls, corners, labels, image);
+        }
+
+        /** Image i's label map, or null. */
+        int[] labels(int i, SceneNet.Config mc) {
+            int p = mc.imgSize() * mc.imgSize();
+            return labels == null ? null : Arrays.copyOfRange(labels, i * p, (i + 1) * p);
+        }
+
+        /**
+         * Every rank's part of a batch of {@code size} images (this rank's, images [from, from + its count), null when
+         * its share is empty) assembled on every rank.
+         */
+        static Raw gather(Collective ranks, Backend be, Raw part, int from, int size, SceneNet.Config mc) {
+            int cells = mc.cells(), k = 1 + mc.classes(), p = mc.imgSize() * mc.imgSize();
+            float[] cls = mc.detection() ? gather(ranks, be, part == null ? null : part.cls, cells * k, from, size) : null;
+            float[] corners = mc.detection() ? gather(ranks, be, part == null ? null : part.corners, cells * 4, from, size) : null;
+            float[] image = mc.imageClass() ? gather(ranks, be, part == null ? null : part.image, mc.classes(), from, size) : null;
+            int[] labels = null;
+            if (mc.segmentation()) {
+                float[] mine = new float[part == null ? 0 : part.labels.length];
+                for (int q = 0; q < mine.length; q++) mine[q] = part.labels[q];
+                float[] all = gather(ranks, be, mine, p, from, size);
+                labels = new int[all.length];
+                for (int q = 0; q < all.length; q++) labels[q] = (int) all[q];
+            }
+            return new Raw(cls, corners, labels, image);
+        }
+
+        private static float[] gather(Collective ranks, Backend be, float[] part, int perImage, int from, int size) {
+            return ranks.gather(be, part == null ? new float[0] : part, from * perImage, size * perImage);
         }
 
         private static float[] array(Var v) { return v == null ? null : v.value().toArray(); }
@@ -186,7 +246,7 @@ public final class SceneTask implements TrainingTask<SceneTask.Batch> {
         SceneNet.Config mc = net.config();
         try (Tape t = Tape.inference(be)) {
             SceneNet.Out out = net.heads(t, t.constant(be.upload(x, count, mc.inChans(), mc.imgSize(), mc.imgSize())));
-            return Raw.of(out);
+            return Raw.of(out, mc, count);
         }
     }
 
@@ -201,7 +261,7 @@ public final class SceneTask implements TrainingTask<SceneTask.Batch> {
     static List<Prediction> decode(SceneNet.Config mc, Task task, Raw raw, int count) {
         List<Prediction> out = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            int[] labels = task.segmentation ? DenseGrid.labels(raw.seg(), i, mc) : null;
+            int[] labels = task.segmentation ? raw.labels(i, mc) : null;
             List<DenseGrid.Detection> dets = switch (task) {
                 case LOCALIZE -> List.of(DenseGrid.localize(raw.cls(), raw.corners(), raw.image(), i, mc));
                 case DETECT -> DenseGrid.detect(raw.cls(), raw.corners(), i, mc, MIN_SCORE, NMS_IOU, MAX_DETS);
@@ -226,31 +286,48 @@ public final class SceneTask implements TrainingTask<SceneTask.Batch> {
 
     /** Evaluates {@code task} on every image of {@code data}, {@code batch} images at a time. */
     public static Report evaluate(Backend be, SceneNet net, Task task, SceneData data, float[] pixelStats, int batch) {
+        return evaluate(be, net, task, data, pixelStats, batch, Collective.single());
+    }
+
+    /**
+     * {@link #evaluate} by several ranks at once: of every {@code batch} images each rank runs the model on its share
+     * (its loss normalised as part of the batch's), the heads' outputs are gathered, and rank 0 decodes them and scores
+     * the task; it gets the report, the others null. The batches are those of one process, so is the loss.
+     */
+    public static Report evaluate(Backend be, SceneNet net, Task task, SceneData data, float[] pixelStats, int batch, Collective ranks) {
         SceneNet.Config mc = net.config();
         fits(data, mc);
         net.train(false);
         SceneMetrics metrics = new SceneMetrics(task, mc.classes(), mc.imgSize());
         double lossSum = 0;
         int s = mc.imgSize();
-        float[] x = new float[batch * mc.inChans() * s * s];
         try {
             for (int start = 0; start < data.count(); start += batch) {
-                int b = Math.min(batch, data.count() - start);
+                int b = Math.min(batch, data.count() - start), from = ranks.shareFrom(b), to = ranks.shareTo(b);
                 int[] idx = new int[b];
                 for (int i = 0; i < b; i++) idx[i] = start + i;
-                data.batch(idx, pixelStats[0], pixelStats[1], x);
-                Raw raw;
-                try (Tape t = Tape.inference(be)) {
-                    SceneNet.Out out = net.heads(t, t.constant(be.upload(java.util.Arrays.copyOf(x, b * mc.inChans() * s * s), b, mc.inChans(), s, s)));
-                    lossSum += (double) loss(t, out, DenseGrid.encode(data, idx, mc), 0f).value().toArray()[0] * b;
-                    raw = Raw.of(out);
+                Raw part = null;
+                float shareLoss = 0;
+                if (to > from) {
+                    int[] mine = Arrays.copyOfRange(idx, from, to);
+                    float[] x = new float[mine.length * mc.inChans() * s * s];
+                    data.batch(mine, pixelStats[0], pixelStats[1], x);
+                    try (Tape t = Tape.inference(be)) {
+                        SceneNet.Out out = net.heads(t, t.constant(be.upload(x, mine.length, mc.inChans(), s, s)));
+                        DenseGrid.Targets tg = DenseGrid.encode(data, idx, mc).share(b, from, to);
+                        shareLoss = loss(t, out, tg, 0f).value().toArray()[0] * mine.length;
+                        part = Raw.of(out, mc, mine.length);
+                    }
                 }
+                Raw raw = ranks.size() == 1 ? part : Raw.gather(ranks, be, part, from, b, mc);
+                lossSum += ranks.sum(be, shareLoss)[0];
+                if (ranks.rank() != 0) continue;
                 List<Prediction> preds = decode(mc, task, raw, b);
                 for (int i = 0; i < b; i++) metrics.add(data, idx[i], preds.get(i));
             }
         } finally {
             net.train(true);
         }
-        return new Report(lossSum / data.count(), metrics.result(), metrics);
+        return ranks.rank() == 0 ? new Report(lossSum / data.count(), metrics.result(), metrics) : null;
     }
 }

@@ -88,22 +88,12 @@ public final class ClassificationTask implements TrainingTask<ClassificationTask
         return loss;
     }
 
-    @Override public TestReport evaluate() {
-        if (test == null) return null;
-        Evaluation ev = evaluate(be, model, test, EVAL_BATCH);
-        return report(ev.loss(), ev.accuracy());
-    }
-
     /** Each rank evaluates its share of the test images; their loss sums and right answers are summed. */
     @Override public TestReport evaluate(Collective ranks) {
-        if (test == null || ranks.size() == 1) return ranks.rank() == 0 ? evaluate() : null;
-        int n = test.count(), from = (int) ((long) n * ranks.rank() / ranks.size()), to = (int) ((long) n * (ranks.rank() + 1) / ranks.size());
-        Sums s = sums(be, model, test, EVAL_BATCH, from, to);
-        float[] total;
-        try (var t = be.upload(new float[]{(float) s.lossSum(), s.correct()}, 2)) {
-            ranks.allReduceSum(List.of(t));
-            total = t.toArray();
-        }
+        if (test == null) return null;
+        int n = test.count();
+        Sums s = sums(be, model, test, EVAL_BATCH, ranks.shareFrom(n), ranks.shareTo(n));
+        float[] total = ranks.sum(be, (float) s.lossSum(), s.correct());
         return ranks.rank() == 0 ? report(total[0] / n, (double) total[1] / n) : null;
     }
 

@@ -33,13 +33,13 @@ public interface TrainingTask<B> {
 
     /**
      * Examples [from, to) of a prepared batch, for data-parallel training: every process prepares the whole batch
-     * (the same random draws as one process would make) and trains on its share. A task supports it when its loss is
-     * the mean of per-example losses that do not depend on the rest of the batch, so that the shares' losses weighted
-     * by their sizes sum to the batch's; the others refuse, saying so.
+     * (the same random draws as one process would make) and trains on its share. The shares' losses, each weighted by
+     * {@link #weight}(share) / weight(batch), must sum to the batch's: a mean of per-example losses slices as it is; a
+     * loss normalised by something of the whole batch (a count of positive cells) keeps that normaliser in its shares.
      */
     default B slice(B batch, int from, int to) {
-        throw new IllegalArgumentException(name() + ": data-parallel training (several processes under mpirun) is not built for this task yet;"
-                + " classification, captioning and generation have it");
+        throw new IllegalArgumentException(name() + ": this task cannot be trained by several processes (under mpirun): it does not say how to"
+                + " split a batch (TrainingTask.slice)");
     }
 
     /**
@@ -47,17 +47,16 @@ public interface TrainingTask<B> {
      * share's loss and gradients count for weight(share) / weight(batch) of the batch's.
      */
     default double weight(B batch) {
-        throw new IllegalArgumentException(name() + ": data-parallel training is not built for this task yet");
+        throw new IllegalArgumentException(name() + ": this task cannot be trained by several processes: it does not say what its loss is a mean over"
+                + " (TrainingTask.weight)");
     }
 
-    /** The test pass after each epoch (evaluation mode, no gradients), or null when the task has none. */
-    TestReport evaluate();
-
     /**
-     * The test pass of a data-parallel run, on every rank at once: rank 0's report (null on the others). By default rank
-     * 0 evaluates alone; a task whose metrics are sums over test examples splits them across the ranks.
+     * The test pass after each epoch (evaluation mode, no gradients), on every rank of a data-parallel run at once
+     * ({@link Collective#single()} in one process): the ranks share the test examples and sum what they found, and rank
+     * 0 gets the report (the others null). Null when the task has no test pass.
      */
-    default TestReport evaluate(Collective ranks) { return ranks.rank() == 0 ? evaluate() : null; }
+    TestReport evaluate(Collective ranks);
 
     /** Checkpoint metadata beyond the {@link TrainConfig}: what rebuilds the model and reads its outputs. */
     Map<String, String> metadata();

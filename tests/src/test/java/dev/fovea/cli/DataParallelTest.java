@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * {@code mpirun -np 2 fovea train} against one process with the same seed and batch: after 50 steps the parameters
  * agree within 1e-5 (LeNet-5, and the ViT with SGD), and so do the epoch's losses and accuracies (the test pass split
- * across the ranks); a run interrupted and resumed under two ranks ends as an
+ * across the ranks); so for every other task, in a few steps; a run interrupted and resumed under two ranks ends as an
  * uninterrupted one; ranks started with different settings all stop with an error naming the rank; a rank that dies
  * makes mpirun stop the others instead of leaving them waiting. Skipped where mpirun is absent, failed instead under CI=true.
  */
@@ -115,6 +115,46 @@ class DataParallelTest {
              vit2 = train(2, "vit-2", "--model", "vit", "--optimizer", "sgd", "--epochs", "1");
         double dv = largestDifference(vit1, vit2);
         assertTrue(dv <= 1e-5, "ViT, 50 steps: parameters differ by up to " + dv);
+    }
+
+    /** One process, or two under mpirun, of {@code fovea COMMAND ARGS --threads 1 --out OUT}; the checkpoint it wrote. */
+    static Path run(int ranks, String out, String... args) throws Exception {
+        List<String> a = new ArrayList<>(List.of(args));
+        a.addAll(List.of("--threads", "1", "--out", tmp.resolve(out).toString()));
+        Run r = exec(ranks == 1 ? java(a.toArray(String[]::new)) : concat(mpirun(ranks), java(a.toArray(String[]::new))));
+        assertEquals(0, r.code(), r.out());
+        return tmp.resolve(out).resolve("checkpoint.safetensors");
+    }
+
+    /**
+     * The scene tasks (their box losses normalised by the whole batch's positive cells), captioning, generation and
+     * masked pretraining (each image's mask drawn from its own seed) under two ranks as in one process: the same
+     * parameters, and the same epoch line with the test pass split across the ranks (scene metrics from the gathered
+     * outputs, BLEU's counts, the generator's bits per dimension and its samples' classes summed).
+     */
+    @Test void everyTaskTrainsUnderTwoRanksAsInOneProcess() throws Exception {
+        assumeTrue(mpirun != null, "mpirun is not installed");
+        Path scenes = tmp.resolve("scenes");
+        assertEquals(0, exec(java("scenes", "--out", scenes.toString(), "--count", "48", "--test-count", "20", "--seed", "3")).code());
+        Path judge = run(1, "judge", "train", "--data", data.toString(), "--limit", "640", "--epochs", "1");
+        List<List<String>> runs = List.of(
+                List.of("train", "--task", "instance", "--data", scenes.toString(), "--epochs", "1", "--batch", "8"),
+                List.of("train", "--task", "localize", "--data", scenes.toString(), "--epochs", "1", "--batch", "8"),
+                List.of("train", "--task", "caption", "--data", scenes.toString(), "--epochs", "1", "--batch", "8"),
+                List.of("train", "--task", "generate", "--data", data.toString(), "--limit", "128", "--epochs", "1", "--batch", "32", "--samples", "20",
+                        "--classifier", judge.toString()),
+                List.of("pretrain", "--data", data.toString(), "--limit", "256", "--epochs", "1", "--batch", "32"));
+        for (List<String> args : runs) {
+            String name = args.get(0).equals("pretrain") ? "pretrain" : args.get(2);
+            Path one = run(1, name + "-1", args.toArray(String[]::new)), two = run(2, name + "-2", args.toArray(String[]::new));
+            double d = largestDifference(one, two);
+            assertTrue(d <= 1e-5, name + ": parameters differ by up to " + d);
+            String[] a = Files.readAllLines(one.resolveSibling("metrics.csv")).get(1).split(","), b = Files.readAllLines(two.resolveSibling("metrics.csv")).get(1).split(",");
+            assertEquals(Double.parseDouble(a[1]), Double.parseDouble(b[1]), 1e-5, name + ": train loss");
+            assertEquals(a[2], b[2], name + ": train accuracy");
+            assertEquals(Double.parseDouble(a[3]), Double.parseDouble(b[3]), 1e-4, name + ": test loss");
+            assertEquals(a[4], b[4], name + ": test metric");
+        }
     }
 
     @Test void aRunResumedUnderTwoRanksEndsAsAnUninterruptedOne() throws Exception {

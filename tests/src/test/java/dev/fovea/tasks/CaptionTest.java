@@ -40,6 +40,12 @@ class CaptionTest {
         assertEquals(0.898397321348071, Bleu.corpus(cands, refs, 4), 1e-12);
         assertEquals(0.8187307530779819, Bleu.corpus(List.of(w("a b c d e")), List.of(List.of(w("a b c d e f"))), 4), 1e-12);   // brevity penalty
         assertEquals(0.0, Bleu.corpus(List.of(w("x y z w")), List.of(List.of(w("a b c d"))), 4));
+        // the counts of two parts of the corpus add up to the whole's (how the ranks of a test pass combine them)
+        long[] first = Bleu.Counts.of(cands.subList(0, 1), refs.subList(0, 1), 4).toArray(), rest = Bleu.Counts.of(cands.subList(1, 3), refs.subList(1, 3), 4).toArray();
+        long[] sum = new long[first.length];
+        for (int i = 0; i < sum.length; i++) sum[i] = first[i] + rest[i];
+        assertArrayEquals(Bleu.Counts.of(cands, refs, 4).toArray(), sum);
+        assertEquals(0.898397321348071, Bleu.Counts.fromArray(sum).score(), 1e-12);
     }
 
     @Test void captionerLearnsAFewScenesAndCachedDecodingAgrees() throws IOException {

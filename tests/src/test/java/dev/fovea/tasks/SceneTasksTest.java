@@ -43,7 +43,7 @@ class SceneTasksTest {
     }
 
     /** What a perfect model would output: the targets themselves, as logits and corners. */
-    static SceneTask.Raw perfect(DenseGrid.Targets tg) {
+    static SceneTask.Raw perfect(DenseGrid.Targets tg, SceneNet.Config cfg, int count) {
         float[] cls = null, seg = null;
         if (tg.cls() != null) {
             cls = new float[tg.cls().length * 11];
@@ -58,7 +58,7 @@ class SceneTasksTest {
             image = new float[tg.image().length * 10];
             for (int r = 0; r < tg.image().length; r++) image[r * 10 + (int) tg.image()[r]] = 12f;
         }
-        return new SceneTask.Raw(cls, tg.giouBox(), seg, image);
+        return SceneTask.Raw.of(cls, tg.giouBox(), seg, image, cfg, count);
     }
 
     @Test void targetsDecodeBackToTheTruthAndScorePerfectly() {
@@ -67,7 +67,7 @@ class SceneTasksTest {
         for (Task task : Task.values()) {
             SceneNet.Config cfg = config(task);
             DenseGrid.Targets tg = DenseGrid.encode(data, idx, cfg);
-            List<SceneTask.Prediction> preds = SceneTask.decode(cfg, task, perfect(tg), idx.length);
+            List<SceneTask.Prediction> preds = SceneTask.decode(cfg, task, perfect(tg, cfg, idx.length), idx.length);
             SceneMetrics m = new SceneMetrics(task, 10, 64);
             for (int i = 0; i < idx.length; i++) m.add(data, i, preds.get(i));
             Map<String, Double> r = m.result();
@@ -153,7 +153,7 @@ class SceneTasksTest {
         SceneNet.Config cfg = config(Task.LOCALIZE);
         int[] idx = {0};
         DenseGrid.Targets tg = DenseGrid.encode(data, idx, cfg);
-        SceneTask.Raw raw = perfect(tg);
+        SceneTask.Raw raw = perfect(tg, cfg, idx.length);
         // a wrong class, slightly less sure, elsewhere
         int empty = 0;
         while (tg.cls()[empty] != 0) empty++;
