@@ -26,16 +26,17 @@ public final class TrainBench {
     /**
      * With {@code profile}, the timed windows also print each op's share of a step, forward and backward. With several
      * ranks ({@code ranks}, under mpirun) every step is data-parallel and every window a number of steps rank 0 sets
-     * (a time limit would let the ranks stop at different steps); the rate is the batches' images per second.
+     * (a time limit would let the ranks stop at different steps), the gradients summed in buckets of {@code bucketBytes}
+     * ({@link Trainer#bucketBytes}); the rate is the batches' images per second.
      */
     public static double run(Backend be, String model, int batch, ImageDataset data, double warmup, int repeats, double seconds,
-                             boolean profile, PrintStream log, Collective ranks) {
+                             boolean profile, PrintStream log, Collective ranks, long bucketBytes) {
         if (data.count() < batch) throw new IllegalArgumentException("batch " + batch + " is larger than the data set (" + data.count() + " images)");
         TrainConfig cfg = TrainConfig.builder(model).epochs(1).batch(batch).lr(0.01f).optimizer("sgd").weightDecay(0f).schedule("constant").warmup(0)
                 .labelSmoothing(0f).augment(false).build();
         try (Layer net = Models.create(be, model, null, 1); Optimizer opt = cfg.newOptimizer(be, net.namedParameters())) {
             ClassificationTask task = new ClassificationTask(be, net, cfg, data, null);
-            Trainer<ClassificationTask.Batch> trainer = new Trainer<>(be, net, opt, cfg, task).collective(ranks);
+            Trainer<ClassificationTask.Batch> trainer = new Trainer<>(be, net, opt, cfg, task).collective(ranks).bucketBytes(bucketBytes);
             Feed feed = new Feed(task, data.count(), batch);
             // warm-up: the Vector API kernels are slow until C2 has compiled them
             int stepsPerWindow = 0;
@@ -56,10 +57,10 @@ public final class TrainBench {
             }
             if (ranks.size() > 1) {
                 Trainer.Communication c1 = trainer.communication();
-                long calls = c1.calls() - c0.calls();
-                log.printf(Locale.ROOT, "  all-reduce per step over %d ranks: %.0f bytes, %.2f ms (%.1f %% of a step)%n", ranks.size(),
-                        (double) (c1.bytes() - c0.bytes()) / calls, 1e3 * (c1.seconds() - c0.seconds()) / calls,
-                        100 * (c1.seconds() - c0.seconds()) / (calls * batch / InferBench.median(rates)));
+                long steps = trainer.steps() - steps0;
+                log.printf(Locale.ROOT, "  all-reduce per step over %d ranks: %.0f bytes in %.1f calls (buckets of %d KiB), %.2f ms waited for (%.1f %% of a step)%n",
+                        ranks.size(), (double) (c1.bytes() - c0.bytes()) / steps, (double) (c1.calls() - c0.calls()) / steps, bucketBytes >> 10,
+                        1e3 * (c1.seconds() - c0.seconds()) / steps, 100 * (c1.seconds() - c0.seconds()) / (steps * batch / InferBench.median(rates)));
             }
             if (prof != null) printProfile(prof, trainer.steps() - steps0, log);
             return InferBench.median(rates);

@@ -109,6 +109,7 @@ final class BenchCommand {
         @Option(names = "--profile", description = "also print each op's time per step, forward and backward") boolean profile;
         @Option(names = "--graph", description = "cuda: capture one training step as a CUDA graph and replay it (one fixed batch)") boolean graph;
         @Mixin EngineOptions engine;
+        @Mixin RanksOptions parallel;
 
         @Override public Integer call() throws IOException {
             Models.validate(model, null);
@@ -132,7 +133,7 @@ final class BenchCommand {
                 System.out.printf(Locale.ROOT, "bench train: %s, batch %d, %d thread(s), %s; warm-up %.0f s, %d x %.0f s%n", model, batch,
                         engine.resolvedThreads(), be.name(), warmup, repeats, seconds);
                 Collective ranks = Distributed.collective(be);
-                double rate = TrainBench.run(be, model, batch, splits.train(), warmup, repeats, seconds, profile, System.out, ranks);
+                double rate = TrainBench.run(be, model, batch, splits.train(), warmup, repeats, seconds, profile, System.out, ranks, parallel.bucketBytes());
                 System.out.printf(Locale.ROOT, "train model=%s batch=%d threads=%d%s images_per_s=%.0f%n", model, batch, engine.resolvedThreads(),
                         ranks.size() > 1 ? " ranks=" + ranks.size() : "", rate);
                 return 0;

@@ -37,7 +37,7 @@ final class CaptionRun {
             try (Captioner net = new Captioner(be, mc, cfg.seed()); Optimizer optim = cfg.newOptimizer(be, net)) {
                 String model = String.format(Locale.ROOT, "captioner (scene encoder width %d depth %d, decoder depth %d)", mc.dim(), mc.depth(), mc.decoderDepth());
                 return Fit.run(be, net, optim, cfg, new CaptionTask(be, net, train, test, stats), model, o.resume, Fit.dir(o.out, o.resume, "caption"),
-                        o.stopAfter, o.overwrite, "trained");
+                        o.stopAfter, o.overwrite, "trained", o.parallel);
             }
         }
     }

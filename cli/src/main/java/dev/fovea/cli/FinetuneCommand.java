@@ -37,6 +37,7 @@ final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--out", description = "output directory (default: runs/MODEL-finetune)") Path out;
     @Option(names = "--overwrite", description = "replace a run already in the output folder (without it, a folder that holds a run is refused)") boolean overwrite;
     @Mixin EngineOptions engine;
+    @Mixin RanksOptions parallel;
 
     @Override public Integer call() throws IOException {
         Checkpoint.Info info;
@@ -57,7 +58,7 @@ final class FinetuneCommand implements Callable<Integer> {
                     + " classes" + (freeze ? "; backbone frozen" : ""));
             try (Optimizer opt = cfg.newOptimizer(be, net)) {
                 return Fit.run(be, net, opt, cfg, new ClassificationTask(be, net, cfg, train, splits.test()), cfg.model(), null,
-                        Fit.dir(out, null, cfg.model() + "-finetune"), 0, overwrite, "finetuned");
+                        Fit.dir(out, null, cfg.model() + "-finetune"), 0, overwrite, "finetuned", parallel);
             }
         }
     }

@@ -46,9 +46,9 @@ final class Fit {
 
     /** Runs the loop for {@code task} (continuing {@code resume} if not null) into {@code dir}; returns the exit status. */
     static <B> int run(Backend be, Module net, Optimizer opt, TrainConfig cfg, TrainingTask<B> task, String model, Path resume, Path dir,
-                       int stopAfter, boolean overwrite, String verb) throws IOException {
+                       int stopAfter, boolean overwrite, String verb, RanksOptions parallel) throws IOException {
         Collective ranks = Distributed.collective(be);
-        Trainer<B> trainer = new Trainer<>(be, net, opt, cfg, task).overwrite(overwrite).collective(ranks);
+        Trainer<B> trainer = new Trainer<>(be, net, opt, cfg, task).overwrite(overwrite).collective(ranks).bucketBytes(parallel.bucketBytes());
         if (ranks.size() > 1) System.out.println("ranks: " + ranks.describe() + "; each trains on its share of every batch of " + cfg.batch());
         if (resume != null) {
             trainer.resume(resume);

@@ -42,7 +42,7 @@ final class GenerateRun {
                  ClassificationTask.Loaded classifier = ClassificationTask.load(be, judge)) {
                 String model = String.format(Locale.ROOT, "generator (decoder-only Transformer, width %d, depth %d, %d heads)", mc.dim(), mc.depth(), mc.heads());
                 GenerationTask task = new GenerationTask(be, net, cfg, train, splits.test(), classifier.model(), judge, o.samples / train.classes());
-                return Fit.run(be, net, optim, cfg, task, model, o.resume, dir, o.stopAfter, o.overwrite, "trained");
+                return Fit.run(be, net, optim, cfg, task, model, o.resume, dir, o.stopAfter, o.overwrite, "trained", o.parallel);
             }
         }
     }
@@ -65,7 +65,7 @@ final class GenerateRun {
         TrainConfig cfg = TrainConfig.builder("lenet5").seed(o.seed).build();
         try (var net = dev.fovea.models.Models.create(be, cfg.model(), null, cfg.seed(), cfg.classes()); Optimizer opt = cfg.newOptimizer(be, net)) {
             var task = new ClassificationTask(be, net, cfg, tk.quantised(splits.train()), tk.quantised(splits.test()));
-            int rc = Fit.run(be, net, opt, cfg, task, cfg.model(), null, cdir, 0, false, "trained");
+            int rc = Fit.run(be, net, opt, cfg, task, cfg.model(), null, cdir, 0, false, "trained", o.parallel);
             if (rc != 0) throw new IllegalStateException("the classifier's training failed (exit " + rc + ")");
         }
         return c;

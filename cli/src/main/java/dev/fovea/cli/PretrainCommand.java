@@ -36,6 +36,7 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "replace a run already in the output folder (without it, a folder that holds a run is refused)") boolean overwrite;
     @Option(names = "--resume", description = "continue the pretraining saved in this checkpoint (its settings win, except --epochs)") Path resume;
     @Mixin EngineOptions engine;
+    @Mixin RanksOptions parallel;
 
     @Override public Integer call() throws IOException {
         if (!model.equals("vit")) throw new IllegalArgumentException("pretrain: --model must be vit, got '" + model + "'");
@@ -57,7 +58,7 @@ final class PretrainCommand implements Callable<Integer> {
         try (Backend be = engine.open(); VisionTransformer vit = (VisionTransformer) Models.create(be, "vit", null, cfg.seed())) {
             MaskedPretraining task = new MaskedPretraining(be, vit, cfg, train, ratio);     // attaches its head: before the optimizer
             try (Optimizer opt = cfg.newOptimizer(be, vit)) {
-                return Fit.run(be, vit, opt, cfg, task, "vit, mask ratio " + ratio, resume, Fit.dir(out, resume, Models.VIT_PRETRAIN), stopAfter, overwrite, "pretrained");
+                return Fit.run(be, vit, opt, cfg, task, "vit, mask ratio " + ratio, resume, Fit.dir(out, resume, Models.VIT_PRETRAIN), stopAfter, overwrite, "pretrained", parallel);
             }
         }
     }

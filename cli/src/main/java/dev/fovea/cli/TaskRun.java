@@ -80,7 +80,7 @@ final class TaskRun {
                     + resumed.model().inChans() + "x" + resumed.model().imgSize() + "x" + resumed.model().imgSize());
         try (Backend be = o.engine.open(); SceneNet net = new SceneNet(be, spec.model(), cfg.seed()); Optimizer opt = cfg.newOptimizer(be, net)) {
             return Fit.run(be, net, opt, cfg, new SceneTask(be, net, cfg, spec, train, test), spec.toString(), o.resume,
-                    Fit.dir(o.out, o.resume, task.id()), o.stopAfter, o.overwrite, "trained");
+                    Fit.dir(o.out, o.resume, task.id()), o.stopAfter, o.overwrite, "trained", o.parallel);
         }
     }
 

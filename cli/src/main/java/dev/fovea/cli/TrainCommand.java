@@ -55,6 +55,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "continue the run saved in this checkpoint (its settings win over the options above, except --epochs)")
     Path resume;
     @Mixin EngineOptions engine;
+    @Mixin RanksOptions parallel;
 
     @Override public Integer call() throws IOException {
         if (stopAfter < 0) throw new IllegalArgumentException("--stop-after must be >= 1, got " + stopAfter);
@@ -78,7 +79,7 @@ final class TrainCommand implements Callable<Integer> {
              Layer net = Models.create(be, cfg.model(), cfg.activation().isEmpty() ? null : cfg.activation(), cfg.seed(), cfg.classes());
              Optimizer opt = cfg.newOptimizer(be, net)) {
             return Fit.run(be, net, opt, cfg, new ClassificationTask(be, net, cfg, train, splits.test()), cfg.model(), resume,
-                    Fit.dir(out, resume, cfg.model()), stopAfter, overwrite, "trained");
+                    Fit.dir(out, resume, cfg.model()), stopAfter, overwrite, "trained", parallel);
         }
     }
 

@@ -70,7 +70,26 @@ public final class Tape implements AutoCloseable {
         if (profile != null) profile.lap(op + " " + Shape.str(value.shape()) + " forward");
         boolean rg = false;
         if (recording) for (Var v : inputs) rg |= v != null && v.requiresGrad();
+        if (recording && gradReady != null)
+            for (Var v : inputs)                           // this op's backward, the next one pushed, is v's last in reverse
+                if (v != null && v.isParameter() && v.requiresGrad() && firstUse.putIfAbsent(v, backwards.size()) == null) used.add(v);
         return new Var(value, rg, false, this);
+    }
+
+    private java.util.function.Consumer<Var> gradReady;
+    private final java.util.Map<Var, Integer> firstUse = new java.util.IdentityHashMap<>();
+    private final List<Var> used = new ArrayList<>();                 // the same parameters, in the order first read
+
+    /**
+     * Calls {@code hook} during {@link #backward} for each parameter the recorded ops read, as soon as its gradient is
+     * complete (after the backward of the first op that read it, the last to contribute), in the order backward
+     * completes them: what lets a data-parallel step start summing gradients while backward goes on. Set it before the
+     * ops are recorded; a parameter that backward did not reach (its gradient null) is still reported.
+     */
+    public Tape onGradientReady(java.util.function.Consumer<Var> hook) {
+        if (!backwards.isEmpty()) throw new IllegalStateException("onGradientReady: set it before any op is recorded");
+        this.gradReady = hook;
+        return this;
     }
 
     private void onBackward(String op, Var out, Runnable body) {
@@ -171,8 +190,22 @@ public final class Tape implements AutoCloseable {
             throw new IllegalArgumentException("backward: the loss must have one element, got " + Shape.str(loss.shape()));
         if (!loss.requiresGrad()) throw new IllegalStateException("backward: the loss does not depend on anything that needs a gradient");
         accumulate(loss, (dst, add) -> be.fill(dst, 1f));
-        for (int i = backwards.size() - 1; i >= 0; i--) backwards.get(i).run();
+        List<List<Var>> readyAfter = new ArrayList<>();
+        if (gradReady != null) {
+            for (int i = 0; i < backwards.size(); i++) readyAfter.add(null);
+            for (Var v : used) {
+                int i = firstUse.get(v);
+                if (readyAfter.get(i) == null) readyAfter.set(i, new ArrayList<>());
+                readyAfter.get(i).add(v);
+            }
+        }
+        for (int i = backwards.size() - 1; i >= 0; i--) {
+            backwards.get(i).run();
+            if (gradReady != null && readyAfter.get(i) != null) readyAfter.get(i).forEach(gradReady);
+        }
         backwards.clear();
+        firstUse.clear();
+        used.clear();
     }
 
     // ---------------------------------------------------------------- ops

@@ -129,9 +129,10 @@ public final class Trainer<B> {
 
     /**
      * Trains as one of several processes (data parallelism): each takes its share of every batch, their gradients
-     * are summed weighted by the shares' sizes, so that the same seed and batch give the same run whatever the number
-     * of processes; the ranks share the test pass where the task can split it, and rank 0 alone writes. {@link #fit} first checks that every rank runs the same
-     * configuration and sends rank 0's parameters to all.
+     * are summed weighted by the shares' sizes (in buckets started during backward: {@link #bucketBytes}), so that the
+     * same seed and batch give the same run whatever the number of processes; the ranks share the test pass, and rank 0
+     * alone writes. {@link #fit} first checks that every rank runs the same configuration and sends rank 0's
+     * parameters to all.
      */
     public Trainer<B> collective(Collective c) {
         this.collective = c;
@@ -185,6 +186,8 @@ public final class Trainer<B> {
                 Checkpoint.save(ckpt, model, opt, cfg, e, step, history, task.metadata());
                 writeMetrics(dir, history, task.chartTitle(), listener);
             }
+            // no rank goes on (to read the checkpoint, say) before rank 0 has written it
+            if (collective.size() > 1) collective.barrier();
             lastGood = ckpt + " (epoch " + e + ")";
             listener.onEpoch(m, report);
         }
@@ -280,7 +283,7 @@ public final class Trainer<B> {
         return collective.size() > 1 ? stepShare(batch, size, lr, accuracy) : step(batch, lr, accuracy);
     }
 
-    /** What the ranks' gradient sums have cost so far: seconds inside the all-reduce, bytes summed, calls. */
+    /** What the ranks' sums have cost so far: seconds the training thread waited for them, bytes summed, all-reduce calls. */
     public record Communication(double seconds, long bytes, long calls) {}
 
     public Communication communication() { return new Communication(commNanos / 1e9, commBytes, commCalls); }
@@ -288,38 +291,34 @@ public final class Trainer<B> {
     /**
      * One update as one of several processes: this rank's share of the batch (examples [size·r/N, size·(r+1)/N)), its
      * loss and gradients weighted by its part of what the loss is a mean over ({@link TrainingTask#weight}), summed
-     * over the ranks with one all-reduce that also carries the weighted loss and the accuracy counts; every rank then
-     * makes the same update. Returns the batch's loss, the same on every rank (so a non-finite one stops them all at the
-     * same step).
+     * over the ranks in buckets started while backward goes on ({@link GradientSums}), then the weighted loss and the
+     * accuracy counts; every rank then makes the same update. Returns the batch's loss, the same on every rank (so a
+     * non-finite one stops them all at the same step).
      */
     private float stepShare(B batch, int size, float lr, long[] accuracy) {
-        int n = collective.size(), r = collective.rank(), from = (int) ((long) size * r / n), to = (int) ((long) size * (r + 1) / n);
+        int from = collective.shareFrom(size), to = collective.shareTo(size);
         B share = task.slice(batch, from, to);
-        float weight = (float) (task.weight(share) / task.weight(batch));
-        List<Tensor> reduced = new ArrayList<>();
+        GradientSums sums = new GradientSums((float) (task.weight(share) / task.weight(batch)));
         float[] local = new float[3];                        // the weighted loss, right, counted
         try (Tape t = Tape.training(be).profile(profile)) {
             model.zeroGrad();
             if (to > from) {
+                if (bucketBytes > 0) t.onGradientReady(sums::ready);
                 long[] acc = new long[2];
                 Var loss = task.loss(t, share, acc);
-                local[0] = loss.value().toArray()[0] * weight;
+                local[0] = loss.value().toArray()[0] * sums.weight;
                 local[1] = acc[0];
                 local[2] = acc[1];
                 loss.backward();
             }
-            for (Var p : opt.parameters().values()) {
-                Tensor g = p.gradOrZeros();
-                be.scale(g, weight, g);
-                reduced.add(g);
-            }
+            sums.finish();
             float[] global;
             try (Tensor stats = be.upload(local, 3)) {
-                reduced.add(stats);
                 long c0 = System.nanoTime();
-                collective.allReduceSum(reduced);
+                collective.allReduceSum(List.of(stats));      // after the buckets: MPI runs the calls in order
+                sums.await();
                 commNanos += System.nanoTime() - c0;
-                for (Tensor x : reduced) commBytes += 4 * x.numel();
+                commBytes += 4 * 3;
                 commCalls++;
                 global = stats.toArray();
             }
@@ -332,6 +331,94 @@ public final class Trainer<B> {
         }
     }
 
+    /** By default, gradients are summed in buckets of about this many bytes (PyTorch DDP's first bucket is 1 MiB). */
+    public static final long DEFAULT_BUCKET_BYTES = 256 << 10;
+    private long bucketBytes = DEFAULT_BUCKET_BYTES;
+    private List<List<Var>> buckets;
+    private java.util.Map<Var, Integer> bucketOf;
+
+    /**
+     * Under several processes, sums the gradients in buckets of about {@code bytes} (whole parameters, in reverse
+     * order of the model's, roughly the order backward completes them), each started as soon as backward has completed
+     * its gradients; 0 sums them all at once after backward. Every rank must use the same value ({@link #fit} checks).
+     */
+    public Trainer<B> bucketBytes(long bytes) {
+        if (bytes < 0) throw new IllegalArgumentException("bucket size must be >= 0 bytes, got " + bytes);
+        this.bucketBytes = bytes;
+        this.buckets = null;
+        return this;
+    }
+
+    /** The buckets: the optimizer's parameters in reverse order, cut where a bucket reaches bucketBytes. */
+    private List<List<Var>> buckets() {
+        if (buckets != null) return buckets;
+        List<Var> params = new ArrayList<>(opt.parameters().values());
+        java.util.Collections.reverse(params);
+        buckets = new ArrayList<>();
+        bucketOf = new java.util.IdentityHashMap<>();
+        List<Var> open = new ArrayList<>();
+        long bytes = 0;
+        for (Var p : params) {
+            open.add(p);
+            bucketOf.put(p, buckets.size());
+            bytes += 4L * p.value().numel();
+            if (bucketBytes > 0 && bytes >= bucketBytes) {
+                buckets.add(open);
+                open = new ArrayList<>();
+                bytes = 0;
+            }
+        }
+        if (!open.isEmpty()) buckets.add(open);
+        return buckets;
+    }
+
+    /**
+     * One step's gradient sums: each parameter's gradient, once backward has completed it, weighted by the rank's
+     * share; each bucket started when all its gradients are, in bucket order (the same on every rank, whatever order
+     * backward completed them in); the rest started by {@link #finish}.
+     */
+    private final class GradientSums {
+        final float weight;
+        final List<List<Var>> all = buckets();
+        final int[] missing = new int[all.size()];
+        final java.util.Set<Var> done = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        final List<Collective.Pending> pending = new ArrayList<>();
+        int next;
+
+        GradientSums(float weight) {
+            this.weight = weight;
+            for (int b = 0; b < all.size(); b++) missing[b] = all.get(b).size();
+        }
+
+        /** p's gradient is complete (the tape's hook, or {@link #finish}). */
+        void ready(Var p) {
+            Integer b = bucketOf.get(p);
+            if (b == null || !done.add(p)) return;          // not trained by the optimizer, or already counted
+            Tensor g = p.gradOrZeros();
+            be.scale(g, weight, g);
+            if (--missing[b] == 0)
+                while (next < all.size() && missing[next] == 0) {
+                    List<Tensor> grads = new ArrayList<>();
+                    for (Var q : all.get(next)) {
+                        grads.add(q.grad());
+                        commBytes += 4L * q.value().numel();
+                    }
+                    long c0 = System.nanoTime();
+                    pending.add(collective.startAllReduceSum(grads));
+                    commNanos += System.nanoTime() - c0;
+                    commCalls++;
+                    next++;
+                }
+        }
+
+        /** After backward: the gradients it did not reach (zeros) and every bucket not yet started. */
+        void finish() {
+            for (List<Var> bucket : all) for (Var p : bucket) ready(p);
+        }
+
+        void await() { pending.forEach(Collective.Pending::await); }
+    }
+
     /**
      * Before the first step of several processes: every rank runs what rank 0 runs (the task, its data's size, the
      * run's settings, the parameters' names and shapes, where the run stands), else every rank stops with an error
@@ -339,7 +426,7 @@ public final class Trainer<B> {
      */
     private void agree() {
         StringBuilder sb = new StringBuilder(task.name()).append(" examples=").append(task.trainCount()).append(" epochs_done=").append(epochsDone)
-                .append(" steps=").append(step);
+                .append(" steps=").append(step).append(" bucket_bytes=").append(bucketBytes);
         new java.util.TreeMap<>(cfg.toMetadata()).forEach((k, v) -> sb.append(' ').append(k).append('=').append(v));
         model.namedParameters().forEach((k, v) -> sb.append(' ').append(k).append(java.util.Arrays.toString(v.shape())));
         byte[] mine = sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
