@@ -23,37 +23,62 @@ import java.util.Locale;
 public final class TrainBench {
     private TrainBench() {}
 
+    /** The models tools/bench-train-torch.py has twins of. */
+    static final java.util.List<String> TORCH_MODELS = java.util.List.of("lenet5-full", "vit");
+
+    /** Fovea's images per second (median of the windows); PyTorch's and the median of the windows' ratios, or NaN. */
+    public record Result(double imagesPerSecond, double pytorch, double ratio) {}
+
     /**
      * With {@code profile}, the timed windows also print each op's share of a step, forward and backward. With several
      * ranks ({@code ranks}, under mpirun) every step is data-parallel and every window a number of steps rank 0 sets
      * (a time limit would let the ranks stop at different steps), the gradients summed in buckets of {@code bucketBytes}
-     * ({@link Trainer#bucketBytes}); the rate is the batches' images per second.
+     * ({@link Trainer#bucketBytes}); the rate is the batches' images per second. With {@code pytorch} (a python with
+     * torch; one process only) PyTorch trains the same model, batch and threads in another process, its warm-up after
+     * Fovea's and each of its windows after one of Fovea's, so that both see the machine alike.
      */
-    public static double run(Backend be, String model, int batch, ImageDataset data, double warmup, int repeats, double seconds,
-                             boolean profile, PrintStream log, Collective ranks, long bucketBytes) {
+    public static Result run(Backend be, String model, int batch, int threads, ImageDataset data, double warmup, int repeats, double seconds,
+                             boolean profile, PrintStream log, Collective ranks, long bucketBytes, String pytorch) throws java.io.IOException {
         if (data.count() < batch) throw new IllegalArgumentException("batch " + batch + " is larger than the data set (" + data.count() + " images)");
+        if (pytorch != null && ranks.size() > 1) throw new IllegalArgumentException("--pytorch compares one process with PyTorch; not under mpirun");
+        if (pytorch != null && !TORCH_MODELS.contains(model))
+            throw new IllegalArgumentException("--pytorch: PyTorch's side has " + String.join(" and ", TORCH_MODELS) + ", not " + model);
         TrainConfig cfg = TrainConfig.builder(model).epochs(1).batch(batch).lr(0.01f).optimizer("sgd").weightDecay(0f).schedule("constant").warmup(0)
                 .labelSmoothing(0f).augment(false).build();
-        try (Layer net = Models.create(be, model, null, 1); Optimizer opt = cfg.newOptimizer(be, net.namedParameters())) {
+        try (Layer net = Models.create(be, model, null, 1); Optimizer opt = cfg.newOptimizer(be, net.namedParameters());
+             TorchPeer torch = pytorch == null ? null : new TorchPeer(pytorch, model, batch, threads)) {
+            if (torch != null) {
+                log.println("  pytorch: " + torch.banner);
+                if (!torch.banner.endsWith(" parameters=" + net.parameterCount()))
+                    throw new IllegalStateException("--pytorch: PyTorch's " + model + " is not Fovea's (" + torch.banner + "; Fovea's has " + net.parameterCount()
+                            + " parameters)");
+            }
             ClassificationTask task = new ClassificationTask(be, net, cfg, data, null);
             Trainer<ClassificationTask.Batch> trainer = new Trainer<>(be, net, opt, cfg, task).collective(ranks).bucketBytes(bucketBytes);
             Feed feed = new Feed(task, data.count(), batch);
             // warm-up: the Vector API kernels are slow until C2 has compiled them
             int stepsPerWindow = 0;
-            if (ranks.size() == 1) runFor(trainer, feed, warmup);
-            else {
+            if (ranks.size() == 1) {
+                runFor(trainer, feed, warmup);
+                if (torch != null) torch.warmup(warmup);
+            } else {
                 double per = agreedSeconds(ranks, runSteps(trainer, feed, 3) / 3);
                 runSteps(trainer, feed, (int) Math.ceil(warmup / per));
                 stepsPerWindow = (int) Math.max(1, Math.ceil(seconds / agreedSeconds(ranks, runSteps(trainer, feed, 3) / 3)));
             }
-            double[] rates = new double[repeats];
+            double[] rates = new double[repeats], theirs = new double[repeats], ratios = new double[repeats];
             Tape.Profile prof = profile ? new Tape.Profile() : null;
             trainer.profile(prof);
             long steps0 = trainer.steps();
             Trainer.Communication c0 = trainer.communication();
             for (int r = 0; r < repeats; r++) {
                 rates[r] = ranks.size() == 1 ? runFor(trainer, feed, seconds) : (double) batch * stepsPerWindow / runSteps(trainer, feed, stepsPerWindow);
-                log.printf(Locale.ROOT, "  repeat %d: %.0f images/s%n", r + 1, rates[r]);
+                if (torch == null) log.printf(Locale.ROOT, "  repeat %d: %.0f images/s%n", r + 1, rates[r]);
+                else {
+                    theirs[r] = torch.window(seconds);
+                    ratios[r] = rates[r] / theirs[r];
+                    log.printf(Locale.ROOT, "  repeat %d: fovea %.0f, pytorch %.0f images/s (%.2fx)%n", r + 1, rates[r], theirs[r], ratios[r]);
+                }
             }
             if (ranks.size() > 1) {
                 Trainer.Communication c1 = trainer.communication();
@@ -63,7 +88,8 @@ public final class TrainBench {
                         1e3 * (c1.seconds() - c0.seconds()) / steps, 100 * (c1.seconds() - c0.seconds()) / (steps * batch / InferBench.median(rates)));
             }
             if (prof != null) printProfile(prof, trainer.steps() - steps0, log);
-            return InferBench.median(rates);
+            return torch == null ? new Result(InferBench.median(rates), Double.NaN, Double.NaN)
+                    : new Result(InferBench.median(rates), InferBench.median(theirs), InferBench.median(ratios));
         }
     }
 

@@ -98,7 +98,7 @@ final class BenchCommand {
     }
 
     @Command(name = "train", description = {"Training throughput: whole SGD steps on real batches after a warm-up, median of repeats.",
-            "Last line: train model=M batch=B threads=T images_per_s=X"})
+            "Last line: train model=M batch=B threads=T images_per_s=X [pytorch=Y ratio=Z]"})
     static final class Train implements Callable<Integer> {
         @Option(names = "--model", description = "lenet5, lenet5-full or vit (default: ${DEFAULT-VALUE})") String model = "lenet5-full";
         @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})") int batch = 64;
@@ -108,11 +108,15 @@ final class BenchCommand {
         @Option(names = "--seconds", description = "seconds per timed repeat (default: ${DEFAULT-VALUE})") double seconds = 2;
         @Option(names = "--profile", description = "also print each op's time per step, forward and backward") boolean profile;
         @Option(names = "--graph", description = "cuda: capture one training step as a CUDA graph and replay it (one fixed batch)") boolean graph;
+        @Option(names = "--pytorch", paramLabel = "PYTHON", description = "cpu: also train the same model in PyTorch (tools/bench-train-torch.py, run by this python, which has torch), its windows alternating with ours")
+        String pytorch;
         @Mixin EngineOptions engine;
         @Mixin RanksOptions parallel;
 
         @Override public Integer call() throws IOException {
             Models.validate(model, null);
+            if (pytorch != null && (!engine.backend.equals("cpu") || graph))
+                throw new IllegalArgumentException("--pytorch compares the cpu backend with PyTorch on the CPU; tools/gpu-check.sh prints PyTorch's GPU figures");
             if (!engine.backend.equals("cpu") || graph) {
                 if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
                 try (Backend be = engine.open()) {
@@ -133,9 +137,11 @@ final class BenchCommand {
                 System.out.printf(Locale.ROOT, "bench train: %s, batch %d, %d thread(s), %s; warm-up %.0f s, %d x %.0f s%n", model, batch,
                         engine.resolvedThreads(), be.name(), warmup, repeats, seconds);
                 Collective ranks = Distributed.collective(be);
-                double rate = TrainBench.run(be, model, batch, splits.train(), warmup, repeats, seconds, profile, System.out, ranks, parallel.bucketBytes());
-                System.out.printf(Locale.ROOT, "train model=%s batch=%d threads=%d%s images_per_s=%.0f%n", model, batch, engine.resolvedThreads(),
-                        ranks.size() > 1 ? " ranks=" + ranks.size() : "", rate);
+                TrainBench.Result r = TrainBench.run(be, model, batch, engine.resolvedThreads(), splits.train(), warmup, repeats, seconds, profile,
+                        System.out, ranks, parallel.bucketBytes(), pytorch);
+                System.out.printf(Locale.ROOT, "train model=%s batch=%d threads=%d%s images_per_s=%.0f%s%n", model, batch, engine.resolvedThreads(),
+                        ranks.size() > 1 ? " ranks=" + ranks.size() : "", r.imagesPerSecond(),
+                        pytorch == null ? "" : String.format(Locale.ROOT, " pytorch=%.0f ratio=%.2f", r.pytorch(), r.ratio()));
                 return 0;
             }
         }

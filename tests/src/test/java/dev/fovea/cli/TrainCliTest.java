@@ -160,6 +160,35 @@ class TrainCliTest {
         assertTrue(Pattern.matches("train model=lenet5-full batch=32 threads=2 images_per_s=[0-9]+", r.lastLine()), r.lastLine());
     }
 
+    /**
+     * The PyTorch side's protocol, against a stand-in that answers as tools/bench-train-torch.py does (the real one needs
+     * torch, which CI does not install): windows alternate and the line carries both rates; a stand-in whose model has
+     * other parameters, a python without torch and a python that is not there are one-line errors.
+     */
+    @Test void benchTrainAlternatesWithThePyTorchSide() throws IOException {
+        Path fake = tmp.resolve("fake-python"), other = tmp.resolve("other-python");
+        String serve = "while read cmd s; do case $cmd in warmup) echo ok;; window) echo 'rate 1000.000';; quit) exit 0;; esac; done\n";
+        Files.writeString(fake, "#!/bin/sh\necho 'ready torch=fake threads=2 parameters=61706'\n" + serve);
+        Files.writeString(other, "#!/bin/sh\necho 'ready torch=fake threads=2 parameters=12'\n" + serve);
+        for (Path p : List.of(fake, other)) p.toFile().setExecutable(true);
+        String[] common = {"bench", "train", "--model", "lenet5-full", "--batch", "32", "--threads", "2", "--data", data.toString(), "--warmup", "0.2",
+                "--seconds", "0.2", "--repeats", "2", "--pytorch"};
+        CliTest.Run r = run(concat(common, fake.toString()));
+        assertEquals(0, r.code(), r.err());
+        assertEquals(2, r.out().lines().filter(l -> l.matches("  repeat [12]: fovea [0-9]+, pytorch 1000 images/s \\([0-9.]+x\\)")).count(), r.out());
+        assertTrue(Pattern.matches("train model=lenet5-full batch=32 threads=2 images_per_s=[0-9]+ pytorch=1000 ratio=[0-9.]+", r.lastLine()), r.lastLine());
+        CliTest.Run mismatch = run(concat(common, other.toString()));
+        assertEquals(1, mismatch.code(), mismatch.err());
+        assertTrue(mismatch.err().contains("PyTorch's lenet5-full is not Fovea's") && mismatch.err().contains("61706 parameters"), mismatch.err());
+        CliTest.Run noTorch = run(concat(common, "python3"));
+        assertEquals(2, noTorch.code(), noTorch.err());
+        assertTrue(noTorch.err().contains("torch installed?") && noTorch.err().contains("No module named 'torch'"), noTorch.err());
+        CliTest.Run none = run(concat(common, tmp.resolve("no-python").toString()));
+        assertEquals(2, none.code(), none.err());
+        assertTrue(none.err().contains(": cannot run it"), none.err());
+        assertFalse(none.err().contains("\tat "), "no stack trace");
+    }
+
     @Test void benchSoakSamplesFlatMemory() {
         CliTest.Run r = run("bench", "soak", "--model", "lenet5-full", "--steps", "30", "--every", "10", "--batch", "32", "--threads", "2", "--data", data.toString());
         assertEquals(0, r.code(), r.err());
