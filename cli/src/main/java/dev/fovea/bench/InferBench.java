@@ -33,8 +33,9 @@ public final class InferBench {
     /** A side: runs one batch, returning its logits. */
     private interface Side { float[] run() throws OrtException; }
 
+    /** With {@code profile}, Fovea's passes for another {@code seconds} after the repeats print each op's time a pass. */
     public static Result run(Backend be, Path weights, Path onnx, int batch, int threads, double warmup, int repeats, double seconds,
-                             PrintStream log) throws IOException, OrtException {
+                             boolean profile, PrintStream log) throws IOException, OrtException {
         try (SafetensorsFile f = SafetensorsFile.open(weights)) {
             ViTConfig cfg = ViTConfig.fromFile(f);
             log.printf(Locale.ROOT, "model: %s: ViT %dx%d, patch %d, width %d, depth %d, %d heads, %d classes%n", weights.getFileName(),
@@ -78,6 +79,17 @@ public final class InferBench {
                         if (oursFirst) { a[i] = rate(ours, seconds, batch); b[i] = rate(peer, seconds, batch); }
                         else { b[i] = rate(peer, seconds, batch); a[i] = rate(ours, seconds, batch); }
                         log.printf(Locale.ROOT, "  repeat %d: fovea %.1f, onnxruntime %.1f images/s%n", i + 1, a[i], b[i]);
+                    }
+                    if (profile) {
+                        Tape.Profile p = new Tape.Profile();
+                        long t0 = System.nanoTime(), passes = 0;
+                        do {
+                            try (Tape t = Tape.inference(be).profile(p)) {
+                                vit.forward(t, t.constant(be.upload(x, shape))).value().toArray();
+                            }
+                            passes++;
+                        } while (System.nanoTime() - t0 < (long) (seconds * 1e9));
+                        TrainBench.printProfile(p, passes, "pass", log);
                     }
                     return new Result(median(a), median(b), err);
                 }

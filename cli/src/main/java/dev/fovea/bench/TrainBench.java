@@ -87,7 +87,7 @@ public final class TrainBench {
                         ranks.size(), (double) (c1.bytes() - c0.bytes()) / steps, (double) (c1.calls() - c0.calls()) / steps, bucketBytes >> 10,
                         1e3 * (c1.seconds() - c0.seconds()) / steps, 100 * (c1.seconds() - c0.seconds()) / (steps * batch / InferBench.median(rates)));
             }
-            if (prof != null) printProfile(prof, trainer.steps() - steps0, log);
+            if (prof != null) printProfile(prof, trainer.steps() - steps0, "step", log);
             return torch == null ? new Result(InferBench.median(rates), Double.NaN, Double.NaN)
                     : new Result(InferBench.median(rates), InferBench.median(theirs), InferBench.median(ratios));
         }
@@ -117,10 +117,11 @@ public final class TrainBench {
         }
     }
 
-    private static void printProfile(Tape.Profile p, long steps, PrintStream log) {
+    /** Each op's time per step (or pass: {@code unit}) from a profile of {@code steps} of them. */
+    static void printProfile(Tape.Profile p, long steps, String unit, PrintStream log) {
         long total = 0;
         for (long[] v : p.totals().values()) total += v[0];
-        log.printf(Locale.ROOT, "  per step, by op (wall time on the calling thread; profiling adds a little):%n");
+        log.printf(Locale.ROOT, "  per %s, by op (wall time on the calling thread; profiling adds a little):%n", unit);
         for (var e : p.totals().entrySet())
             log.printf(Locale.ROOT, "    %-44s %8.1f us  %5.1f %%%n", e.getKey(), e.getValue()[0] / 1e3 / steps, 100.0 * e.getValue()[0] / total);
         log.printf(Locale.ROOT, "    %-44s %8.1f us%n", "all ops", total / 1e3 / steps);

@@ -185,6 +185,7 @@ final class BenchCommand {
         @Option(names = "--repeats", description = "timed repeats, median reported (default: ${DEFAULT-VALUE})") int repeats = 5;
         @Option(names = "--warmup", description = "warm-up seconds per side (default: ${DEFAULT-VALUE})") double warmup = 10;
         @Option(names = "--seconds", description = "seconds per timed repeat per side (default: ${DEFAULT-VALUE})") double seconds = 3;
+        @Option(names = "--profile", description = "cpu: after the repeats, Fovea's passes for --seconds more, each op's time a pass") boolean profile;
         @Mixin EngineOptions engine;
 
         @Override public Integer call() throws Exception {
@@ -202,7 +203,7 @@ final class BenchCommand {
             if (!java.nio.file.Files.isRegularFile(onnx)) throw new java.nio.file.NoSuchFileException(onnx + " (no such ONNX file)");
             int t = engine.resolvedThreads();
             try (Backend be = engine.open()) {
-                InferBench.Result r = InferBench.run(be, weights, onnx, batch, t, warmup, repeats, seconds, System.out);
+                InferBench.Result r = InferBench.run(be, weights, onnx, batch, t, warmup, repeats, seconds, profile, System.out);
                 String stem = weights.getFileName().toString().replaceFirst("\\.safetensors$", "");
                 System.out.printf(Locale.ROOT, "infer model=%s batch=%d threads=%d fovea=%.1f onnxruntime=%.1f images/s ratio=%.3f%n",
                         stem, batch, t, r.fovea(), r.onnxruntime(), r.fovea() / r.onnxruntime());

@@ -40,10 +40,12 @@ public class GemmBenchmark {
     @Param({"256x256x256", "512x512x512", "1024x1024x1024", "2048x2048x2048", "197x576x192", "197x192x192", "197x768x192", "197x192x768"})
     public String shape;
     @Param({"1", "2"}) public int threads;
+    /** B as given ("n", [K, N]) or transposed ("t", stored [N, K]): a linear layer's weight is [out, in], its product x·wᵀ. */
+    @Param({"n"}) public String b;
 
     int m, n, k;
     CpuBackend cpu;
-    Tensor a, b, c;
+    Tensor a, bt, c;
     Arena arena;
     MemorySegment sa, sb, sc;
     OpenBlas blas;
@@ -56,7 +58,7 @@ public class GemmBenchmark {
         for (int i = 0; i < av.length; i++) av[i] = (float) r.nextDouble();
         for (int i = 0; i < bv.length; i++) bv[i] = (float) r.nextDouble();
         cpu = new CpuBackend(new BackendOptions(threads, Precision.FP32));
-        a = cpu.upload(av, m, k); b = cpu.upload(bv, k, n); c = cpu.zeros(m, n);
+        a = cpu.upload(av, m, k); bt = transB() ? cpu.upload(bv, n, k) : cpu.upload(bv, k, n); c = cpu.zeros(m, n);
         OpenBlas.preferAvx512Kernels("auto");
         blas = OpenBlas.load().orElseThrow(() -> new IllegalStateException(OpenBlas.unavailableReason()));
         blas.setThreads(threads);
@@ -66,17 +68,22 @@ public class GemmBenchmark {
         MemorySegment.copy(bv, 0, sb, ValueLayout.JAVA_FLOAT, 0, bv.length);
     }
 
+    private boolean transB() {
+        if (!b.equals("n") && !b.equals("t")) throw new IllegalArgumentException("b must be n or t, got " + b);
+        return b.equals("t");
+    }
+
     @TearDown(Level.Trial) public void tearDown() {
-        a.close(); b.close(); c.close(); cpu.close(); arena.close();
+        a.close(); bt.close(); c.close(); cpu.close(); arena.close();
     }
 
     @Benchmark public Tensor fovea() {
-        cpu.gemm(a, false, b, false, c, 1f, 0f);
+        cpu.gemm(a, false, bt, transB(), c, 1f, 0f);
         return c;
     }
 
     @Benchmark public MemorySegment openblas() {
-        blas.sgemm(false, false, m, n, k, 1f, sa, k, sb, n, 0f, sc, n);
+        blas.sgemm(false, transB(), m, n, k, 1f, sa, k, sb, transB() ? k : n, 0f, sc, n);
         return sc;
     }
 }

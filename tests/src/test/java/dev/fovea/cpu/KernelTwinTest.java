@@ -11,6 +11,7 @@ import java.util.SplittableRandom;
 import static dev.fovea.testing.Bed.dims;
 import static dev.fovea.testing.Bed.property;
 import static dev.fovea.testing.Bed.r;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Each vectorised routine against its scalar twin, and the vector math against the reference. */
@@ -36,6 +37,25 @@ class KernelTwinTest {
             for (int i = 0; i < m; i++) for (int j = n; j < ldc && i * ldc + j + 3 < c.length; j++)
                 assertEquals(c2[3 + i * ldc + j], c[3 + i * ldc + j], "padding columns untouched");
         });
+    }
+
+    /** Packing a transposed B (a linear layer's weight): its 16×16 register blocks and scalar edges against the definition. */
+    @TestFactory List<DynamicTest> transposedBPacksAsDefined() {
+        return List.of(property("packB of a transposed B vs its definition", 60, dims(r(1, 90), r(1, 100), r(0, 5), r(0, 40)), d -> {
+            int kc = d[0], nc = d[1], pad = d[2], pc = d[3], ldb = pc + kc + pad, j0 = 2, bo = 3, dst = 5;
+            SplittableRandom r = Bed.rng(d);
+            float[] b = Bed.random(r, bo + (j0 + nc) * ldb);
+            int panels = (nc + Gemm.NR - 1) / Gemm.NR;
+            float[] bp = Bed.random(r, dst + panels * Gemm.NR * kc + 7), want = bp.clone();
+            for (int q = 0; q < panels; q++)
+                for (int p = 0; p < kc; p++)
+                    for (int x = 0; x < Gemm.NR; x++) {
+                        int j = q * Gemm.NR + x;
+                        want[dst + q * Gemm.NR * kc + p * Gemm.NR + x] = j < nc ? b[bo + (j0 + j) * ldb + pc + p] : 0f;
+                    }
+            Gemm.packB(true, b, bo, ldb, pc, kc, j0, nc, bp, dst);
+            assertArrayEquals(want, bp, "kc " + kc + " nc " + nc);
+        }));
     }
 
     @Test void erfVectorMatchesScalarTwinAndReference() {

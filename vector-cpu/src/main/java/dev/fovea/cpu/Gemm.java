@@ -349,15 +349,25 @@ final class Gemm {
                 }
             }
         } else {
-            // op(B)(p, j) = b[j·ldb + p]: each row j of b is contiguous in p
+            // op(B)(p, j) = b[j·ldb + p]: each row j of b is contiguous in p. Sixteen whole rows at a time go through
+            // 16×16 blocks transposed in registers (a linear layer's weight, [out, in], is B transposed: one float at a
+            // time, its packing cost a third of the product at a ViT's batch-1 shapes); the rest one float at a time
+            int kc16 = VL == 16 ? kc & ~15 : 0;
             for (int j = 0; j < panels * NR; j++) {
                 int q = j / NR, x = j % NR, d = dst + q * NR * kc + x;
-                if (j < nc) {
-                    int src = bo + (j0 + j) * ldb + pc;
-                    for (int p = 0; p < kc; p++) bp[d + p * NR] = b[src + p];
-                } else {
+                if (j >= nc) {
                     for (int p = 0; p < kc; p++) bp[d + p * NR] = 0f;
+                    continue;
                 }
+                int src = bo + (j0 + j) * ldb + pc;
+                if (kc16 > 0 && x % 16 == 0 && j + 16 <= nc) {
+                    for (int p0 = 0; p0 < kc16; p0 += 16) transpose16(b, src + p0, ldb, bp, d + p0 * NR, NR);
+                    for (int r = 0; r < 16; r++)
+                        for (int p = kc16; p < kc; p++) bp[d + r + p * NR] = b[src + r * ldb + p];
+                    j += 15;
+                    continue;
+                }
+                for (int p = 0; p < kc; p++) bp[d + p * NR] = b[src + p];
             }
         }
     }
