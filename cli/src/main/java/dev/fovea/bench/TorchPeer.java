@@ -47,7 +47,13 @@ final class TorchPeer implements AutoCloseable {
         }
         out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
         in = new PrintWriter(process.outputWriter(StandardCharsets.UTF_8), true);
-        banner = expect("ready").substring("ready ".length());
+        try {
+            banner = expect("ready").substring("ready ".length());
+        } catch (IOException | RuntimeException e) {               // not constructed: nobody will close it
+            process.destroyForcibly();
+            Files.deleteIfExists(script);
+            throw e;
+        }
     }
 
     void warmup(double seconds) throws IOException {

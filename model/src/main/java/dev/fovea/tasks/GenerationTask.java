@@ -152,15 +152,13 @@ public final class GenerationTask implements TrainingTask<GenerationTask.Batch> 
         double nats = natsSum(be, net, tk, lb, ranks.shareFrom(tk.length), ranks.shareTo(tk.length), EVAL_BATCH);
         int classes = net.config().classes(), n = perClass * classes, batches = (n + SAMPLE_BATCH - 1) / SAMPLE_BATCH;
         ImageDataset samples = samples(be, net, perClass, temperature, seed, SAMPLE_BATCH, ranks.shareFrom(batches), ranks.shareTo(batches));
-        Evaluation mine = samples.count() > 0 ? ClassificationTask.evaluate(be, classifier, samples, EVAL_BATCH) : null;
+        ClassificationTask.Sums mine = ClassificationTask.sums(be, classifier, samples, EVAL_BATCH, 0, samples.count());
         float[] sums = new float[3 + classes * classes];             // nats, the samples' loss sum, right; the confusion counts
         sums[0] = (float) nats;
-        if (mine != null) {
-            sums[1] = (float) (mine.loss() * samples.count());
-            sums[2] = Math.round(mine.accuracy() * samples.count());
-            for (int i = 0; i < classes; i++)
-                for (int j = 0; j < classes; j++) sums[3 + i * classes + j] = mine.confusion()[i][j];
-        }
+        sums[1] = (float) mine.lossSum();
+        sums[2] = mine.correct();
+        for (int i = 0; i < classes; i++)
+            for (int j = 0; j < classes; j++) sums[3 + i * classes + j] = mine.confusion()[i][j];
         float[] all = ranks.sum(be, sums);
         if (ranks.rank() != 0) return null;
         long[][] confusion = new long[classes][classes];

@@ -148,9 +148,9 @@ public final class ClassificationTask implements TrainingTask<ClassificationTask
     }
 
     /** Over images [from, to): the sum of their losses, how many were right, the confusion counts. */
-    record Sums(double lossSum, long correct, long[][] confusion) {}
+    public record Sums(double lossSum, long correct, long[][] confusion) {}
 
-    static Sums sums(Backend be, Layer model, ImageDataset data, int batch, int from, int to) {
+    public static Sums sums(Backend be, Layer model, ImageDataset data, int batch, int from, int to) {
         model.train(false);
         double lossSum = 0;
         long correct = 0;
