@@ -13,8 +13,11 @@ import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 
-/** The {@code fovea} command. Errors print one line, without a stack trace (see {@link #run}). */
-@Command(name = "fovea", mixinStandardHelpOptions = true, version = "fovea 0.1.0",
+/**
+ * The {@code fovea} command. Errors print one line, without a stack trace (see {@link #run}). Its -h/--help and
+ * -V/--version reach every subcommand (scope INHERIT): the error line points there.
+ */
+@Command(name = "fovea", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "fovea 0.1.0",
         description = "A deep-learning engine for the JVM: CNNs and Vision Transformers on the Vector API (and CUDA).",
         subcommands = {TrainCommand.class, PretrainCommand.class, FinetuneCommand.class, EvalCommand.class, PredictCommand.class, ExplainCommand.class, CaptionCommand.class, GenerateCommand.class, FilterCommand.class, ScenesCommand.class, CheckCommand.class, InfoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {

@@ -57,6 +57,20 @@ public class CliTest {
         }
     }
 
+    /** The error line for a mistyped option points to `--help`: every command and subcommand must answer it. */
+    @Test void everyCommandAnswersHelp() {
+        for (String[] cmd : new String[][]{{"train"}, {"pretrain"}, {"predict"}, {"bench", "gemm"}, {"bench", "train"}, {"bench", "infer"}}) {
+            String[] args = java.util.Arrays.copyOf(cmd, cmd.length + 1);
+            args[cmd.length] = "--help";
+            Run r = run(args);
+            assertEquals(0, r.code(), String.join(" ", args) + ": " + r.err());
+            assertTrue(r.out().startsWith("Usage: fovea " + String.join(" ", cmd)), r.out());
+            assertTrue(r.out().contains("--threads"), String.join(" ", args) + " lists its options: " + r.out());
+        }
+        Run unknown = run("train", "--frobnicate");
+        assertTrue(unknown.err().contains("`fovea train --help` lists the options"), unknown.err());
+    }
+
     @Test void userErrorsAreOneLineAndNonZero() {
         Run bad = run("bench", "gemm", "--n", "-3");
         assertEquals(2, bad.code());
