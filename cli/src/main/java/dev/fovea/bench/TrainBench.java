@@ -117,14 +117,26 @@ public final class TrainBench {
         }
     }
 
-    /** Each op's time per step (or pass: {@code unit}) from a profile of {@code steps} of them. */
+    /**
+     * Each op's time per step (or pass: {@code unit}) from a profile of {@code steps} of them, and for the products
+     * (linear, convolution, attention) the rate they computed at: how far each runs from the GEMM's own rate.
+     */
     static void printProfile(Tape.Profile p, long steps, String unit, PrintStream log) {
-        long total = 0;
-        for (long[] v : p.totals().values()) total += v[0];
+        long total = 0, productNs = 0, productFlops = 0;
+        for (long[] v : p.totals().values()) {
+            total += v[0];
+            if (v[2] > 0) { productNs += v[0]; productFlops += v[2]; }
+        }
         log.printf(Locale.ROOT, "  per %s, by op (wall time on the calling thread; profiling adds a little):%n", unit);
-        for (var e : p.totals().entrySet())
-            log.printf(Locale.ROOT, "    %-44s %8.1f us  %5.1f %%%n", e.getKey(), e.getValue()[0] / 1e3 / steps, 100.0 * e.getValue()[0] / total);
+        for (var e : p.totals().entrySet()) {
+            long[] v = e.getValue();
+            log.printf(Locale.ROOT, "    %-44s %8.1f us  %5.1f %%%s%n", e.getKey(), v[0] / 1e3 / steps, 100.0 * v[0] / total,
+                    v[2] > 0 ? String.format(Locale.ROOT, "  %6.1f GFLOP/s", (double) v[2] / v[0]) : "");
+        }
         log.printf(Locale.ROOT, "    %-44s %8.1f us%n", "all ops", total / 1e3 / steps);
+        if (productFlops > 0)
+            log.printf(Locale.ROOT, "  products (linear, conv2d, attention): %.1f MFLOP a %s, %.1f %% of the ops' time, at %.1f GFLOP/s; %.1f GFLOP/s over all ops%n",
+                    productFlops / 1e6 / steps, unit, 100.0 * productNs / total, (double) productFlops / productNs, (double) productFlops / total);
     }
 
     /** Seconds for {@code steps} whole steps. */

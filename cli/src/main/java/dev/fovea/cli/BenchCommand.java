@@ -106,7 +106,7 @@ final class BenchCommand {
         @Option(names = "--repeats", description = "timed repeats, median reported (default: ${DEFAULT-VALUE})") int repeats = 5;
         @Option(names = "--warmup", description = "warm-up seconds (default: ${DEFAULT-VALUE}; the Vector API kernels need C2)") double warmup = 6;
         @Option(names = "--seconds", description = "seconds per timed repeat (default: ${DEFAULT-VALUE})") double seconds = 2;
-        @Option(names = "--profile", description = "also print each op's time per step, forward and backward") boolean profile;
+        @Option(names = "--profile", description = "also print each op's time per step, forward and backward, and the GFLOP/s of the products (linear, conv2d, attention)") boolean profile;
         @Option(names = "--graph", description = "cuda: capture one training step as a CUDA graph and replay it (one fixed batch)") boolean graph;
         @Option(names = "--pytorch", paramLabel = "PYTHON", description = "cpu: also train the same model in PyTorch (tools/bench-train-torch.py, run by this python, which has torch), its windows alternating with ours")
         String pytorch;
@@ -185,7 +185,7 @@ final class BenchCommand {
         @Option(names = "--repeats", description = "timed repeats, median reported (default: ${DEFAULT-VALUE})") int repeats = 5;
         @Option(names = "--warmup", description = "warm-up seconds per side (default: ${DEFAULT-VALUE})") double warmup = 10;
         @Option(names = "--seconds", description = "seconds per timed repeat per side (default: ${DEFAULT-VALUE})") double seconds = 3;
-        @Option(names = "--profile", description = "cpu: after the repeats, Fovea's passes for --seconds more, each op's time a pass") boolean profile;
+        @Option(names = "--profile", description = "cpu: after the repeats, Fovea's passes for --seconds more, each op's time a pass and the products' GFLOP/s") boolean profile;
         @Mixin EngineOptions engine;
 
         @Override public Integer call() throws Exception {

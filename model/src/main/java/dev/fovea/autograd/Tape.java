@@ -66,8 +66,11 @@ public final class Tape implements AutoCloseable {
         return new Var(t, recording, false, this);
     }
 
-    private Var result(String op, Tensor value, Var... inputs) {
-        if (profile != null) profile.lap(op + " " + Shape.str(value.shape()) + " forward");
+    private Var result(String op, Tensor value, Var... inputs) { return result(op, 0, value, inputs); }
+
+    /** An op's output Var; {@code flops} is what its forward computed (products only; 0 for the others), for the profile. */
+    private Var result(String op, long flops, Tensor value, Var... inputs) {
+        if (profile != null) profile.lap(op + " " + Shape.str(value.shape()) + " forward", flops);
         boolean rg = false;
         if (recording) for (Var v : inputs) rg |= v != null && v.requiresGrad();
         if (recording && gradReady != null)
@@ -92,39 +95,47 @@ public final class Tape implements AutoCloseable {
         return this;
     }
 
-    private void onBackward(String op, Var out, Runnable body) {
+    private void onBackward(String op, Var out, Runnable body) { onBackward(op, 0, out, body); }
+
+    private void onBackward(String op, long flops, Var out, Runnable body) {
         if (!out.requiresGrad()) return;
         if (profile == null) backwards.add(() -> { if (out.gradValid) body.run(); });
         else {
             String key = op + " " + Shape.str(out.shape()) + " backward";
             backwards.add(() -> {
                 if (!out.gradValid) return;
-                profile.lap(null);
+                profile.lap(null, 0);
                 body.run();
-                profile.lap(key);
+                profile.lap(key, flops);
             });
         }
     }
 
     /**
      * Wall time per op and direction, summed over every tape that shares it (a profile of training steps). Forward
-     * time is measured from the previous op's end, so it includes the output's allocation.
+     * time is measured from the previous op's end, so it includes the output's allocation. The products (linear,
+     * convolution, attention) also count the floating-point operations they computed: 2 per multiply-add, the
+     * attention backward's recomputed scores included, a causal mask's hidden pairs not.
      */
     public static final class Profile {
         private final java.util.Map<String, long[]> totals = new java.util.LinkedHashMap<>();
         private long mark = System.nanoTime();
 
-        void lap(String key) {
+        void lap(String key, long flops) {
             long now = System.nanoTime();
-            if (key != null) totals.computeIfAbsent(key, k -> new long[2])[0] += now - mark;
-            if (key != null) totals.get(key)[1]++;
+            if (key != null) {
+                long[] t = totals.computeIfAbsent(key, k -> new long[3]);
+                t[0] += now - mark;
+                t[1]++;
+                t[2] += flops;
+            }
             mark = now;
         }
 
         /** Restarts the forward clock (call before a step's first op). */
         public void start() { mark = System.nanoTime(); }
 
-        /** op → {total ns, calls}. */
+        /** op → {total ns, calls, total flops}. */
         public java.util.Map<String, long[]> totals() { return totals; }
     }
 
@@ -214,8 +225,10 @@ public final class Tape implements AutoCloseable {
     public Var conv2d(Var x, Var w, Var b, Conv2dSpec s) {
         Tensor y = alloc(s.outputShape(x.shape(), w.shape()));
         be.conv2dForward(x.value(), w.value(), b == null ? null : b.value(), y, s);
-        Var out = result("conv2d", y, x, w, b);
-        onBackward("conv2d", out, () -> {
+        // y's every element is a dot product over a C/g×KH×KW window; each backward product costs the same
+        long f = 2L * y.numel() * (w.value().numel() / w.dim(0));
+        Var out = result("conv2d", f, y, x, w, b);
+        onBackward("conv2d", (x.requiresGrad() ? f : 0) + (w.requiresGrad() ? f : 0), out, () -> {
             accumulate(x, (dx, add) -> be.conv2dBackwardData(out.grad, w.value(), dx, s));
             accumulate(w, (dw, add) -> be.conv2dBackwardFilter(x.value(), out.grad, dw, s));
             accumulate(b, (db, add) -> be.conv2dBackwardBias(out.grad, db));
@@ -272,8 +285,9 @@ public final class Tape implements AutoCloseable {
         Tensor x2 = x.value().reshape(rows, in), y2 = y.reshape(rows, outF);
         be.gemm(x2, false, w.value(), true, y2, 1f, 0f, new Epilogue(b == null ? null : b.value(),
                 residual == null ? null : residual.value().reshape(rows, outF)));
-        Var out = result("linear", y, x, w, b, residual);
-        onBackward("linear", out, () -> {
+        long f = 2L * rows * in * outF;
+        Var out = result("linear", f, y, x, w, b, residual);
+        onBackward("linear", (x.requiresGrad() ? f : 0) + (w.requiresGrad() ? f : 0), out, () -> {
             Tensor dy = out.grad.reshape(rows, outF);
             accumulate(x, (dx, add) -> be.gemm(dy, false, w.value(), false, dx.reshape(rows, in), 1f, 0f));
             accumulate(w, additive((dw, add) -> be.gemm(dy, true, x2, false, dw, 1f, add ? 1f : 0f)));
@@ -462,8 +476,9 @@ public final class Tape implements AutoCloseable {
         be.attentionForward(q.value(), k.value(), v.value(), y, lse, scale, causal);
         if (AttentionRecorder.recording())
             AttentionRecorder.record(q.value().toArray(), k.value().toArray(), lse, q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3), scale, causal);
-        Var out = result("attention", y, q, k, v);
-        onBackward("attention", out, () -> {
+        long pairs = attentionPairs(q.dim(0) * q.dim(1), q.dim(2), k.dim(2), causal);
+        Var out = result("attention", attentionFlops(pairs, q.dim(3), v.dim(3), false), y, q, k, v);
+        onBackward("attention", attentionFlops(pairs, q.dim(3), v.dim(3), true), out, () -> {
             Tensor dq = alloc(q.shape()), dk = alloc(k.shape()), dv = alloc(v.shape());
             be.attentionBackward(q.value(), k.value(), v.value(), y, lse, out.grad, dq, dk, dv, scale, causal);
             accumulate(q, (t, add) -> be.copy(dq, t));
@@ -487,10 +502,26 @@ public final class Tape implements AutoCloseable {
             float[][] qk = AttentionRecorder.unpack(qkv.value().toArray(), b, n, h, d);
             AttentionRecorder.record(qk[0], qk[1], lse, b, h, n, n, d, scale, causal);
         }
-        Var out = result("attention", y, qkv);
-        onBackward("attention", out, () ->
+        long pairs = attentionPairs(b * h, n, n, causal);
+        Var out = result("attention", attentionFlops(pairs, d, d, false), y, qkv);
+        onBackward("attention", attentionFlops(pairs, d, d, true), out, () ->
                 accumulate(qkv, (dqkv, add) -> be.attentionPackedBackward(qkv.value(), y, lse, out.grad, dqkv, scale, causal)));
         return out;
+    }
+
+    /** (query, key) pairs the attention of {@code slices} (batch × heads) slices computes. */
+    private static long attentionPairs(int slices, int t, int s, boolean causal) {
+        long perSlice = 0;
+        for (int i = 0; i < t; i++) perSlice += causal ? Math.min(s, i + 1) : s;
+        return slices * perSlice;
+    }
+
+    /**
+     * Forward: scores (D) and P·V (Dv) per pair; backward: the scores recomputed, dP = dO·Vᵀ, dV = Pᵀ·dO, dQ = dS·K
+     * and dK = dSᵀ·Q.
+     */
+    private static long attentionFlops(long pairs, int d, int dv, boolean backward) {
+        return 2 * pairs * (backward ? 3L * d + 2L * dv : (long) d + dv);
     }
 
     /** dst ← src summed over the leading axes that dst (a trailing part of src's shape) lacks. */
