@@ -511,8 +511,9 @@ public final class Tape implements AutoCloseable {
 
     /** (query, key) pairs the attention of {@code slices} (batch × heads) slices computes. */
     private static long attentionPairs(int slices, int t, int s, boolean causal) {
-        long perSlice = 0;
-        for (int i = 0; i < t; i++) perSlice += causal ? Math.min(s, i + 1) : s;
+        // causal: query i sees min(s, i + 1) keys, a triangle and then full rows
+        int tri = Math.min(t, s);
+        long perSlice = causal ? (long) tri * (tri + 1) / 2 + (long) (t - tri) * s : (long) t * s;
         return slices * perSlice;
     }
 
