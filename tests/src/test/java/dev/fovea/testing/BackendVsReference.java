@@ -134,6 +134,8 @@ public abstract class BackendVsReference {
                 new Cls("1x1 stride 1 (direct GEMM)", 20, new int[][]{r(1, 4), r(1, 9), r(1, 9), r(1, 9), r(1, 9), r(1, 1), r(1, 1), r(0, 0), r(1, 1), r(0, 2)}),
                 new Cls("1-sized dimensions", 20, new int[][]{r(1, 1), r(1, 1), r(1, 6), r(1, 6), r(1, 1), r(1, 1), r(1, 3), r(0, 1), r(1, 2), r(0, 0)}),
                 new Cls("few channels, 5x5 stride 1, wide rows (direct conv, vector tails)", 20, new int[][]{r(1, 5), r(1, 6), r(5, 40), r(5, 40), r(1, 9), r(5, 5), r(5, 5), r(0, 2), r(1, 1), r(0, 0)}),
+                new Cls("5-wide kernels, stride 1, 16 output maps a group (filter gradient along channels)", 15, new int[][]{r(1, 5), r(1, 6), r(5, 16), r(5, 16), r(16, 16), r(3, 7), r(5, 5), r(0, 2), r(1, 1), r(0, 2)}),
+                new Cls("5x5 stride 1, 32 output maps (filter gradient along channels)", 8, new int[][]{r(1, 3), r(1, 4), r(5, 12), r(5, 12), r(32, 32), r(5, 5), r(5, 5), r(0, 2), r(1, 1), r(0, 0)}),
                 new Cls("many channels, stride 1 (im2col + GEMM)", 10, new int[][]{r(1, 3), r(17, 24), r(3, 9), r(3, 9), r(17, 24), r(3, 3), r(3, 3), r(0, 1), r(1, 1), r(0, 0)}),
                 new Cls("batch larger than the thread count", 8, new int[][]{r(5, 9), r(2, 4), r(6, 10), r(6, 10), r(2, 5), r(3, 3), r(3, 3), r(1, 1), r(1, 2), r(0, 1)}));
         for (Cls c : classes)

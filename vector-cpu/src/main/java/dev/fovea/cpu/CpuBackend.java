@@ -35,7 +35,7 @@ public final class CpuBackend extends HeapBackend {
     @Override public String describe() {
         return "cpu: JDK Vector API, " + Gemm.S + " (" + Gemm.VL + " floats), " + par.threads() + " thread(s), float32\n"
                 + "  gemm: packed panels, " + Gemm.MR + "x" + Gemm.NR + " register tile, KC=" + Gemm.KC + " NC=" + Gemm.NC + "; epilogue (bias, residual) added per tile\n"
-                + "  conv2d: direct for few channels at stride 1, one gemm when the kernel covers the image, else im2col + gemm (1x1/stride 1: gemm on the input); pooling: direct loops\n"
+                + "  conv2d: direct for few channels at stride 1 (5-wide filter gradients with vectors along the output channels), one gemm when the kernel covers the image, else im2col + gemm (1x1/stride 1: gemm on the input); pooling: direct loops\n"
                 + "  attention: fused (a packed qkv projection read in place); register-blocked kernels up to " + Attention.ROWS_MAX_S + " keys (forward: " + Attention.MEDIUM_MAX_S + "), longer sequences in blocks of " + Attention.BQ + " queries through the GEMM (scores never materialised whole); softmax/layernorm/xent: per-row vector kernels";
     }
 
@@ -120,19 +120,23 @@ public final class CpuBackend extends HeapBackend {
             return;
         }
         int colSize = g.inputIsColumns() ? 0 : g.colRows() * g.spatial();
-        boolean directConv = DirectConv.applies(g);
+        boolean channels = DirectConv.appliesChannels(g), directConv = !channels && DirectConv.applies(g);
         if (g.n() >= par.threads() && par.threads() > 1) {
             // each thread sums its images into a private buffer; the buffers are added in chunk order at the end
             int t = par.threads();
             float[][] partial = new float[g.n()][];     // indexed by each chunk's first image: unique, ordered
             par.forChunks(g.n(), t, (n0, n1) -> {
                 float[] acc = new float[dwv.length];
-                if (directConv) DirectConv.reduceLanes(directBackwardFilter(g, xv, dyv, n0, n1), acc);
+                if (channels) DirectConv.backwardFilterChannels(xv, dyv, g, n0, n1, acc);
+                else if (directConv) DirectConv.reduceLanes(directBackwardFilter(g, xv, dyv, n0, n1), acc);
                 else Conv.backwardFilter(Parallel.SEQUENTIAL, xv, dyv, acc, g, n0, n1, new float[colSize]);
                 partial[n0] = acc;
             });
             Arrays.fill(dwv, 0f);
             for (float[] p : partial) if (p != null) Pointwise.axpy(1f, p, 0, dwv, 0, dwv.length);
+        } else if (channels) {
+            Arrays.fill(dwv, 0f);
+            DirectConv.backwardFilterChannels(xv, dyv, g, 0, g.n(), dwv);
         } else if (directConv) {
             DirectConv.reduceLanes(directBackwardFilter(g, xv, dyv, 0, g.n()), dwv);
         } else {

@@ -14,7 +14,8 @@ import java.util.Arrays;
  * <p>Forward: a tile of 4 output channels × 2 output rows × one 16-wide row segment lives in 8 accumulators; each
  * tap loads two input segments and four broadcast weights. Backward-data is the same kernel on dy with the
  * weights flipped and transposed (a full correlation). Backward-filter keeps a row of up to 5 taps for 2 output
- * channels in registers and streams dy and the input past them.
+ * channels in registers and streams dy and the input past them; for 5-wide kernels whose output channels fill
+ * whole vectors (C3), it runs its vectors along the channels instead.
  */
 final class DirectConv {
     private DirectConv() {}
@@ -179,6 +180,65 @@ final class DirectConv {
                     }
         }
     }
+
+    /**
+     * The filter gradient by {@link #backwardFilterChannels}: 5-wide kernels (up to 7 rows), stride 1, and output
+     * channels per group in whole vectors (LeNet-5's C3: 16 maps of 10×10 over 6 maps of 14×14), where
+     * {@link #backwardFilter}'s vectors along 10-wide rows would leave 6 of 16 lanes on padding.
+     */
+    static boolean appliesChannels(Conv.Geo g) {
+        return g.og() % VL == 0 && g.kw() == 5 && g.kh() <= 7 && g.s().strideH() == 1 && g.s().strideW() == 1
+                && g.s().padH() < g.kh() && g.s().padW() < 5;
+    }
+
+    /**
+     * dw [o, cg, kh, 5] += Σ over images [n0, n1) of dy[oc][oy][ox] · xp[ci][oy+ky][ox+kx], with vectors along the
+     * output channels: dy is copied channels-last ([oy·ow+ox][oc]), so each output position is one load of VL
+     * channels, met by the 5 inputs under one kernel row (see {@link #tapRow}).
+     */
+    static void backwardFilterChannels(float[] x, float[] dy, Conv.Geo g, int n0, int n1, float[] dw) {
+        int og = g.og(), cg = g.cg(), kh = g.kh(), sp = g.spatial(), kk = kh * 5, ph = g.s().padH(), pw = g.s().padW();
+        Plan p = new Plan(cg, g.h() + 2 * ph, g.w() + 2 * pw, og, g.oh(), g.ow(), kh, 5);
+        float[] xp = new float[p.bufSize()], dyT = new float[sp * og];
+        float[] acc = new float[g.g() * cg * kk * og];     // [g][cg][tap][og]: the sums, channels-last
+        int xs = g.c() * g.h() * g.w(), ys = g.o() * sp, plane = p.hp() * p.wp();
+        for (int n = n0; n < n1; n++)
+            for (int gi = 0; gi < g.g(); gi++) {
+                pad(x, n * xs + gi * cg * g.h() * g.w(), cg, g.h(), g.w(), ph, pw, p, xp, 0);
+                int dyo = n * ys + gi * og * sp;
+                for (int oc = 0; oc < og; oc++)
+                    for (int q = 0; q < sp; q++) dyT[q * og + oc] = dy[dyo + oc * sp + q];
+                for (int ob = 0; ob < og; ob += VL)
+                    for (int ci = 0; ci < cg; ci++)
+                        for (int ky = 0; ky < kh; ky++)
+                            tapRow(xp, ci * plane + ky * p.wp(), p.wp(), dyT, og, ob, g.oh(), g.ow(), acc, ((gi * cg + ci) * kk + ky * 5) * og + ob);
+            }
+        for (int gi = 0; gi < g.g(); gi++)
+            for (int oc = 0; oc < og; oc++)
+                for (int ci = 0; ci < cg; ci++)
+                    for (int t = 0; t < kk; t++) dw[((gi * og + oc) * cg + ci) * kk + t] += acc[((gi * cg + ci) * kk + t) * og + oc];
+    }
+
+    /**
+     * acc[ao + kx·og .. + VL) += Σ over positions of dyT[oy·ow+ox][ob .. ob+VL) · xp[xo + oy·rs + ox + kx], kx < 5: one
+     * kernel row's taps. Along a row the 5 inputs under the kernel slide by one per position, so each position
+     * broadcasts one new input for its 5 FMAs (a broadcast per FMA would bound it at half the FMA rate).
+     */
+    private static void tapRow(float[] xp, int xo, int rs, float[] dyT, int og, int ob, int oh, int ow, float[] acc, int ao) {
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0, s4 = s0;
+        for (int oy = 0; oy < oh; oy++) {
+            int r = xo + oy * rs, d = oy * ow * og + ob;
+            FloatVector b0 = bc(xp[r]), b1 = bc(xp[r + 1]), b2 = bc(xp[r + 2]), b3 = bc(xp[r + 3]);
+            for (int ox = 0; ox < ow; ox++, d += og) {
+                FloatVector b4 = bc(xp[r + ox + 4]), v = FloatVector.fromArray(S, dyT, d);
+                s0 = v.fma(b0, s0); s1 = v.fma(b1, s1); s2 = v.fma(b2, s2); s3 = v.fma(b3, s3); s4 = v.fma(b4, s4);
+                b0 = b1; b1 = b2; b2 = b3; b3 = b4;
+            }
+        }
+        addLanes(acc, ao, s0); addLanes(acc, ao + og, s1); addLanes(acc, ao + 2 * og, s2); addLanes(acc, ao + 3 * og, s3); addLanes(acc, ao + 4 * og, s4);
+    }
+
+    private static FloatVector bc(float x) { return FloatVector.broadcast(S, x); }
 
     private static void addLanes(float[] a, int at, FloatVector v) {
         FloatVector.fromArray(S, a, at).add(v).intoArray(a, at);
