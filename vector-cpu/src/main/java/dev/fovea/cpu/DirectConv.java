@@ -182,13 +182,12 @@ final class DirectConv {
     }
 
     /**
-     * The filter gradient by {@link #backwardFilterChannels}: 5-wide kernels (up to 7 rows), stride 1, and output
-     * channels per group in whole vectors (LeNet-5's C3: 16 maps of 10×10 over 6 maps of 14×14), where
+     * The filter gradient by {@link #backwardFilterChannels}: where the direct convolution applies, for 5-wide kernels
+     * whose output channels per group fill whole vectors (LeNet-5's C3: 16 maps of 10×10 over 6 maps of 14×14), where
      * {@link #backwardFilter}'s vectors along 10-wide rows would leave 6 of 16 lanes on padding.
      */
     static boolean appliesChannels(Conv.Geo g) {
-        return g.og() % VL == 0 && g.kw() == 5 && g.kh() <= 7 && g.s().strideH() == 1 && g.s().strideW() == 1
-                && g.s().padH() < g.kh() && g.s().padW() < 5;
+        return applies(g) && g.og() % VL == 0 && g.kw() == 5;
     }
 
     /**
