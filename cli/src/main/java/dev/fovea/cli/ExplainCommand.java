@@ -10,7 +10,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -27,7 +26,7 @@ final class ExplainCommand implements Callable<Integer> {
     @Mixin EngineOptions engine;
 
     @Override public Integer call() throws IOException {
-        if (Files.exists(out) && !overwrite) throw new IllegalArgumentException(out + " exists; pass --overwrite to replace it, or another --out");
+        ImageFiles.refuseToReplace(out, overwrite);
         try (Backend be = engine.open(); Predictor p = Predictor.load(be, weights)) {
             Explainer.Explanation e = Explainer.explain(be, p, Images.read(image));
             ImageFiles.savePng(e.picture(), out);

@@ -31,6 +31,7 @@ final class FilterCommand implements Callable<Integer> {
     }
 
     @Option(names = "--out", description = "output PNG for --image (default: INPUT-KERNEL.png beside the input)") Path out;
+    @Option(names = "--overwrite", description = "replace the output PNG if it exists") boolean overwrite;
     @Mixin EngineOptions engine;
 
     @Override public Integer call() throws IOException {
@@ -50,6 +51,7 @@ final class FilterCommand implements Callable<Integer> {
             }
             ImageFiles.Planes p = ImageFiles.planes(Images.read(input.image));
             Path dst = out != null ? out : defaultOut(input.image);
+            ImageFiles.refuseToReplace(dst, overwrite);
             try (Tensor x = be.upload(p.data(), p.channels(), p.height(), p.width()); Tensor y = Filters.apply(be, x, k, padding, stride)) {
                 ImageFiles.writePng(new ImageFiles.Planes(p.channels(), y.dim(1), y.dim(2), y.toArray()), dst);
                 System.out.printf(Locale.ROOT, "filtered %s (%dx%d, %s) with %s -> %s (%dx%d, values clamped to 0..255)%n", input.image, p.width(), p.height(),

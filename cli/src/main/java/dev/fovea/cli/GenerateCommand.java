@@ -21,6 +21,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--class", required = true, description = "a Fashion-MNIST class by name (\"ankle boot\", \"T-shirt/top\") or index, or all") String cls;
     @Option(names = "--count", description = "images (per class with --class all) (default: ${DEFAULT-VALUE})") int count = 16;
     @Option(names = "--out", required = true, description = "the PNG to write") Path out;
+    @Option(names = "--overwrite", description = "replace --out if it exists") boolean overwrite;
     @Option(names = "--temperature", description = "sampling temperature: 1 samples the model as trained, lower is more conservative, 0 is greedy (default: ${DEFAULT-VALUE})")
     float temperature = 1f;
     @Option(names = "--seed", description = "sampling seed (default: ${DEFAULT-VALUE})") long seed = 1;
@@ -45,6 +46,7 @@ final class GenerateCommand implements Callable<Integer> {
                 java.util.Arrays.fill(asked, g.classIndex(cls));
                 cols = (int) Math.ceil(Math.sqrt(count));
             }
+            ImageFiles.refuseToReplace(out, overwrite);
             byte[][] images = g.sample(asked, temperature, seed);
             int n = g.side(), side = n * SCALE, rows = (asked.length + cols - 1) / cols;
             int width = cols * side + (cols + 1) * GAP, height = rows * side + (rows + 1) * GAP;

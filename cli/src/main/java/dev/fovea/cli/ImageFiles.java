@@ -58,6 +58,14 @@ final class ImageFiles {
     }
 
     /**
+     * Refuses, before any work, to replace a file the user already has without being asked: the error names it and
+     * the ways on.
+     */
+    static void refuseToReplace(Path file, boolean overwrite) {
+        if (!overwrite && Files.exists(file)) throw new IllegalArgumentException(file + " exists; pass --overwrite to replace it, or another --out");
+    }
+
+    /**
      * Writes {@code img} as a PNG to a temporary file beside {@code file} and renames it, so a failure leaves neither
      * a partial image nor the temporary file; errors name the file (or its folder) and the cause.
      */

@@ -29,6 +29,7 @@ final class PredictCommand implements Callable<Integer> {
     String invert = "auto";
     @Option(names = "--task", description = "localize, detect, segment or instance (default for a scene-task checkpoint: its own task)") String task;
     @Option(names = "--out", description = "with --task: the picture to write (PNG; a folder when there are several images)") Path out;
+    @Option(names = "--overwrite", description = "with --task: replace pictures that exist") boolean overwrite;
     @Option(names = "--min-score", description = "with --task: the least score of a detection shown (default: ${DEFAULT-VALUE})") double minScore = 0.3;
     @Parameters(arity = "1..*", paramLabel = "IMAGE", description = "image files") List<Path> images;
     @Mixin EngineOptions engine;
@@ -42,7 +43,7 @@ final class PredictCommand implements Callable<Integer> {
                     if (task != null) throw new IllegalArgumentException(weights + " is a classifier; --task applies to scene-task checkpoints");
                     yield classify(c, inv);
                 }
-                case SceneDetector d -> TaskRun.predict(d, images, task, out, minScore, inv);
+                case SceneDetector d -> TaskRun.predict(d, images, task, out, overwrite, minScore, inv);
                 default -> throw new IllegalArgumentException(weights + ": " + p.describe() + "; predict takes classifiers and scene-task checkpoints"
                         + " (captioners: fovea caption; generators: fovea generate)");
             };

@@ -28,6 +28,7 @@ import java.util.concurrent.Callable;
         "Last line: scenes out=DIR train=N test=M seed=S"})
 final class ScenesCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "output directory") Path out;
+    @Option(names = "--overwrite", description = "write into an --out that already holds scenes") boolean overwrite;
     @Option(names = "--count", description = "training scenes (default: ${DEFAULT-VALUE})") int count = 20_000;
     @Option(names = "--test-count", description = "test scenes (default: a tenth of --count)") Integer testCount;
     @Option(names = "--seed", description = "seed (default: ${DEFAULT-VALUE})") long seed = 1;
@@ -40,6 +41,8 @@ final class ScenesCommand implements Callable<Integer> {
         if (count < 1) throw new IllegalArgumentException("--count must be >= 1, got " + count);
         int tests = testCount != null ? testCount : Math.max(1, count / 10);
         if (tests < 0) throw new IllegalArgumentException("--test-count must be >= 0, got " + tests);
+        if (!overwrite && (Files.exists(out.resolve("train")) || Files.exists(out.resolve("test"))))
+            throw new IllegalArgumentException(out + " already holds scenes (train/, test/); pass --overwrite to replace them, or another --out");
         ImageDataset.Splits splits = ImageDataset.resolve(data);
         System.out.println("data: " + splits.description());
         // the test split gets its own stream, so that its scenes do not depend on --count

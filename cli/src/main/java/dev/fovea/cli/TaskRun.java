@@ -108,17 +108,21 @@ final class TaskRun {
 
     /**
      * Runs a scene-task model on image files and draws the answers: one image → {@code out} is the picture's file;
-     * several → {@code out} is a folder of NAME-TASK.png. Prints each detection.
+     * several → {@code out} is a folder of NAME-TASK.png. Prints each detection. Pictures that exist are refused
+     * before the first image unless {@code overwrite}.
      */
-    static int predict(SceneDetector d, List<Path> images, String taskName, Path out, double minScore, Preprocessing.Invert invert) throws IOException {
+    static int predict(SceneDetector d, List<Path> images, String taskName, Path out, boolean overwrite, double minScore, Preprocessing.Invert invert) throws IOException {
         if (out == null) throw new IllegalArgumentException("predict --task needs --out: the picture to write (a folder when there are several images)");
         if (!(minScore >= 0 && minScore <= 1)) throw new IllegalArgumentException("--min-score must be in [0, 1], got " + minScore);
         Task task = taskName != null ? Task.parse(taskName) : d.task();
         Preprocessing pre = invert == Preprocessing.Invert.AUTO ? d.preprocessing() : d.preprocessing().withInvert(invert);
         int s = pre.height(), c = pre.channels();
         String[] names = d.names().toArray(String[]::new);
+        List<Path> files = images.stream().map(image -> images.size() > 1 ? out.resolve(stem(image) + "-" + task.id() + ".png") : out).toList();
+        for (Path f : files) ImageFiles.refuseToReplace(f, overwrite);
         if (images.size() > 1) Files.createDirectories(out);
-        for (Path image : images) {
+        for (int k = 0; k < images.size(); k++) {
+            Path image = images.get(k), file = files.get(k);
             Preprocessing.Input in = pre.prepare(Images.read(image));
             if (!in.notes().isEmpty()) System.out.println("note: " + image + ": converted: " + String.join(", ", in.notes()));
             SceneDetector.Scene p = d.detect(List.of(in), task).getFirst();
@@ -137,7 +141,6 @@ final class TaskRun {
             }
             float[] px = new float[in.pixels().length];
             for (int i = 0; i < px.length; i++) px[i] = in.pixels()[i] & 0xff;
-            Path file = images.size() > 1 ? out.resolve(stem(image) + "-" + task.id() + ".png") : out;
             ImageFiles.savePng(SceneDrawing.draw(px, c, s, new SceneTask.Prediction(p.detections(), p.labelMap()), names, minScore, Math.max(1, 256 / s)), file);
             System.out.println("predicted task=" + task.id() + " image=" + image + " shown=" + (task == Task.SEGMENT ? "label map" : shown + " objects") + " out=" + file);
         }

@@ -55,6 +55,26 @@ class HardeningCliTest {
         assertFalse(java.util.Arrays.equals(before, Files.readAllBytes(out.resolve("checkpoint.safetensors"))));
     }
 
+    @Test void aPictureOrSceneFolderIsNotReplacedWithoutBeingAsked() throws IOException {
+        Path in = tmp.resolve("boot.png"), filtered = tmp.resolve("boot-edge.png");
+        ImageFiles.writeGrey(java.util.Arrays.copyOf(ImageDataset.embeddedSample().test().pixels(), 784), 28, 28, in);
+        Files.writeString(filtered, "mine");
+        String line = userError(run("filter", "--image", in.toString(), "--kernel", "edge"));
+        assertEquals("fovea: error: " + filtered + " exists; pass --overwrite to replace it, or another --out", line);
+        assertEquals("mine", Files.readString(filtered));
+        assertEquals(0, run("filter", "--image", in.toString(), "--kernel", "edge", "--overwrite").code());
+        assertEquals(28 - 2, javax.imageio.ImageIO.read(filtered.toFile()).getWidth(), "replaced by the filtered image");
+
+        Path scenes = tmp.resolve("scenes");
+        assertEquals(0, run("scenes", "--out", scenes.toString(), "--count", "2", "--test-count", "1").code());
+        byte[] annotations = Files.readAllBytes(scenes.resolve("train/annotations.json"));
+        line = userError(run("scenes", "--out", scenes.toString(), "--count", "3", "--test-count", "1"));
+        assertEquals("fovea: error: " + scenes + " already holds scenes (train/, test/); pass --overwrite to replace them, or another --out", line);
+        assertEquals(new String(annotations), Files.readString(scenes.resolve("train/annotations.json")), "the scenes are intact");
+        assertEquals(0, run("scenes", "--out", scenes.toString(), "--count", "3", "--test-count", "1", "--overwrite").code());
+        assertEquals(3, dev.fovea.data.coco.CocoDataset.read(scenes.resolve("train/annotations.json"), scenes.resolve("train/images")).images().size());
+    }
+
     @Test void anOutputThatCannotBeAFolderIsFoundBeforeTraining() throws IOException {
         Path file = tmp.resolve("a-file");
         Files.writeString(file, "mine");

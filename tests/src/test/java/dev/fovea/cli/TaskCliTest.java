@@ -13,6 +13,7 @@ import java.util.regex.Pattern;
 
 import static dev.fovea.cli.CliTest.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** train / eval / predict with --task on a few Fashion-MNIST scenes (the embedded sample), end to end. */
@@ -53,6 +54,15 @@ class TaskCliTest {
         BufferedImage pic = ImageIO.read(out.toFile());
         assertEquals(256, pic.getWidth());
         assertEquals(256, pic.getHeight());
+        // an existing picture is kept unless --overwrite
+        byte[] drawn = Files.readAllBytes(out);
+        CliTest.Run kept = run("predict", "--task", "segment", "--weights", instance.resolve("checkpoint.safetensors").toString(), image.toString(), "--out", out.toString());
+        assertEquals(2, kept.code(), kept.out());
+        assertEquals("fovea: error: " + out + " exists; pass --overwrite to replace it, or another --out", kept.err().strip());
+        assertTrue(java.util.Arrays.equals(drawn, Files.readAllBytes(out)), "the picture is intact");
+        assertEquals(0, run("predict", "--task", "segment", "--weights", instance.resolve("checkpoint.safetensors").toString(), image.toString(),
+                "--out", out.toString(), "--overwrite").code());
+        assertFalse(java.util.Arrays.equals(drawn, Files.readAllBytes(out)), "replaced by the label map");
         // several images: --out is a folder
         Path dir = tmp.resolve("pictures");
         CliTest.Run two = run("predict", "--task", "segment", "--weights", instance.resolve("checkpoint.safetensors").toString(), image.toString(),

@@ -344,7 +344,12 @@ class TrainCliTest {
         java.awt.image.BufferedImage pic = javax.imageio.ImageIO.read(grid.toFile());
         assertEquals(2 * 56 + 3 * 2, pic.getWidth());                              // 2 × 2 images of 28·2 pixels, 2-pixel gaps
         assertEquals(2 * 56 + 3 * 2, pic.getHeight());
-        CliTest.Run all = run("generate", "--weights", ckpt, "--class", "all", "--count", "2", "--out", grid.toString(), "--temperature", "0.5");
+        byte[] first = Files.readAllBytes(grid);
+        CliTest.Run kept = run("generate", "--weights", ckpt, "--class", "all", "--count", "2", "--out", grid.toString(), "--temperature", "0.5");
+        assertEquals(2, kept.code());
+        assertEquals("fovea: error: " + grid + " exists; pass --overwrite to replace it, or another --out", kept.err().strip());
+        assertArrayEquals(first, Files.readAllBytes(grid), "the grid is intact");
+        CliTest.Run all = run("generate", "--weights", ckpt, "--class", "all", "--count", "2", "--out", grid.toString(), "--temperature", "0.5", "--overwrite");
         assertEquals(0, all.code(), all.err());
         assertEquals(10 * 56 + 11 * 2, javax.imageio.ImageIO.read(grid.toFile()).getHeight());
 
