@@ -130,10 +130,10 @@ public final class TrainBench {
         log.printf(Locale.ROOT, "  per %s, by op (wall time on the calling thread; profiling adds a little):%n", unit);
         for (var e : p.totals().entrySet()) {
             long[] v = e.getValue();
-            log.printf(Locale.ROOT, "    %-44s %8.1f us  %5.1f %%%s%n", e.getKey(), v[0] / 1e3 / steps, 100.0 * v[0] / total,
+            log.printf(Locale.ROOT, "    %-56s %8.1f us  %5.1f %%%s%n", e.getKey(), v[0] / 1e3 / steps, 100.0 * v[0] / total,
                     v[2] > 0 ? String.format(Locale.ROOT, "  %6.1f GFLOP/s", (double) v[2] / v[0]) : "");
         }
-        log.printf(Locale.ROOT, "    %-44s %8.1f us%n", "all ops", total / 1e3 / steps);
+        log.printf(Locale.ROOT, "    %-56s %8.1f us%n", "all ops", total / 1e3 / steps);
         if (productFlops > 0)
             log.printf(Locale.ROOT, "  products (linear, conv2d, attention): %.1f MFLOP a %s, %.1f %% of the ops' time, at %.1f GFLOP/s; %.1f GFLOP/s over all ops%n",
                     productFlops / 1e6 / steps, unit, 100.0 * productNs / total, (double) productFlops / productNs, (double) productFlops / total);

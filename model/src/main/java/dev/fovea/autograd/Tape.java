@@ -70,13 +70,26 @@ public final class Tape implements AutoCloseable {
 
     /** An op's output Var; {@code flops} is what its forward computed (products only; 0 for the others), for the profile. */
     private Var result(String op, long flops, Tensor value, Var... inputs) {
-        if (profile != null) profile.lap(op + " " + Shape.str(value.shape()) + " forward", flops);
+        String key = profile == null ? null : profileKey(op, value, inputs);
+        if (profile != null) profile.lap(key + " forward", flops);
         boolean rg = false;
         if (recording) for (Var v : inputs) rg |= v != null && v.requiresGrad();
         if (recording && gradReady != null)
             for (Var v : inputs)                           // this op's backward, the next one pushed, is v's last in reverse
                 if (v != null && v.isParameter() && v.requiresGrad() && firstUse.putIfAbsent(v, backwards.size()) == null) used.add(v);
-        return new Var(value, rg, false, this);
+        Var out = new Var(value, rg, false, this);
+        out.profileKey = key;
+        return out;
+    }
+
+    /**
+     * The profile's name for an op: its output shape, after its first input's where the two differ, so that layers
+     * with one output shape (a ViT's proj and fc2) get a line each.
+     */
+    private static String profileKey(String op, Tensor value, Var... inputs) {
+        Var in = inputs.length > 0 ? inputs[0] : null;
+        String from = in == null || java.util.Arrays.equals(in.shape(), value.shape()) ? "" : Shape.str(in.shape()) + " → ";
+        return op + " " + from + Shape.str(value.shape());
     }
 
     private java.util.function.Consumer<Var> gradReady;
@@ -101,7 +114,7 @@ public final class Tape implements AutoCloseable {
         if (!out.requiresGrad()) return;
         if (profile == null) backwards.add(() -> { if (out.gradValid) body.run(); });
         else {
-            String key = op + " " + Shape.str(out.shape()) + " backward";
+            String key = (out.profileKey != null ? out.profileKey : op + " " + Shape.str(out.shape())) + " backward";
             backwards.add(() -> {
                 if (!out.gradValid) return;
                 profile.lap(null, 0);

@@ -15,6 +15,8 @@ public final class Var {
     Tensor grad;
     /** False until backward writes the gradient of this step; the first write overwrites, later ones add. */
     boolean gradValid;
+    /** The op's name in a profile (Tape.Profile), when the tape that made this Var profiles. */
+    String profileKey;
 
     Var(Tensor value, boolean requiresGrad, boolean parameter, Tape tape) {
         this.value = value;

@@ -33,19 +33,23 @@ class ProfileFlopsTest {
         try (Tape t = Tape.training(REF).profile(p)) {
             // linear [6, 5] · [4, 5]ᵀ: 6·5·4 multiply-adds forward; dx and dw the same each
             Var y = t.linear(leaf(t, 6, 5), leaf(t, 4, 5), null);
+            // another linear to the same output shape from 7 features: a line of its own
+            Var y7 = t.linear(leaf(t, 6, 7), leaf(t, 4, 7), null);
             // conv 3→4 channels, 3×3 on 2 images of 5×5, no padding: 2·4·3·3 outputs of 27 multiply-adds; x needs no gradient
             Var x = t.constant(REF.zeros(2, 3, 5, 5));
             Var c = t.conv2d(x, leaf(t, 4, 3, 3, 3), null, Conv2dSpec.of(0, 1));
             // causal attention, 1×2 slices of 3 queries: 1 + 2 + 3 visible keys each, D = 4
             Var a = t.attention(leaf(t, 1, 2, 3, 4), leaf(t, 1, 2, 3, 4), leaf(t, 1, 2, 3, 4), 0.5f, true);
-            Var loss = t.add(t.add(t.sum(y), t.sum(c)), t.sum(a));
+            Var loss = t.add(t.add(t.add(t.sum(y), t.sum(y7)), t.sum(c)), t.sum(a));
             loss.backward();
         }
         Map<String, long[]> tot = p.totals();
-        assertEquals(2 * 6 * 5 * 4, flops(tot, "linear [6, 4] forward"));
-        assertEquals(2 * 2 * 6 * 5 * 4, flops(tot, "linear [6, 4] backward"));
-        assertEquals(2 * 2 * 4 * 3 * 3 * 27, flops(tot, "conv2d [2, 4, 3, 3] forward"));
-        assertEquals(2 * 2 * 4 * 3 * 3 * 27, flops(tot, "conv2d [2, 4, 3, 3] backward"), "the filter's gradient only");
+        assertEquals(2 * 6 * 5 * 4, flops(tot, "linear [6, 5] → [6, 4] forward"));
+        assertEquals(2 * 2 * 6 * 5 * 4, flops(tot, "linear [6, 5] → [6, 4] backward"));
+        assertEquals(2 * 6 * 7 * 4, flops(tot, "linear [6, 7] → [6, 4] forward"));
+        assertEquals(2 * 2 * 6 * 7 * 4, flops(tot, "linear [6, 7] → [6, 4] backward"));
+        assertEquals(2 * 2 * 4 * 3 * 3 * 27, flops(tot, "conv2d [2, 3, 5, 5] → [2, 4, 3, 3] forward"));
+        assertEquals(2 * 2 * 4 * 3 * 3 * 27, flops(tot, "conv2d [2, 3, 5, 5] → [2, 4, 3, 3] backward"), "the filter's gradient only");
         long pairs = 2 * (1 + 2 + 3);
         assertEquals(2 * pairs * (4 + 4), flops(tot, "attention [1, 2, 3, 4] forward"));
         assertEquals(2 * pairs * (3 * 4 + 2 * 4), flops(tot, "attention [1, 2, 3, 4] backward"));

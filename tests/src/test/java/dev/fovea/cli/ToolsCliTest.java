@@ -354,7 +354,7 @@ class ToolsCliTest {
         CliTest.Run r = run("bench", "infer", "--weights", st.toString(), "--onnx", onnx.toString(), "--batch", "4", "--threads", "2",
                 "--warmup", "0.2", "--seconds", "0.2", "--repeats", "1", "--profile");
         assertEquals(0, r.code(), r.out() + r.err());
-        assertTrue(r.out().contains("per pass, by op") && r.out().contains("attention [4, 65, 4, 16] forward"), r.out());
+        assertTrue(r.out().contains("per pass, by op") && r.out().contains("attention [4, 65, 3, 4, 16] → [4, 65, 4, 16] forward"), r.out());
         // the small ONNX files carry other weights than the safetensors (fixtures/README.md): speed only
         assertTrue(r.out().contains("logits differ"), r.out());
         assertTrue(r.lastLine().matches("infer model=vit_tiny_c3_32 batch=4 threads=2 fovea=[0-9.]+ onnxruntime=[0-9.]+ images/s ratio=[0-9.]+"), r.lastLine());

@@ -156,7 +156,7 @@ class TrainCliTest {
         CliTest.Run r = run("bench", "train", "--model", "lenet5-full", "--batch", "32", "--threads", "2", "--data", data.toString(),
                 "--warmup", "0.2", "--seconds", "0.2", "--repeats", "1", "--profile");
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("conv2d [32, 6, 28, 28] forward") && r.out().contains("conv2d [32, 16, 10, 10] backward"), r.out());
+        assertTrue(r.out().contains("conv2d [32, 1, 28, 28] → [32, 6, 28, 28] forward") && r.out().contains("conv2d [32, 6, 14, 14] → [32, 16, 10, 10] backward"), r.out());
         assertTrue(Pattern.matches("train model=lenet5-full batch=32 threads=2 images_per_s=[0-9]+", r.lastLine()), r.lastLine());
     }
 
