@@ -13,8 +13,8 @@ import java.util.Arrays;
  *
  * <p>Short sequences (S ≤ {@link #ROWS_MAX_S}, a small ViT's 50 tokens) take register-blocked kernels instead: at
  * that size every GEMM above is a few hundred FLOPs and its packing and dispatch cost more than the arithmetic.
- * K (and for the backward V) is transposed once per slice into [D, SP] (SP = four vectors, zero-padded), so a
- * query's scores are D broadcasts times four vectors of keys; the slice's whole P (and dS) stays in scratch, and
+ * K (and for the backward V) is transposed once per slice into [D, SP] (SP = four vectors, zero-padded), so two
+ * queries' scores are 2·D broadcasts times four vectors of keys, each loaded once for both; the slice's whole P (and dS) stays in scratch, and
  * the products with V, K, Q and dO take eight rows (or eight keys) at a time, each row of the other operand loaded
  * once for all eight.
  *
@@ -55,7 +55,7 @@ final class Attention {
     /** Scratch floats one thread needs for a slice of T queries, S keys, D-wide queries and keys, Dv-wide values. */
     static int scratchSize(Dims m) {
         int t = m.t(), s = m.s(), d = m.d(), dv = m.dv();
-        if (s <= ROWS_MAX_S) return (d + dv + 2 * rows8(t) + 1) * SP;
+        if (s <= ROWS_MAX_S) return (d + dv + 2 * rows8(t) + 2) * SP;
         int blocked = 2 * BQ * Math.max(1, s);
         return s <= MEDIUM_MAX_S && d <= LDA ? Math.max(blocked, d * padded(s) + s * padded(dv) + 2 * BQ * LDA + 8 + BQ + 8 + 8 * W) : blocked;
     }
@@ -156,22 +156,24 @@ final class Attention {
     }
 
     /**
-     * row[0:SP] = scale·Σ_c x[xo + c]·mt[mo + c·SP + 0:SP]: one query's scores against Kᵀ (or dO against Vᵀ). Four
-     * independent accumulators: one would make a chain of dependent FMAs, bound by their latency.
+     * row[r0:r0+SP] = scale·Σ_c x[x0 + c]·mt[mo + c·SP + 0:SP], and row[r1..] the same for x1: two queries' scores
+     * against Kᵀ (or two rows of dO against Vᵀ). Each row of mt is loaded once for both, and the eight accumulators
+     * keep enough FMAs in flight (four, for one query, would wait on their latency). x1 = x0, r1 = r0 for a lone row.
      */
-    private static void rowTimesT(float[] x, int xo, int w, float[] mt, int mo, float scale, float[] row, int ro) {
+    private static void rowsTimesT(float[] x, int x0, int x1, int w, float[] mt, int mo, float scale, float[] row, int r0, int r1) {
         FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
+        FloatVector b0 = FloatVector.zero(S), b1 = FloatVector.zero(S), b2 = FloatVector.zero(S), b3 = FloatVector.zero(S);
         for (int c = 0, r = mo; c < w; c++, r += SP) {
-            FloatVector xc = FloatVector.broadcast(S, x[xo + c]);
-            a0 = xc.fma(FloatVector.fromArray(S, mt, r), a0);
-            a1 = xc.fma(FloatVector.fromArray(S, mt, r + VL), a1);
-            a2 = xc.fma(FloatVector.fromArray(S, mt, r + 2 * VL), a2);
-            a3 = xc.fma(FloatVector.fromArray(S, mt, r + 3 * VL), a3);
+            FloatVector m0 = FloatVector.fromArray(S, mt, r), m1 = FloatVector.fromArray(S, mt, r + VL);
+            FloatVector m2 = FloatVector.fromArray(S, mt, r + 2 * VL), m3 = FloatVector.fromArray(S, mt, r + 3 * VL);
+            FloatVector xa = FloatVector.broadcast(S, x[x0 + c]), xb = FloatVector.broadcast(S, x[x1 + c]);
+            a0 = xa.fma(m0, a0); a1 = xa.fma(m1, a1); a2 = xa.fma(m2, a2); a3 = xa.fma(m3, a3);
+            b0 = xb.fma(m0, b0); b1 = xb.fma(m1, b1); b2 = xb.fma(m2, b2); b3 = xb.fma(m3, b3);
         }
-        a0.mul(scale).intoArray(row, ro);
-        a1.mul(scale).intoArray(row, ro + VL);
-        a2.mul(scale).intoArray(row, ro + 2 * VL);
-        a3.mul(scale).intoArray(row, ro + 3 * VL);
+        a0.mul(scale).intoArray(row, r0); a1.mul(scale).intoArray(row, r0 + VL);
+        a2.mul(scale).intoArray(row, r0 + 2 * VL); a3.mul(scale).intoArray(row, r0 + 3 * VL);
+        b0.mul(scale).intoArray(row, r1); b1.mul(scale).intoArray(row, r1 + VL);
+        b2.mul(scale).intoArray(row, r1 + 2 * VL); b3.mul(scale).intoArray(row, r1 + 3 * VL);
     }
 
     /**
@@ -254,10 +256,15 @@ final class Attention {
         }
     }
 
-    /** A query's SP scores against Kᵀ (at scratch[0]) into scratch[pr], -inf for the keys past the n it sees. */
-    private static void scoresRow(float[] q, int qi, int d, float[] scratch, float scale, int n, int pr) {
-        rowTimesT(q, qi, d, scratch, 0, scale, scratch, pr);
-        Arrays.fill(scratch, pr + n, pr + SP, Float.NEGATIVE_INFINITY);
+    /**
+     * Queries i0 and i1's SP scores against Kᵀ (at scratch[0]) into their rows of P (at scratch[pm], SP apart), -inf for
+     * the keys past those each sees.
+     */
+    private static void scoresRows(float[] q, int qo, int i0, int i1, Dims m, float[] scratch, float scale, boolean causal, int pm) {
+        int p0 = pm + i0 * SP, p1 = pm + i1 * SP;
+        rowsTimesT(q, qo + i0 * m.ldqk(), qo + i1 * m.ldqk(), m.d(), scratch, 0, scale, scratch, p0, p1);
+        Arrays.fill(scratch, p0 + visible(i0, m.s(), causal), p0 + SP, Float.NEGATIVE_INFINITY);
+        Arrays.fill(scratch, p1 + visible(i1, m.s(), causal), p1 + SP, Float.NEGATIVE_INFINITY);
     }
 
     /** Query rows padded to a multiple of 8 for {@link #blockTimes}. */
@@ -268,14 +275,17 @@ final class Attention {
         int t = m.t(), s = m.s(), d = m.d(), dv = m.dv();
         int pm = d * SP;                           // scratch: Kᵀ [D, SP], then P [T, SP]
         transpose(k, ko, s, d, m.ldqk(), scratch, 0, SP);
-        for (int i = 0; i < t; i++) {
-            int pr = pm + i * SP;
-            scoresRow(q, qo + i * m.ldqk(), d, scratch, scale, visible(i, s, causal), pr);
-            // whole padded rows, no scalar tails: the hidden keys' -inf give exactly 0
-            float mx = RowOps.max(scratch, pr, SP);
-            float l = RowOps.expShifted(scratch, pr, scratch, pr, SP, mx);
-            Pointwise.scaleInPlace(scratch, pr, SP, 1f / l);
-            lse[lo + i] = mx + (float) Math.log(l);
+        for (int i0 = 0; i0 < t; i0 += 2) {
+            int i1 = Math.min(i0 + 1, t - 1);
+            scoresRows(q, qo, i0, i1, m, scratch, scale, causal, pm);
+            for (int i = i0; i <= i1; i++) {
+                int pr = pm + i * SP;
+                // whole padded rows, no scalar tails: the hidden keys' -inf give exactly 0
+                float mx = RowOps.max(scratch, pr, SP);
+                float l = RowOps.expShifted(scratch, pr, scratch, pr, SP, mx);
+                Pointwise.scaleInPlace(scratch, pr, SP, 1f / l);
+                lse[lo + i] = mx + (float) Math.log(l);
+            }
         }
         // out = P·V, eight query rows at a time
         for (int i = 0; i < t; i += 8)
@@ -414,17 +424,20 @@ final class Attention {
                                      float[] dout, float[] dq, float[] dk, float[] dvv, Dims m, float scale,
                                      boolean causal, float[] scratch) {
         int t = m.t(), s = m.s(), d = m.d(), dv = m.dv(), ldqk = m.ldqk(), ldv = m.ldv(), ldo = m.ldo();
-        // scratch: Kᵀ [D, SP], Vᵀ [Dv, SP], P and dS [T rounded up to 8, SP], one row of dP
+        // scratch: Kᵀ [D, SP], Vᵀ [Dv, SP], P and dS [T rounded up to 8, SP], two rows of dP
         int vt = d * SP, pm = vt + dv * SP, dsm = pm + rows8(t) * SP, dpr = dsm + rows8(t) * SP;
         transpose(k, ko, s, d, ldqk, scratch, 0, SP);
         transpose(v, vo, s, dv, ldv, scratch, vt, SP);
-        for (int i = 0; i < t; i++) {
-            int n = visible(i, s, causal), qi = qo + i * ldqk, oi = oo + i * ldo, pr = pm + i * SP, dsr = dsm + i * SP;
+        for (int i0 = 0; i0 < t; i0 += 2) {
+            int i1 = Math.min(i0 + 1, t - 1);
             // P, recomputed from the saved log-sum-exp (0 for hidden keys and padding); dP = dO·Vᵀ; dS = P ⊙ (dP − dO·O)
-            scoresRow(q, qi, d, scratch, scale, n, pr);
-            RowOps.expShifted(scratch, pr, scratch, pr, SP, lse[lo + i]);
-            rowTimesT(dout, oi, dv, scratch, vt, 1f, scratch, dpr);
-            softmaxGrad(scratch, pr, dpr, Pointwise.dot(dout, oi, out, oi, dv), dsr);
+            scoresRows(q, qo, i0, i1, m, scratch, scale, causal, pm);
+            rowsTimesT(dout, oo + i0 * ldo, oo + i1 * ldo, dv, scratch, vt, 1f, scratch, dpr, dpr + (i1 - i0) * SP);
+            for (int i = i0; i <= i1; i++) {
+                int oi = oo + i * ldo, pr = pm + i * SP;
+                RowOps.expShifted(scratch, pr, scratch, pr, SP, lse[lo + i]);
+                softmaxGrad(scratch, pr, dpr + (i - i0) * SP, Pointwise.dot(dout, oi, out, oi, dv), dsm + i * SP);
+            }
         }
         // dQ = scale·dS·K, eight query rows at a time; dV = Pᵀ·dO and dK = scale·dSᵀ·Q, eight keys at a time
         for (int i = 0; i < t; i += 8)

@@ -11,8 +11,10 @@ import java.util.Arrays;
  * spends its time copying and in GEMMs too thin for the register tile. The image is copied once into a zero-padded
  * buffer; vectors run along output rows.
  *
- * <p>Forward: a tile of 4 output channels × 2 output rows × one 16-wide row segment lives in 8 accumulators; each
- * tap loads two input segments and four broadcast weights. Backward-data is the same kernel on dy with the
+ * <p>Forward: a tile of 4 output channels × 2 vectors of output positions lives in 8 accumulators; each tap loads two
+ * input vectors and broadcasts four weights. Where blocks of 3 channels waste fewer than blocks of 4 (LeNet-5's 6
+ * maps: C1's output, C3's input) and there are 32 vector registers, the tile is 3 channels × 4 vectors in 12
+ * accumulators (a broadcast per 4 FMAs). Backward-data is the same kernel on dy with the
  * weights flipped and transposed (a full correlation). Backward-filter keeps a row of up to 5 taps for 2 output
  * channels in registers and streams dy and the input past them; for 5-wide kernels whose output channels fill
  * whole vectors (C3), it runs its vectors along the channels instead.
@@ -22,8 +24,8 @@ final class DirectConv {
 
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int VL = S.length();
-    /** Output channels per forward tile; weights are packed in blocks of this many. */
-    static final int OB = 4;
+    /** Output channels per forward tile (see {@link #block}); weights are packed in blocks of this many. */
+    static final int OB = 4, OB3 = 3;
     /** Taps per backward-filter row pass. */
     static final int TB = 5;
 
@@ -41,7 +43,16 @@ final class DirectConv {
     record Plan(int c, int hp, int wp, int o, int oh, int ow, int kh, int kw) {
         /** Padded-input floats, with slack so that a full vector read at the end of the last row stays inside. */
         int bufSize() { return c * hp * wp + 4 * VL + kw + TB; }
-        int packedSize() { return (o + OB - 1) / OB * OB * c * kh * kw; }
+        int packedSize() { int b = block(o); return (o + b - 1) / b * b * c * kh * kw; }
+    }
+
+    /**
+     * Forward tile's channels for o output channels: 3 (× 4 vectors) where blocks of 3 leave fewer idle channels than
+     * blocks of 4 (× 2 vectors), if the machine has the 32 vector registers (AVX-512) that its 12 accumulators, 4
+     * inputs and 3 weights need; else 4.
+     */
+    static int block(int o) {
+        return VL >= 16 && (o + OB3 - 1) / OB3 * OB3 < (o + OB - 1) / OB * OB ? OB3 : OB;
     }
 
     /** dst at dso [c, h+2ph, w+2pw] (row stride wp) ← src planes [c, h, w] at so, zero border and slack. */
@@ -53,36 +64,47 @@ final class DirectConv {
     }
 
     /**
-     * Packs weights as [o/OB][c][kh][kw][OB], zero for o beyond the last. Weight (oc, ci) is the kh×kw block at
+     * Packs weights as [o/b][c][kh][kw][b] for b = {@link #block}(o), zero for o beyond the last. Weight (oc, ci) is the kh×kw block at
      * wo + oc·strideO + ci·strideC; with {@code flip} each block is rotated by 180° (backward-data, where the roles
      * of input and output channels swap through the strides).
      */
     static void pack(float[] w, int wo, Plan p, boolean flip, int wStrideO, int wStrideC, float[] dst) {
         Arrays.fill(dst, 0, p.packedSize(), 0f);
+        int b = block(p.o());
         for (int oc = 0; oc < p.o(); oc++)
             for (int ci = 0; ci < p.c(); ci++)
                 for (int ky = 0; ky < p.kh(); ky++)
                     for (int kx = 0; kx < p.kw(); kx++) {
                         int tap = flip ? (p.kh() - 1 - ky) * p.kw() + (p.kw() - 1 - kx) : ky * p.kw() + kx;
                         int src = wo + oc * wStrideO + ci * wStrideC + tap;
-                        dst[((((oc / OB) * p.c() + ci) * p.kh() + ky) * p.kw() + kx) * OB + oc % OB] = w[src];
+                        dst[((((oc / b) * p.c() + ci) * p.kh() + ky) * p.kw() + kx) * b + oc % b] = w[src];
                     }
     }
 
-    /** Floats of the forward's flat output for one block of OB channels (see {@link #forward}). */
-    static int flatSize(Plan p) { return OB * flatLength(p); }
+    /** Floats of the forward's flat output for one block of channels (see {@link #forward}). */
+    static int flatSize(Plan p) { return block(p.o()) * flatLength(p); }
 
-    private static int flatLength(Plan p) { return (p.oh() * p.wp() + 2 * VL - 1) / (2 * VL) * (2 * VL); }
+    /** Flat output positions, rounded up to whole tiles: 2 vectors a tile for blocks of 4 channels, 4 for blocks of 3. */
+    private static int flatLength(Plan p) {
+        int span = (block(p.o()) == OB ? 2 : 4) * VL;
+        return (p.oh() * p.wp() + span - 1) / span * span;
+    }
 
     /**
      * y planes [o, oh, ow] at yo ← correlation of padded x with packed weights, plus bias (may be null).
      * The output is computed flat: position q = oy·wp + ox reads xp[q + ky·wp + kx] for every q, so one loop runs over
-     * all rows, two vectors at a time, with OB channels × 2 vectors in 8 accumulators; the columns ox ≥ ow of each
+     * all rows a tile at a time (4 channels × 2 vectors, or 3 × 4: {@link #block}); the columns ox ≥ ow of each
      * row are wrap-around garbage, dropped when the rows are copied from {@code flat} (flatSize floats) into y.
      */
     static void forward(float[] xp, Plan p, float[] wp, float[] bias, int biasOff, float[] y, int yo, float[] flat) {
-        int oh = p.oh(), ow = p.ow(), hp = p.hp(), rs = p.wp(), kh = p.kh(), kw = p.kw(), c = p.c();
-        int len = flatLength(p), plane = oh * ow;
+        if (block(p.o()) == OB3) forward3(xp, p, wp, bias, biasOff, y, yo, flat);
+        else forward4(xp, p, wp, bias, biasOff, y, yo, flat);
+    }
+
+    /** 4 channels × 2 vectors a tile. */
+    private static void forward4(float[] xp, Plan p, float[] wp, float[] bias, int biasOff, float[] y, int yo, float[] flat) {
+        int hp = p.hp(), rs = p.wp(), kh = p.kh(), kw = p.kw(), c = p.c();
+        int len = flatLength(p);
         for (int ob = 0; ob < p.o(); ob += OB) {
             float b0 = bias(bias, biasOff, ob, p.o()), b1 = bias(bias, biasOff, ob + 1, p.o()),
                   b2 = bias(bias, biasOff, ob + 2, p.o()), b3 = bias(bias, biasOff, ob + 3, p.o());
@@ -109,11 +131,56 @@ final class DirectConv {
                 a02.intoArray(flat, 2 * len + q); a12.intoArray(flat, 2 * len + q + VL);
                 a03.intoArray(flat, 3 * len + q); a13.intoArray(flat, 3 * len + q + VL);
             }
-            int live = Math.min(OB, p.o() - ob);
-            for (int j = 0; j < live; j++)
-                for (int oy = 0; oy < oh; oy++)
-                    System.arraycopy(flat, j * len + oy * rs, y, yo + (ob + j) * plane + oy * ow, ow);
+            keepRows(flat, len, p, ob, OB, y, yo);
         }
+    }
+
+    /**
+     * 3 channels × 4 vectors a tile: each tap loads four input vectors and broadcasts three weights for 12 FMAs, each
+     * input vector meeting the three weights as soon as it is loaded.
+     */
+    private static void forward3(float[] xp, Plan p, float[] wp, float[] bias, int biasOff, float[] y, int yo, float[] flat) {
+        int hp = p.hp(), rs = p.wp(), kh = p.kh(), kw = p.kw(), c = p.c();
+        int len = flatLength(p);
+        for (int ob = 0; ob < p.o(); ob += OB3) {
+            float b0 = bias(bias, biasOff, ob, p.o()), b1 = bias(bias, biasOff, ob + 1, p.o()), b2 = bias(bias, biasOff, ob + 2, p.o());
+            int wBlock = ob / OB3 * c * kh * kw * OB3;
+            for (int q = 0; q < len; q += 4 * VL) {
+                // a<channel><vector>
+                FloatVector a00 = FloatVector.broadcast(S, b0), a10 = FloatVector.broadcast(S, b1), a20 = FloatVector.broadcast(S, b2);
+                FloatVector a01 = a00, a02 = a00, a03 = a00, a11 = a10, a12 = a10, a13 = a10, a21 = a20, a22 = a20, a23 = a20;
+                for (int ci = 0; ci < c; ci++) {
+                    for (int ky = 0; ky < kh; ky++) {
+                        int r0 = (ci * hp + ky) * rs + q;
+                        int wi = wBlock + ((ci * kh + ky) * kw) * OB3;
+                        for (int kx = 0; kx < kw; kx++, wi += OB3) {
+                            FloatVector w0 = FloatVector.broadcast(S, wp[wi]), w1 = FloatVector.broadcast(S, wp[wi + 1]), w2 = FloatVector.broadcast(S, wp[wi + 2]);
+                            int r = r0 + kx;
+                            FloatVector v = FloatVector.fromArray(S, xp, r);
+                            a00 = v.fma(w0, a00); a10 = v.fma(w1, a10); a20 = v.fma(w2, a20);
+                            v = FloatVector.fromArray(S, xp, r + VL);
+                            a01 = v.fma(w0, a01); a11 = v.fma(w1, a11); a21 = v.fma(w2, a21);
+                            v = FloatVector.fromArray(S, xp, r + 2 * VL);
+                            a02 = v.fma(w0, a02); a12 = v.fma(w1, a12); a22 = v.fma(w2, a22);
+                            v = FloatVector.fromArray(S, xp, r + 3 * VL);
+                            a03 = v.fma(w0, a03); a13 = v.fma(w1, a13); a23 = v.fma(w2, a23);
+                        }
+                    }
+                }
+                a00.intoArray(flat, q); a01.intoArray(flat, q + VL); a02.intoArray(flat, q + 2 * VL); a03.intoArray(flat, q + 3 * VL);
+                a10.intoArray(flat, len + q); a11.intoArray(flat, len + q + VL); a12.intoArray(flat, len + q + 2 * VL); a13.intoArray(flat, len + q + 3 * VL);
+                a20.intoArray(flat, 2 * len + q); a21.intoArray(flat, 2 * len + q + VL); a22.intoArray(flat, 2 * len + q + 2 * VL); a23.intoArray(flat, 2 * len + q + 3 * VL);
+            }
+            keepRows(flat, len, p, ob, OB3, y, yo);
+        }
+    }
+
+    /** y's planes ob.. of the block ← the first ow columns of each row of the flat output (the rest is wrap-around). */
+    private static void keepRows(float[] flat, int len, Plan p, int ob, int block, float[] y, int yo) {
+        int oh = p.oh(), ow = p.ow(), plane = oh * ow, live = Math.min(block, p.o() - ob);
+        for (int j = 0; j < live; j++)
+            for (int oy = 0; oy < oh; oy++)
+                System.arraycopy(flat, j * len + oy * p.wp(), y, yo + (ob + j) * plane + oy * ow, ow);
     }
 
     private static float bias(float[] b, int off, int oc, int o) { return b == null || oc >= o ? 0f : b[off + oc]; }
