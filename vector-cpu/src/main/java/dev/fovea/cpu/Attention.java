@@ -14,9 +14,9 @@ import java.util.Arrays;
  * <p>Short sequences (S ≤ {@link #ROWS_MAX_S}, a small ViT's 50 tokens) take register-blocked kernels instead: at
  * that size every GEMM above is a few hundred FLOPs and its packing and dispatch cost more than the arithmetic.
  * K (and for the backward V) is transposed once per slice into [D, SP] (SP = four vectors, zero-padded), so two
- * queries' scores are 2·D broadcasts times four vectors of keys, each loaded once for both; the slice's whole P (and dS) stays in scratch, and
- * the products with V, K, Q and dO take eight rows (or eight keys) at a time, each row of the other operand loaded
- * once for all eight.
+ * queries' scores are 2·D broadcasts times four vectors of keys, each loaded once for both; the slice's whole P (and
+ * dS) stays in scratch, and the products with V, K, Q and dO take eight rows (or eight keys) at a time, each row of
+ * the other operand loaded once for all eight.
  *
  * <p>Sequences of a few hundred keys (S ≤ {@link #MEDIUM_MAX_S}: ViT-Ti/16's 197 tokens) take eight-row products in
  * the forward pass, in blocks of BQ queries: Kᵀ and V are laid out once per slice in panels two vectors wide
