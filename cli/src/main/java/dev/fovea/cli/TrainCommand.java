@@ -29,7 +29,7 @@ final class TrainCommand implements Callable<Integer> {
     String model = "lenet5";
     @Option(names = "--activation", description = "override the model's activation: tanh, scaled_tanh, relu, sigmoid, gelu")
     String activation;
-    @Option(names = "--epochs", description = "epochs in total (with --resume: up to this many; default there: the checkpoint's) (default: 10; vit 44, about 40 minutes on 2 cores)") Integer epochs;
+    @Option(names = "--epochs", description = "epochs in total (with --resume: up to this many; default there: the checkpoint's) (default: 10; vit 50, about 40 minutes on 2 cores)") Integer epochs;
     @Option(names = "--batch", description = "batch size (default: 64)") Integer batch;
     @Option(names = "--optimizer", description = "sgd or adamw (default: sgd for lenet5 models, adamw otherwise)") String optimizer;
     @Option(names = "--lr", description = "peak learning rate (default: 0.05 for sgd; for adamw 0.002 for lenet5 models, else 0.001)") Float lr;

@@ -42,10 +42,12 @@ public class GemmBenchmark {
     @Param({"1", "2"}) public int threads;
     /** B as given ("n", [K, N]) or transposed ("t", stored [N, K]): a linear layer's weight is [out, in], its product x·wᵀ. */
     @Param({"n"}) public String b;
+    /** A as given ("n", [M, K]) or transposed ("t", stored [K, M]): a linear layer's weight gradient is dyᵀ·x. */
+    @Param({"n"}) public String a;
 
     int m, n, k;
     CpuBackend cpu;
-    Tensor a, bt, c;
+    Tensor at, bt, c;
     Arena arena;
     MemorySegment sa, sb, sc;
     OpenBlas blas;
@@ -58,7 +60,8 @@ public class GemmBenchmark {
         for (int i = 0; i < av.length; i++) av[i] = (float) r.nextDouble();
         for (int i = 0; i < bv.length; i++) bv[i] = (float) r.nextDouble();
         cpu = new CpuBackend(new BackendOptions(threads, Precision.FP32));
-        a = cpu.upload(av, m, k); bt = transB() ? cpu.upload(bv, n, k) : cpu.upload(bv, k, n); c = cpu.zeros(m, n);
+        at = transposed(this.a) ? cpu.upload(av, k, m) : cpu.upload(av, m, k);
+        bt = transB() ? cpu.upload(bv, n, k) : cpu.upload(bv, k, n); c = cpu.zeros(m, n);
         OpenBlas.preferAvx512Kernels("auto");
         blas = OpenBlas.load().orElseThrow(() -> new IllegalStateException(OpenBlas.unavailableReason()));
         blas.setThreads(threads);
@@ -68,22 +71,25 @@ public class GemmBenchmark {
         MemorySegment.copy(bv, 0, sb, ValueLayout.JAVA_FLOAT, 0, bv.length);
     }
 
-    private boolean transB() {
-        if (!b.equals("n") && !b.equals("t")) throw new IllegalArgumentException("b must be n or t, got " + b);
-        return b.equals("t");
+    private boolean transB() { return transposed(b); }
+
+    private static boolean transposed(String layout) {
+        if (!layout.equals("n") && !layout.equals("t")) throw new IllegalArgumentException("a and b must be n or t, got " + layout);
+        return layout.equals("t");
     }
 
     @TearDown(Level.Trial) public void tearDown() {
-        a.close(); bt.close(); c.close(); cpu.close(); arena.close();
+        at.close(); bt.close(); c.close(); cpu.close(); arena.close();
     }
 
     @Benchmark public Tensor fovea() {
-        cpu.gemm(a, false, bt, transB(), c, 1f, 0f);
+        cpu.gemm(at, transposed(a), bt, transB(), c, 1f, 0f);
         return c;
     }
 
     @Benchmark public MemorySegment openblas() {
-        blas.sgemm(false, transB(), m, n, k, 1f, sa, k, sb, transB() ? k : n, 0f, sc, n);
+        boolean ta = transposed(a);
+        blas.sgemm(ta, transB(), m, n, k, 1f, sa, ta ? m : k, sb, transB() ? k : n, 0f, sc, n);
         return sc;
     }
 }
