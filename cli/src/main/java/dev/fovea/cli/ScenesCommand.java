@@ -28,7 +28,7 @@ import java.util.concurrent.Callable;
         "Last line: scenes out=DIR train=N test=M seed=S"})
 final class ScenesCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "output directory") Path out;
-    @Option(names = "--overwrite", description = "write into an --out that already holds scenes") boolean overwrite;
+    @Option(names = "--overwrite", description = "replace the scenes an --out already holds (its train/ and test/ folders, once the new ones are complete)") boolean overwrite;
     @Option(names = "--count", description = "training scenes (default: ${DEFAULT-VALUE})") int count = 20_000;
     @Option(names = "--test-count", description = "test scenes (default: a tenth of --count)") Integer testCount;
     @Option(names = "--seed", description = "seed (default: ${DEFAULT-VALUE})") long seed = 1;
@@ -52,7 +52,44 @@ final class ScenesCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void write(Path dir, ImageDataset source, int n, SplittableRandom rng) throws IOException {
+    /**
+     * Writes a split into a folder beside {@code split} and puts it in place only once complete: an interrupted run
+     * leaves the old split as it was (not new images under old annotations), and a replaced split keeps none of the
+     * old scenes beyond the new count.
+     */
+    private void write(Path split, ImageDataset source, int n, SplittableRandom rng) throws IOException {
+        Files.createDirectories(split.getParent());
+        Path dir = Files.createTempDirectory(split.getParent(), split.getFileName() + ".partial-");
+        int items;
+        try {
+            items = writeInto(dir, split.getFileName().toString(), source, n, rng);
+            if (Files.exists(split)) {
+                Path old = Files.createTempDirectory(split.getParent(), split.getFileName() + ".replaced-");
+                Files.move(split, old.resolve("split"), StandardCopyOption.ATOMIC_MOVE);
+                try {
+                    Files.move(dir, split, StandardCopyOption.ATOMIC_MOVE);
+                } catch (IOException e) {
+                    Files.move(old.resolve("split"), split, StandardCopyOption.ATOMIC_MOVE);
+                    throw e;
+                }
+                deleteTree(old);
+            } else {
+                Files.move(dir, split, StandardCopyOption.ATOMIC_MOVE);
+            }
+        } finally {
+            if (Files.exists(dir)) deleteTree(dir);
+        }
+        System.out.println(split + ": " + n + " scenes, " + items + " items");
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        try (var paths = Files.walk(root)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
+        }
+    }
+
+    /** Writes n scenes into dir; returns how many items they hold. */
+    private int writeInto(Path dir, String label, ImageDataset source, int n, SplittableRandom rng) throws IOException {
         Files.createDirectories(dir.resolve("images"));
         Files.createDirectories(dir.resolve("masks"));
         List<CocoDataset.Category> cats = new ArrayList<>();
@@ -75,19 +112,13 @@ final class ScenesCommand implements Callable<Integer> {
             for (Scenes.Item it : s.items())
                 anns.add(new CocoDataset.Annotation(annId++, i + 1, it.label() + 1, it.box(),
                         new CocoDataset.RleMask(Rle.encode(it.mask(), s.size(), s.size())), false));
-            progress.update("scenes " + dir.getFileName(), i + 1, n, i + 1, (System.nanoTime() - t0) / 1e9, Double.NaN);
+            progress.update("scenes " + label, i + 1, n, i + 1, (System.nanoTime() - t0) / 1e9, Double.NaN);
         }
         progress.finish();
         CocoDataset coco = new CocoDataset(dir.resolve("annotations.json"), dir.resolve("images"), cats, images, anns);
-        writeAtomically(dir.resolve("annotations.json"), coco.toJson());
-        writeAtomically(dir.resolve("captions.json"), new CocoCaptions(dir.resolve("captions.json"), images, captions).toJson());
-        System.out.println(dir + ": " + n + " scenes, " + anns.size() + " items");
-    }
-
-    private static void writeAtomically(Path file, String text) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, text, StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Files.writeString(dir.resolve("annotations.json"), coco.toJson(), StandardCharsets.UTF_8);
+        Files.writeString(dir.resolve("captions.json"), new CocoCaptions(dir.resolve("captions.json"), images, captions).toJson(), StandardCharsets.UTF_8);
+        return anns.size();
     }
 
     private static byte[] i2b(float[] v) {

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.zip.CRC32;
 
 import static dev.fovea.cli.CliTest.run;
@@ -73,6 +74,14 @@ class HardeningCliTest {
         assertEquals(new String(annotations), Files.readString(scenes.resolve("train/annotations.json")), "the scenes are intact");
         assertEquals(0, run("scenes", "--out", scenes.toString(), "--count", "3", "--test-count", "1", "--overwrite").code());
         assertEquals(3, dev.fovea.data.coco.CocoDataset.read(scenes.resolve("train/annotations.json"), scenes.resolve("train/images")).images().size());
+        // replaced by fewer scenes: none of the old ones are left, and no temporary folders either
+        assertEquals(0, run("scenes", "--out", scenes.toString(), "--count", "1", "--test-count", "1", "--overwrite").code());
+        try (var files = Files.list(scenes.resolve("train/images"))) {
+            assertEquals(List.of("000001.png"), files.map(p -> p.getFileName().toString()).toList(), "only the new scene's image");
+        }
+        try (var files = Files.list(scenes)) {
+            assertEquals(List.of("test", "train"), files.map(p -> p.getFileName().toString()).sorted().toList());
+        }
     }
 
     @Test void anOutputThatCannotBeAFolderIsFoundBeforeTraining() throws IOException {
