@@ -1,6 +1,7 @@
 package dev.fovea.jmh;
 
 import dev.fovea.backend.BackendOptions;
+import dev.fovea.backend.Epilogue;
 import dev.fovea.backend.Precision;
 import dev.fovea.bench.OpenBlas;
 import dev.fovea.cpu.CpuBackend;
@@ -44,10 +45,16 @@ public class GemmBenchmark {
     @Param({"n"}) public String b;
     /** A as given ("n", [M, K]) or transposed ("t", stored [K, M]): a linear layer's weight gradient is dyᵀ·x. */
     @Param({"n"}) public String a;
+    /**
+     * Fovea only: what its GEMM adds to C on the way out, as a linear layer asks ("none", "bias", or "residual": bias
+     * and an M×N residual). OpenBLAS has no epilogue; its score stays the product alone.
+     */
+    @Param({"none"}) public String epilogue;
 
     int m, n, k;
     CpuBackend cpu;
-    Tensor at, bt, c;
+    Tensor at, bt, c, bias, residual;
+    Epilogue ep;
     Arena arena;
     MemorySegment sa, sb, sc;
     OpenBlas blas;
@@ -62,6 +69,14 @@ public class GemmBenchmark {
         cpu = new CpuBackend(new BackendOptions(threads, Precision.FP32));
         at = transposed(this.a) ? cpu.upload(av, k, m) : cpu.upload(av, m, k);
         bt = transB() ? cpu.upload(bv, n, k) : cpu.upload(bv, k, n); c = cpu.zeros(m, n);
+        bias = cpu.upload(java.util.Arrays.copyOf(bv, n), n);
+        residual = cpu.zeros(m, n);
+        ep = switch (epilogue) {
+            case "none" -> Epilogue.NONE;
+            case "bias" -> new Epilogue(bias, null);
+            case "residual" -> new Epilogue(bias, residual);
+            default -> throw new IllegalArgumentException("epilogue must be none, bias or residual, got " + epilogue);
+        };
         OpenBlas.preferAvx512Kernels("auto");
         blas = OpenBlas.load().orElseThrow(() -> new IllegalStateException(OpenBlas.unavailableReason()));
         blas.setThreads(threads);
@@ -79,11 +94,11 @@ public class GemmBenchmark {
     }
 
     @TearDown(Level.Trial) public void tearDown() {
-        at.close(); bt.close(); c.close(); cpu.close(); arena.close();
+        at.close(); bt.close(); c.close(); bias.close(); residual.close(); cpu.close(); arena.close();
     }
 
     @Benchmark public Tensor fovea() {
-        cpu.gemm(at, transposed(a), bt, transB(), c, 1f, 0f);
+        cpu.gemm(at, transposed(a), bt, transB(), c, 1f, 0f, ep);
         return c;
     }
 

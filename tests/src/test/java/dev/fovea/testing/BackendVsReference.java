@@ -77,8 +77,8 @@ public abstract class BackendVsReference {
         tests.add(property("gemm NN large, B blocks shared between threads", 2, dims(r(350, 420), r(250, 300), r(800, 1000)), d -> gemmCase(false, false, 1, d[0], d[1], d[2], 1f, 0f, false, false)));
         tests.add(property("gemm TT large, beyond one column block, shared", 2, dims(r(150, 200), r(1030, 1100), r(450, 600)), d -> gemmCase(true, true, 1, d[0], d[1], d[2], -0.5f, 0.25f, false, false)));
         tests.add(property("gemm NT beyond one column block, columns split", 3, dims(r(5, 30), r(3080, 3300), r(10, 40)), d -> gemmCase(false, true, 1, d[0], d[1], d[2], 0.5f, 1f, false, false)));
-        // epilogues (bias, residual; d[3] picks which): added when the first K slice stores a tile (beta 0; ragged
-        // edges, more than one K slice), added with C (beta 1), in the
+        // epilogues (bias, residual; d[3] picks which): written into each tile before the first K slice adds its
+        // product (beta 0; ragged edges, more than one K slice), added with C (beta 1), in the
         // small-product paths (few rows, tiny), on the shared-B path (large), past one B block of K (long K)
         tests.add(property("gemm NT with an epilogue, beta 0", 30, dims(r(13, 80), r(1, 90), r(1, 300), r(1, 3)), d -> gemmEpilogueCase(d[0], d[1], d[2], 0f, d[3])));
         tests.add(property("gemm NT with an epilogue, beta 1", 10, dims(r(13, 80), r(1, 90), r(1, 300), r(1, 3)), d -> gemmEpilogueCase(d[0], d[1], d[2], 1f, d[3])));

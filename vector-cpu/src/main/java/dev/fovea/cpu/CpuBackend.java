@@ -34,7 +34,7 @@ public final class CpuBackend extends HeapBackend {
 
     @Override public String describe() {
         return "cpu: JDK Vector API, " + Gemm.S + " (" + Gemm.VL + " floats), " + par.threads() + " thread(s), float32\n"
-                + "  gemm: packed panels, " + Gemm.MR + "x" + Gemm.NR + " register tile, KC=" + Gemm.KC + " NC=" + Gemm.NC + "; epilogue (bias, residual) added per tile\n"
+                + "  gemm: packed panels, " + Gemm.MR + "x" + Gemm.NR + " register tile, KC=" + Gemm.KC + " NC=" + Gemm.NC + "; epilogue (bias, residual) written into each tile before its product\n"
                 + "  conv2d: direct for few channels at stride 1 (5-wide filter gradients with vectors along the output channels), one gemm when the kernel covers the image, else im2col + gemm (1x1/stride 1: gemm on the input); pooling: direct loops\n"
                 + "  attention: fused (a packed qkv projection read in place); register-blocked kernels up to " + Attention.ROWS_MAX_S + " keys (forward: " + Attention.MEDIUM_MAX_S + "), longer sequences in blocks of " + Attention.BQ + " queries through the GEMM (scores never materialised whole); softmax/layernorm/xent: per-row vector kernels";
     }

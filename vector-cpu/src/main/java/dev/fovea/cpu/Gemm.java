@@ -47,9 +47,9 @@ final class Gemm {
     }
 
     /**
-     * C ← alpha·op(A)·op(B) + beta·C + bias + residual with the parts of {@code ep}. With beta 0 each tile gets the
-     * bias and residual as soon as K's first slice has stored it, while it is in L1: a linear layer's bias and the
-     * residual connection after it cost no pass over C.
+     * C ← alpha·op(A)·op(B) + beta·C + bias + residual with the parts of {@code ep}. With beta 0 each tile of C starts as
+     * bias + residual, written just before K's first slice adds its product: a linear layer's bias and the residual
+     * connection after it cost no pass over C.
      */
     static void sgemm(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha,
                       float[] a, int ao, int lda, float[] b, int bo, int ldb,
@@ -160,7 +160,10 @@ final class Gemm {
                 for (int j = 0; j < nc; j += NR) {
                     int nr = Math.min(NR, nc - j), bOff = bBase + j * kc, cOff = co + i * ldc + j;
                     if (mr == MR && nr == NR) {
-                        kernelK(kc, ap, 0, bp, bOff, c, cOff, ldc, add);
+                        // the epilogue fills the tile before the kernel adds to it: added after the kernel's store,
+                        // its loads of the values just stored wait on them
+                        if (epilogue) ep.fillTile(c, cOff, ldc, i, jc + j);
+                        kernelK(kc, ap, 0, bp, bOff, c, cOff, ldc, add || epilogue);
                     } else {
                         // ragged edge: the full tile into scratch (A and B are zero-padded), its valid part into C
                         kernelK(kc, ap, 0, bp, bOff, tile, 0, NR, false);
@@ -169,8 +172,8 @@ final class Gemm {
                             if (add) for (int x = 0; x < nr; x++) c[cr + x] += tile[r * NR + x];
                             else System.arraycopy(tile, r * NR, c, cr, nr);
                         }
+                        if (epilogue) ep.add(c, cOff, ldc, i, jc + j, mr, nr);
                     }
-                    if (epilogue) ep.add(c, cOff, ldc, i, jc + j, mr, nr);
                 }
             }
         }
