@@ -11,6 +11,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -21,8 +22,9 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A ViT-Ti/16 block's attention (batch 8, 3 heads, 197 tokens, head dim 64; forward and backward) and its layer
- * norm (8·197 rows of 192). Score: ms per call.
+ * A ViT-Ti/16 block's attention (batch 8 unless {@code -p batch=}, 3 heads, 197 tokens, head dim 64; forward and
+ * backward, and the forward on the packed qkv projection [B, 197, 3, 3, 64] that the model runs) and its layer norm
+ * (B·197 rows of 192). Score: ms per call.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -31,26 +33,30 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class TransformerOpsBenchmark {
+    @Param({"8"}) public int batch;
+
     CpuBackend cpu;
-    Tensor q, k, v, o, lse, dq, dk, dv;
+    Tensor q, k, v, o, lse, dq, dk, dv, qkv, packedOut;
     Tensor ln, gamma, beta, lnOut, mean, rstd, lnDx, dgamma, dbeta;
 
     @Setup(Level.Trial) public void setUp() {
         cpu = new CpuBackend(new BackendOptions(2, Precision.FP32));
         SplittableRandom r = new SplittableRandom(7);
-        q = Random.tensor(cpu, r, 8, 3, 197, 64); k = Random.tensor(cpu, r, 8, 3, 197, 64); v = Random.tensor(cpu, r, 8, 3, 197, 64);
-        o = cpu.zeros(8, 3, 197, 64); lse = cpu.zeros(8, 3, 197);
+        q = Random.tensor(cpu, r, batch, 3, 197, 64); k = Random.tensor(cpu, r, batch, 3, 197, 64); v = Random.tensor(cpu, r, batch, 3, 197, 64);
+        o = cpu.zeros(batch, 3, 197, 64); lse = cpu.zeros(batch, 3, 197);
         dq = cpu.zeros(q.shape()); dk = cpu.zeros(k.shape()); dv = cpu.zeros(v.shape());
         cpu.attentionForward(q, k, v, o, lse, 0.125f, false);
-        ln = Random.tensor(cpu, r, 8 * 197, 192); gamma = Random.tensor(cpu, r, 192); beta = Random.tensor(cpu, r, 192);
-        lnOut = cpu.zeros(8 * 197, 192); mean = cpu.zeros(8 * 197); rstd = cpu.zeros(8 * 197);
-        lnDx = cpu.zeros(8 * 197, 192); dgamma = cpu.zeros(192); dbeta = cpu.zeros(192);
+        qkv = Random.tensor(cpu, r, batch, 197, 3, 3, 64); packedOut = cpu.zeros(batch, 197, 3, 64);
+        ln = Random.tensor(cpu, r, batch * 197, 192); gamma = Random.tensor(cpu, r, 192); beta = Random.tensor(cpu, r, 192);
+        lnOut = cpu.zeros(batch * 197, 192); mean = cpu.zeros(batch * 197); rstd = cpu.zeros(batch * 197);
+        lnDx = cpu.zeros(batch * 197, 192); dgamma = cpu.zeros(192); dbeta = cpu.zeros(192);
         cpu.layerNormForward(ln, gamma, beta, 1e-6f, lnOut, mean, rstd);
     }
 
     @TearDown(Level.Trial) public void tearDown() { cpu.close(); }
 
     @Benchmark public Tensor attentionForward() { cpu.attentionForward(q, k, v, o, lse, 0.125f, false); return o; }
+    @Benchmark public Tensor attentionPackedForward() { cpu.attentionPackedForward(qkv, packedOut, lse, 0.125f, false); return packedOut; }
     @Benchmark public Tensor attentionBackward() { cpu.attentionBackward(q, k, v, o, lse, o, dq, dk, dv, 0.125f, false); return dq; }
     @Benchmark public Tensor layerNormForward() { cpu.layerNormForward(ln, gamma, beta, 1e-6f, lnOut, mean, rstd); return lnOut; }
     @Benchmark public Tensor layerNormBackward() { cpu.layerNormBackward(lnOut, ln, gamma, mean, rstd, lnDx, dgamma, dbeta); return lnDx; }

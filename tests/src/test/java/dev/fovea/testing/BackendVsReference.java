@@ -388,6 +388,10 @@ public abstract class BackendVsReference {
                 tests.add(property(n + ": short", 20, dims(r(1, 3), r(1, 4), r(1, 40), r(1, 24)), d -> packedCase(d[0], d[1], d[2], d[3], causal, fwd)));
                 tests.add(property(n + ": long", 6, dims(r(1, 2), r(1, 3), r(65, 300), r(1, 40)), d -> packedCase(d[0], d[1], d[2], d[3], causal, fwd)));
             }
+        // one image's few heads, fewer than the threads can share evenly: the CPU's forward cuts each head's queries
+        // into parts (ViT-Ti/16 at batch 1: 3 heads of 197 tokens)
+        tests.add(property("packed qkv attention forward: one image, heads cut by queries", 4, dims(r(1, 1), r(1, 2), r(190, 200), r(60, 64)),
+                d -> packedCase(d[0], d[1], d[2], d[3], false, true)));
         return tests;
     }
 

@@ -324,8 +324,8 @@ public final class CpuBackend extends HeapBackend {
         int t = q.dim(2), d = q.dim(3), s = k.dim(2), dv = v.dim(3);
         Attention.Dims m = Attention.Dims.dense(t, s, d, dv);
         float[] qv = data(q), kv = data(k), vv = data(v), ov = data(out), lv = data(lse);
-        slices(q.dim(0) * q.dim(1), m, (i, scratch) ->
-                Attention.forward(qv, i * t * d, kv, i * s * d, vv, i * s * dv, ov, i * t * dv, lv, i * t, m, scale, causal, scratch));
+        forwardSlices(q.dim(0) * q.dim(1), m, causal, (i, t0, part, scratch) ->
+                Attention.forward(qv, (i * t + t0) * d, kv, i * s * d, vv, i * s * dv, ov, (i * t + t0) * dv, lv, i * t + t0, part, scale, causal, scratch));
     }
 
     @Override protected void attentionBackwardImpl(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dout,
@@ -345,9 +345,9 @@ public final class CpuBackend extends HeapBackend {
         int h = qkv.dim(3), t = qkv.dim(1), d = qkv.dim(4), hd = h * d;
         Attention.Dims m = new Attention.Dims(t, t, d, d, 3 * hd, 3 * hd, hd);
         float[] x = data(qkv), ov = data(out), lv = data(lse);
-        slices(qkv.dim(0) * h, m, (i, scratch) -> {
+        forwardSlices(qkv.dim(0) * h, m, causal, (i, t0, part, scratch) -> {
             int qo = (i / h) * t * 3 * hd + (i % h) * d, oo = (i / h) * t * hd + (i % h) * d;
-            Attention.forward(x, qo, x, qo + hd, x, qo + 2 * hd, ov, oo, lv, i * t, m, scale, causal, scratch);
+            Attention.forward(x, qo + t0 * 3 * hd, x, qo + hd, x, qo + 2 * hd, ov, oo + t0 * hd, lv, i * t + t0, part, scale, causal, scratch);
         });
     }
 
@@ -371,6 +371,24 @@ public final class CpuBackend extends HeapBackend {
             float[] scratch = SLICE_SCRATCH.get();
             if (scratch.length < size) SLICE_SCRATCH.set(scratch = new float[size]);
             for (int i = i0; i < i1; i++) work.run(i, scratch);
+        });
+    }
+
+    /** Queries [t0, t0 + part.t()) of a slice; part has the slice's keys and strides. */
+    private interface QueryWork { void run(int slice, int t0, Attention.Dims part, float[] scratch); }
+
+    /**
+     * The forward's slices, each cut into parts of its queries (multiples of 8 rows) when there are too few slices
+     * for the threads to share evenly: batch 1's three heads on two threads would leave one thread idle for a third
+     * of the op. A part lays out the slice's K and V again, so slices stay whole otherwise; and under a causal mask,
+     * whose rows count from the slice's first query.
+     */
+    private void forwardSlices(int count, Attention.Dims m, boolean causal, QueryWork work) {
+        int threads = par.threads(), t = m.t();
+        int parts = causal || count % threads == 0 || count >= Parallel.CHUNKS_PER_THREAD * threads ? 1 : Math.max(1, Math.min(threads, t / 8));
+        slices(count * parts, m, (i, scratch) -> {
+            int p = i % parts, t0 = t * p / parts & ~7, t1 = p == parts - 1 ? t : t * (p + 1) / parts & ~7;
+            work.run(i / parts, t0, parts == 1 ? m : new Attention.Dims(t1 - t0, m.s(), m.d(), m.dv(), m.ldqk(), m.ldv(), m.ldo()), scratch);
         });
     }
 
