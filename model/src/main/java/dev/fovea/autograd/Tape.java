@@ -200,6 +200,18 @@ public final class Tape implements AutoCloseable {
         default boolean canAdd() { return false; }
     }
 
+    /**
+     * Adds a gradient that already exists as a tensor (an output's gradient passed through, or one computed into a
+     * buffer of its own) to v's: a copy when v has none yet this step, else one pass that adds it, instead of a copy
+     * into a temporary and then the add.
+     */
+    private void accumulateTensor(Var v, Tensor g) {
+        accumulate(v, additive((dst, add) -> {
+            if (add) be.axpy(1f, g, dst);
+            else be.copy(g, dst);
+        }));
+    }
+
     private static GradWriter additive(GradWriter w) {
         return new GradWriter() {
             @Override public void write(Tensor dst, boolean add) { w.write(dst, add); }
@@ -306,7 +318,7 @@ public final class Tape implements AutoCloseable {
             accumulate(w, additive((dw, add) -> be.gemm(dy, true, x2, false, dw, 1f, add ? 1f : 0f)));
             accumulate(b, (db, add) -> be.sum(dy, db, 0));
             // last: the residual may take out.grad itself as its gradient, which later ops then add into
-            if (!alias(residual, out.grad)) accumulate(residual, (dr, add) -> be.copy(out.grad, dr));
+            if (!alias(residual, out.grad)) accumulateTensor(residual, out.grad);
         });
         return out;
     }
@@ -315,7 +327,7 @@ public final class Tape implements AutoCloseable {
     public Var reshape(Var x, int... shape) {
         Var out = result("reshape", x.value().reshape(shape), x);
         onBackward("reshape", out, () -> {
-            if (!alias(x, out.grad)) accumulate(x, (dx, add) -> be.copy(out.grad, dx));
+            if (!alias(x, out.grad)) accumulateTensor(x, out.grad);
         });
         return out;
     }
@@ -331,7 +343,7 @@ public final class Tape implements AutoCloseable {
         be.add(a.value(), b.value(), y);
         Var out = result("add", y, a, b);
         onBackward("add", out, () -> {
-            if (!alias(a, out.grad)) accumulate(a, (da, add) -> be.copy(out.grad, da));
+            if (!alias(a, out.grad)) accumulateTensor(a, out.grad);
             accumulate(b, (db, add) -> reduceTo(out.grad, db));
         });
         return out;
@@ -494,9 +506,9 @@ public final class Tape implements AutoCloseable {
         onBackward("attention", attentionFlops(pairs, q.dim(3), v.dim(3), true), out, () -> {
             Tensor dq = alloc(q.shape()), dk = alloc(k.shape()), dv = alloc(v.shape());
             be.attentionBackward(q.value(), k.value(), v.value(), y, lse, out.grad, dq, dk, dv, scale, causal);
-            accumulate(q, (t, add) -> be.copy(dq, t));
-            accumulate(k, (t, add) -> be.copy(dk, t));
-            accumulate(v, (t, add) -> be.copy(dv, t));
+            accumulateTensor(q, dq);
+            accumulateTensor(k, dk);
+            accumulateTensor(v, dv);
         });
         return out;
     }
@@ -586,9 +598,9 @@ public final class Tape implements AutoCloseable {
             boolean needX = x.requiresGrad(), needG = g.requiresGrad(), needB = b.requiresGrad();
             Tensor dx = alloc(x.shape()), dg = alloc(d), db = alloc(d);
             be.layerNormBackward(out.grad, x.value(), g.value(), mean, rstd, dx, dg, db);
-            if (needX) accumulate(x, (t, add) -> be.copy(dx, t));
-            if (needG) accumulate(g, (t, add) -> be.copy(dg, t));
-            if (needB) accumulate(b, (t, add) -> be.copy(db, t));
+            if (needX) accumulateTensor(x, dx);
+            if (needG) accumulateTensor(g, dg);
+            if (needB) accumulateTensor(b, db);
         });
         return out;
     }
