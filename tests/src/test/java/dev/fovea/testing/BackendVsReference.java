@@ -5,6 +5,7 @@ import dev.fovea.backend.Conv2dSpec;
 import dev.fovea.backend.Epilogue;
 import dev.fovea.backend.Pool2dSpec;
 import dev.fovea.reference.ReferenceBackend;
+import dev.fovea.tensor.Tensor;
 import dev.fovea.backend.Backend;
 import dev.fovea.testing.Bed.Mirror;
 import dev.fovea.testing.Bed.Pair;
@@ -239,6 +240,11 @@ public abstract class BackendVsReference {
                 tests.add(property(f + " " + (fwd ? "forward" : "backward") + ": vector tails", 30, dims(r(1, 3), r(1, 70)), d -> actCase(f, fwd, d, 3f)));
                 tests.add(property(f + " " + (fwd ? "forward" : "backward") + ": large values, many threads", 6, dims(r(40, 80), r(600, 1200)), d -> actCase(f, fwd, d, 12f)));
             }
+        // zero, tiny and signed values, vector lanes and the scalar tail (the CPU's GELU backward takes Φ(x) as y/x)
+        float[] nearZero = {0f, -0f, 1e-38f, -1e-30f, 1e-20f, -1e-12f, 3e-8f, -1e-4f, 0.01f, -0.3f, 1f, -2f, 5f, -9f, 14f, -20f,
+                1e-25f, -1e-19f, 0f};
+        for (Activation f : Activation.values())
+            tests.add(DynamicTest.dynamicTest(f + " backward at and near zero", () -> actValues(f, false, new int[]{1, nearZero.length}, nearZero, Bed.rng(19))));
         return tests;
     }
 
@@ -246,6 +252,10 @@ public abstract class BackendVsReference {
         SplittableRandom r = Bed.rng(d);
         float[] xv = Bed.random(r, d[0] * d[1]);
         for (int i = 0; i < xv.length; i++) xv[i] *= range;
+        actValues(f, fwd, d, xv, r);
+    }
+
+    void actValues(Activation f, boolean fwd, int[] d, float[] xv, SplittableRandom r) {
         try (Mirror m = mirror()) {
             Pair x = m.of(xv, d), y = m.zeros(d);
             be.activationForward(f, x.under(), y.under());
@@ -253,7 +263,7 @@ public abstract class BackendVsReference {
             if (fwd) { close(y, tol, f + " forward"); return; }
             Pair dy = m.random(r, d), dx = m.zeros(d);
             // both backwards see the reference's y so that only the backward is compared
-            be.copy(be.upload(y.control().toArray(), d), y.under());
+            try (Tensor yc = be.upload(y.control().toArray(), d)) { be.copy(yc, y.under()); }
             be.activationBackward(f, x.under(), y.under(), dy.under(), dx.under());
             control.activationBackward(f, x.control(), y.control(), dy.control(), dx.control());
             close(dx, tol, f + " backward");
