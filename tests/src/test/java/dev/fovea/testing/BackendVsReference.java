@@ -240,7 +240,7 @@ public abstract class BackendVsReference {
                 tests.add(property(f + " " + (fwd ? "forward" : "backward") + ": vector tails", 30, dims(r(1, 3), r(1, 70)), d -> actCase(f, fwd, d, 3f)));
                 tests.add(property(f + " " + (fwd ? "forward" : "backward") + ": large values, many threads", 6, dims(r(40, 80), r(600, 1200)), d -> actCase(f, fwd, d, 12f)));
             }
-        // zero, tiny and signed values, vector lanes and the scalar tail (the CPU's GELU backward takes Φ(x) as y/x)
+        // zero, tiny and signed values, in vector lanes and the scalar tail
         float[] nearZero = {0f, -0f, 1e-38f, -1e-30f, 1e-20f, -1e-12f, 3e-8f, -1e-4f, 0.01f, -0.3f, 1f, -2f, 5f, -9f, 14f, -20f,
                 1e-25f, -1e-19f, 0f};
         for (Activation f : Activation.values())

@@ -18,6 +18,8 @@ final class Pointwise {
     private static final float GELU_K = (float) Math.sqrt(2 / Math.PI);
     private static final float GELU_C = 0.044715f;
 
+    private static final int GELU_BLOCK = 1024;
+
     private Pointwise() {}
 
     // Each activation's loops are a method of their own: in one big switch method the JIT ran out of inlining
@@ -139,26 +141,42 @@ final class Pointwise {
     }
 
     private static void backwardGelu(float[] x, float[] y, float[] dy, float[] dx, int from, int to) {
-        // d/dx x·Φ(x) = Φ(x) + x·φ(x), with Φ(x) = y/x from the forward's output (y = x·Φ(x)) instead of a second
-        // erf; 1/2 where x is too close to 0 for the quotient (Φ(x) = 1/2 + x·φ(0) + …). dx may be dy.
+        // d/dx x·Φ(x) = Φ(x) + x·φ(x): Φ into a block of scratch, then dy·(x·φ(x) + Φ), block by block (dx may be
+        // dy). Two loops in two methods so that each compiled method holds one vector exp: with both in one, C2
+        // stopped inlining the second (NodeCountInliningCutoff) and boxed its vectors (3x slower)
+        float[] cdf = new float[Math.min(GELU_BLOCK, to - from)];
+        for (int b = from; b < to; b += GELU_BLOCK) {
+            int e = Math.min(to, b + GELU_BLOCK);
+            geluCdf(x, b, e, cdf);
+            geluGrad(x, dy, dx, b, e, cdf);
+        }
+    }
+
+    /** cdf[0 : to−from] = Φ(x[from : to]). */
+    private static void geluCdf(float[] x, int from, int to, float[] cdf) {
+        int i = from, bound = from + S.loopBound(to - from);
+        for (; i < bound; i += S.length())
+            VMath.erf(FloatVector.fromArray(S, x, i).mul(SQRT_HALF)).add(1f).mul(0.5f).intoArray(cdf, i - from);
+        geluCdfTail(x, from, i, to, cdf);
+    }
+
+    private static void geluCdfTail(float[] x, int from, int i, int to, float[] cdf) {
+        for (; i < to; i++) cdf[i - from] = (VMath.erf(x[i] * SQRT_HALF) + 1f) * 0.5f;
+    }
+
+    /** dx = dy·(x·φ(x) + Φ(x)) over [from, to), Φ from cdf. */
+    private static void geluGrad(float[] x, float[] dy, float[] dx, int from, int to, float[] cdf) {
         int i = from, bound = from + S.loopBound(to - from);
         for (; i < bound; i += S.length()) {
             FloatVector v = FloatVector.fromArray(S, x, i);
-            FloatVector cdf = FloatVector.fromArray(S, y, i).div(v).blend(0.5f, v.abs().compare(VectorOperators.LT, GELU_TINY));
             FloatVector pdf = VMath.exp(v.mul(v).mul(-0.5f)).mul(INV_SQRT_2PI);
-            FloatVector.fromArray(S, dy, i).mul(v.fma(pdf, cdf)).intoArray(dx, i);
+            FloatVector.fromArray(S, dy, i).mul(v.fma(pdf, FloatVector.fromArray(S, cdf, i - from))).intoArray(dx, i);
         }
-        backwardGeluTail(x, y, dy, dx, i, to);
+        geluGradTail(x, dy, dx, from, i, to, cdf);
     }
 
-    /** Below this |x|, Φ(x) is 1/2 to float precision and y/x would lose digits to y's rounding near zero. */
-    private static final float GELU_TINY = 1e-20f;
-
-    private static void backwardGeluTail(float[] x, float[] y, float[] dy, float[] dx, int i, int to) {
-        for (; i < to; i++) {
-            float v = x[i], cdf = Math.abs(v) < GELU_TINY ? 0.5f : y[i] / v;
-            dx[i] = dy[i] * Math.fma(v, VMath.exp(v * v * -0.5f) * INV_SQRT_2PI, cdf);
-        }
+    private static void geluGradTail(float[] x, float[] dy, float[] dx, int from, int i, int to, float[] cdf) {
+        for (; i < to; i++) dx[i] = dy[i] * Math.fma(x[i], VMath.exp(x[i] * x[i] * -0.5f) * INV_SQRT_2PI, cdf[i - from]);
     }
 
     private static void backwardGeluTanh(float[] x, float[] y, float[] dy, float[] dx, int from, int to) {
