@@ -380,8 +380,8 @@ public final class CpuBackend extends HeapBackend {
     /**
      * The forward's slices, each cut into parts of its queries (multiples of 8 rows) when there are too few slices
      * for the threads to share evenly: batch 1's three heads on two threads would leave one thread idle for a third
-     * of the op. A part lays out the slice's K and V again, so slices stay whole otherwise; and under a causal mask,
-     * whose rows count from the slice's first query.
+     * of the op. A part lays out the slice's K and V again, so slices stay whole otherwise, and always under a causal
+     * mask, whose rows count from the slice's first query.
      */
     private void forwardSlices(int count, Attention.Dims m, boolean causal, QueryWork work) {
         int threads = par.threads(), t = m.t();

@@ -47,9 +47,9 @@ final class Gemm {
     }
 
     /**
-     * C ← alpha·op(A)·op(B) + beta·C + bias + residual with the parts of {@code ep}. With beta 0 each tile of C starts as
-     * bias + residual, written just before K's first slice adds its product: a linear layer's bias and the residual
-     * connection after it cost no pass over C.
+     * C ← alpha·op(A)·op(B) + beta·C + bias + residual with the parts of {@code ep}. With beta 0 each tile of C
+     * starts as bias + residual, written just before K's first slice adds its product: a linear layer's bias and the
+     * residual connection after it cost no pass over C.
      */
     static void sgemm(Parallel par, boolean ta, boolean tb, int m, int n, int k, float alpha,
                       float[] a, int ao, int lda, float[] b, int bo, int ldb,
@@ -160,8 +160,8 @@ final class Gemm {
                 for (int j = 0; j < nc; j += NR) {
                     int nr = Math.min(NR, nc - j), bOff = bBase + j * kc, cOff = co + i * ldc + j;
                     if (mr == MR && nr == NR) {
-                        // the epilogue fills the tile before the kernel adds to it: added after the kernel's store,
-                        // its loads of the values just stored wait on them
+                        // bias + residual first, the product added to them by the kernel: a pass over the tile
+                        // after the kernel's store cost several times its arithmetic in a pass of cold weights
                         if (epilogue) ep.fillTile(c, cOff, ldc, i, jc + j);
                         kernelK(kc, ap, 0, bp, bOff, c, cOff, ldc, add || epilogue);
                     } else {
