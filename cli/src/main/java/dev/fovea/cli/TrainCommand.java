@@ -39,7 +39,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--schedule", description = "constant, step or cosine (default: cosine)") String schedule;
     @Option(names = "--warmup", description = "warm-up steps of the cosine schedule (default: 200 for lenet5 models, else 500)") Integer warmup;
     @Option(names = "--label-smoothing", description = "cross-entropy label smoothing (default: 0; vit and localize 0.1)") Float labelSmoothing;
-    @Option(names = "--augment", negatable = true, description = "random shifts of up to 1 pixel (default: off; on for vit); with --task, scenes mirrored and moved as a whole (default: on for localize)") Boolean augment;
+    @Option(names = "--augment", negatable = true, description = "random shifts of up to 1 pixel, and Fashion-MNIST's garments and bags mirrored half the time (default: off; on for vit); with --task, scenes mirrored and moved as a whole (default: on for localize)") Boolean augment;
     @Option(names = "--seed", description = "seed for initialisation and data order (default: 1)") Long seed;
     @Option(names = "--data", description = "directory of MNIST-format IDX files (default: /usr/share/datasets/fashion-mnist if present, else the embedded sample); with --task a COCO folder")
     Path data;

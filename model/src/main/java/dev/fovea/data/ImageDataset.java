@@ -47,6 +47,20 @@ public record ImageDataset(String source, int count, int height, int width, byte
     public int label(int i) { return labels[i] & 0xff; }
 
     /**
+     * Whether augmentation may mirror images of class {@code label} left to right: with Fashion-MNIST's class names,
+     * every class but its footwear (all ankle boots and 99.7 % of sneakers face left; a mirrored shoe is an image the
+     * test set never shows); for data named otherwise or not at all, none (a mirrored digit or letter is another
+     * glyph).
+     */
+    public boolean mirrorable(int label) {
+        return names != null && names.equals(FASHION_NAMES) && !FASHION_ONE_WAY.contains(label);
+    }
+
+    private static final List<String> FASHION_NAMES = List.of(FASHION_CLASSES);
+    /** Fashion-MNIST's Sandal, Sneaker and Ankle boot. */
+    private static final java.util.Set<Integer> FASHION_ONE_WAY = java.util.Set.of(5, 7, 9);
+
+    /**
      * How an image file becomes one of this data's inputs: grey, this size, normalised with {@link #MEAN} and
      * {@link #STD}, inverted when its border is light (the objects here are light on a dark background).
      */

@@ -22,7 +22,7 @@ import java.util.SplittableRandom;
 
 /**
  * Image classification: cross-entropy (with the run's label smoothing) on normalised images [B, 1, H, W], with
- * {@code cfg.augment()} each shifted by up to a pixel; the test pass is the test split's loss and accuracy.
+ * {@code cfg.augment()} each shifted by up to a pixel and maybe mirrored (Batches.images); the test pass is the test split's loss and accuracy.
  */
 public final class ClassificationTask implements TrainingTask<ClassificationTask.Batch> {
     /** Images [size, 1, H, W] normalised, labels [size]. */

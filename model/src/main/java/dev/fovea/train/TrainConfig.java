@@ -22,8 +22,9 @@ import static dev.fovea.io.Metadata.string;
  *
  * @param schedule       "constant", "step" (×0.1 at 50% and 75% of the steps) or "cosine" (warm-up, then cosine to 0)
  * @param labelSmoothing ε of the cross-entropy's smoothed targets
- * @param augment        random shifts of the training images by up to 1 pixel; for scene tasks, scenes mirrored and moved
- *                       as a whole (SceneData.Move)
+ * @param augment        random shifts of the training images by up to 1 pixel, and mirrors of the classes that may be
+ *                       mirrored (ImageDataset.mirrorable: Fashion-MNIST's but its footwear); for scene tasks, scenes
+ *                       mirrored and moved as a whole (SceneData.Move)
  * @param classes        the head's output count
  * @param freezeBackbone only the head is trained (fine-tuning)
  */
@@ -157,7 +158,7 @@ public record TrainConfig(String model, String activation, int epochs, int batch
         /**
          * Family defaults: {@code vit} 50 epochs, 500 warm-up steps, label smoothing 0.1 and shifted images (test
          * accuracy 0.914–0.921 on Fashion-MNIST in 38 minutes on 2 cores, by seed and build, BENCHMARKS.md);
-         * {@code vit-pretrain} 5 epochs, 200 warm-up steps, shifted images; {@code scenenet} 20 epochs and
+         * {@code vit-pretrain} 5 epochs, 200 warm-up steps, shifted and mirrored images; {@code scenenet} 20 epochs and
          * {@code captioner} 20, {@code generator} 10, all with 500 warm-up steps; LeNet-5 models 10 epochs, 200 warm-up
          * steps.
          */
