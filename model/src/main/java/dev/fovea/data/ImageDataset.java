@@ -48,7 +48,7 @@ public record ImageDataset(String source, int count, int height, int width, byte
 
     /**
      * Whether augmentation may mirror images of class {@code label} left to right: with Fashion-MNIST's class names,
-     * every class but its footwear (all ankle boots and 99.7 % of sneakers face left; a mirrored shoe is an image the
+     * every class but its footwear (all ankle boots and 99.7 % of sneakers face one way; a mirrored shoe is an image the
      * test set never shows); for data named otherwise or not at all, none (a mirrored digit or letter is another
      * glyph).
      */
