@@ -15,6 +15,7 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.TestInstance;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -125,7 +126,7 @@ public abstract class BackendVsReference {
 
     @TestFactory List<DynamicTest> conv2d() {
         List<DynamicTest> tests = new ArrayList<>();
-        // d = {n, c, h, w, o, kh, kw, pad, stride, groups-choice}
+        // d = {n, c, h, w, o, kh, kw, pad, stride, groups-choice[, table]}
         record Cls(String name, int examples, int[][] ranges) {}
         List<Cls> classes = List.of(
                 new Cls("3x3 pad 1 stride 1", 20, new int[][]{r(1, 3), r(1, 5), r(3, 12), r(3, 12), r(1, 6), r(3, 3), r(3, 3), r(1, 1), r(1, 1), r(0, 0)}),
@@ -137,6 +138,8 @@ public abstract class BackendVsReference {
                 new Cls("few channels, 5x5 stride 1, wide rows (direct conv, vector tails)", 20, new int[][]{r(1, 5), r(1, 6), r(5, 40), r(5, 40), r(1, 9), r(5, 5), r(5, 5), r(0, 2), r(1, 1), r(0, 0)}),
                 new Cls("5-wide kernels, stride 1, 16 output maps a group (filter gradient along channels)", 15, new int[][]{r(1, 5), r(1, 6), r(5, 16), r(5, 16), r(16, 16), r(3, 7), r(5, 5), r(0, 2), r(1, 1), r(0, 2)}),
                 new Cls("5x5 stride 1, 32 output maps (filter gradient along channels)", 8, new int[][]{r(1, 3), r(1, 4), r(5, 12), r(5, 12), r(32, 32), r(5, 5), r(5, 5), r(0, 2), r(1, 1), r(0, 0)}),
+                new Cls("5x5 stride 1, a connection table: a third of the weight blocks zero", 15, new int[][]{r(1, 5), r(1, 6), r(5, 16), r(5, 16), r(1, 16), r(5, 5), r(3, 5), r(0, 2), r(1, 1), r(0, 0), r(1, 1)}),
+                new Cls("LeNet-5's C3: 6 maps of 14x14 to 16, 5x5, a connection table", 6, new int[][]{r(1, 9), r(6, 6), r(14, 14), r(14, 14), r(16, 16), r(5, 5), r(5, 5), r(0, 0), r(1, 1), r(0, 0), r(1, 1)}),
                 new Cls("many channels, stride 1 (im2col + GEMM)", 10, new int[][]{r(1, 3), r(17, 24), r(3, 9), r(3, 9), r(17, 24), r(3, 3), r(3, 3), r(0, 1), r(1, 1), r(0, 0)}),
                 new Cls("batch larger than the thread count", 8, new int[][]{r(5, 9), r(2, 4), r(6, 10), r(6, 10), r(2, 5), r(3, 3), r(3, 3), r(1, 1), r(1, 2), r(0, 1)}));
         for (Cls c : classes)
@@ -160,7 +163,14 @@ public abstract class BackendVsReference {
         int[] xs = {n, c, h, w}, ws = {o, c / g, kh, kw}, ys = s.outputShape(xs, ws);
         SplittableRandom r = Bed.rng(d);
         try (Mirror m = mirror()) {
-            Pair x = m.random(r, xs), wt = m.random(r, ws), b = m.random(r, o), y = m.random(r, ys);
+            Pair x = m.random(r, xs);
+            float[] wv = Bed.random(r, o * (c / g) * kh * kw);
+            // a connection table (table = 1): the kh×kw block of output map oc over input map ci is zero where (oc + ci) % 3 == 0
+            if (d.length > 10 && d[10] == 1)
+                for (int oc = 0; oc < o; oc++)
+                    for (int ci = 0; ci < c / g; ci++)
+                        if ((oc + ci) % 3 == 0) Arrays.fill(wv, (oc * (c / g) + ci) * kh * kw, (oc * (c / g) + ci + 1) * kh * kw, 0f);
+            Pair wt = m.of(wv, ws), b = m.random(r, o), y = m.random(r, ys);
             switch (dir) {
                 case "forward" -> {
                     be.conv2dForward(x.under(), wt.under(), b.under(), y.under(), s);

@@ -175,10 +175,19 @@ public final class CpuBackend extends HeapBackend {
         });
     }
 
-    /** dx = full correlation of dy (padded by k−1−pad) with the 180°-rotated, channel-transposed weights. */
+    /**
+     * dx by columns (DirectConv.backwardDataCols) where that does less work, else as the full correlation of dy
+     * (padded by k−1−pad) with the 180°-rotated, channel-transposed weights.
+     */
     private void directBackwardData(Conv.Geo g, float[] dy, float[] w, float[] dx) {
         int qh = g.kh() - 1 - g.s().padH(), qw = g.kw() - 1 - g.s().padW(), kk = g.kh() * g.kw();
         DirectConv.Plan p = new DirectConv.Plan(g.og(), g.oh() + 2 * qh, g.ow() + 2 * qw, g.cg(), g.h(), g.w(), g.kh(), g.kw());
+        DirectConv.Cols q = DirectConv.Cols.of(g);
+        float[][] wc = new float[g.g()][q.packedSize()];
+        int[][][] live = new int[g.g()][g.cg()][];
+        int blocks = 0;
+        for (int gi = 0; gi < g.g(); gi++) blocks += DirectConv.packCols(w, gi * g.og() * g.cg() * kk, q, wc[gi], live[gi]);
+        if (DirectConv.colsPay(p, q, blocks / g.g())) { directBackwardDataCols(g, q, dy, wc, live, dx); return; }
         float[][] packed = new float[g.g()][p.packedSize()];
         for (int gi = 0; gi < g.g(); gi++) DirectConv.pack(w, gi * g.og() * g.cg() * kk, p, true, kk, g.cg() * kk, packed[gi]);
         int xs = g.c() * g.h() * g.w(), ys = g.o() * g.spatial();
@@ -188,6 +197,18 @@ public final class CpuBackend extends HeapBackend {
                 for (int gi = 0; gi < g.g(); gi++) {
                     DirectConv.pad(dy, n * ys + gi * g.og() * g.spatial(), g.og(), g.oh(), g.ow(), qh, qw, p, buf, 0);
                     DirectConv.forward(buf, p, packed[gi], null, 0, dx, n * xs + gi * g.cg() * g.h() * g.w(), flat);
+                }
+        });
+    }
+
+    private void directBackwardDataCols(Conv.Geo g, DirectConv.Cols q, float[] dy, float[][] wc, int[][][] live, float[] dx) {
+        int xs = g.c() * g.h() * g.w(), ys = g.o() * g.spatial();
+        par.forChunks(g.n(), Math.min(g.n(), par.threads()), (n0, n1) -> {
+            float[] dyb = new float[q.dySize()], cols = new float[q.colsSize()], dxp = new float[q.dxpSize()];
+            for (int n = n0; n < n1; n++)
+                for (int gi = 0; gi < g.g(); gi++) {
+                    DirectConv.copyDy(dy, n * ys + gi * g.og() * g.spatial(), q, dyb);
+                    DirectConv.backwardDataCols(dyb, q, wc[gi], live[gi], cols, dxp, dx, n * xs + gi * g.cg() * g.h() * g.w());
                 }
         });
     }

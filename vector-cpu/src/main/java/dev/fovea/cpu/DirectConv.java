@@ -1,6 +1,7 @@
 package dev.fovea.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -184,6 +185,164 @@ final class DirectConv {
     }
 
     private static float bias(float[] b, int off, int oc, int o) { return b == null || oc >= o ? 0f : b[off + oc]; }
+
+    // ------------------------------------------------------------------ backward-data by columns
+
+    /** Taps per backward-data column tile (the tile's rows; each a tap (ky, kx) of one input channel). */
+    static final int CT = 5;
+
+    /**
+     * Geometry of backward-data by columns, for one group: cg input and og output channels, input h×w, output oh×ow,
+     * kernel kh×kw, padding ph, pw. Every output position is a column, P of them rounded up to the tile's two vectors.
+     */
+    record Cols(int cg, int og, int h, int w, int oh, int ow, int kh, int kw, int ph, int pw) {
+        static Cols of(Conv.Geo g) { return new Cols(g.cg(), g.og(), g.h(), g.w(), g.oh(), g.ow(), g.kh(), g.kw(), g.s().padH(), g.s().padW()); }
+        int tiles() { return (kh * kw + CT - 1) / CT; }
+        int positions() { return (oh * ow + 2 * VL - 1) / (2 * VL) * (2 * VL); }
+        /** One input channel's columns, tap-major, with a vector of slack on each side for the shifted reads. */
+        int colsSize() { return VL + tiles() * CT * positions() + 2 * VL; }
+        int dySize() { return og * positions(); }
+        /** Row stride of one input channel's padded gradient: whole vectors. */
+        int dxpStride() { return rowStride(w + 2 * pw); }
+        int dxpSize() { return (h + 2 * ph) * dxpStride(); }
+        int packedSize() { return cg * tiles() * og * CT; }
+    }
+
+    /**
+     * Whether backward-data by columns ({@link #backwardDataCols}) does less work than the full correlation
+     * (forward on dy padded by k−1−pad): counted in vector lanes, its products (only where a weight block is non-zero)
+     * plus the column sums at two operations a lane, against the correlation's products over the zero border and each
+     * row's wrap-around. LeNet-5's C3 (10×10 outputs, 5×5 kernels, no padding, 60 of 96 blocks non-zero) does about
+     * a third of the correlation's lanes; 3×3 kernels with padding 1 stay with the correlation.
+     */
+    static boolean colsPay(Plan correlation, Cols q, int nonZeroBlocks) {
+        long corr = (long) ((correlation.o() + block(correlation.o()) - 1) / block(correlation.o()) * block(correlation.o()))
+                * flatLength(correlation) * correlation.c() * correlation.kh() * correlation.kw();
+        long cols = (long) nonZeroBlocks * q.tiles() * CT * q.positions()
+                + 2L * q.cg() * q.h() * rowStride(q.w()) * q.kh() * q.kw();
+        return cols < corr;
+    }
+
+    /**
+     * Packs w [og, cg, kh, kw] (at wo, one group) as [cg][tile][og][CT], taps past kh·kw zero, and lists for each
+     * input channel the output channels whose kh×kw block is not all zero (the rest add nothing and are skipped).
+     * Returns the number of such blocks.
+     */
+    static int packCols(float[] w, int wo, Cols q, float[] dst, int[][] live) {
+        int kk = q.kh() * q.kw(), tiles = q.tiles(), og = q.og(), blocks = 0;
+        Arrays.fill(dst, 0, q.packedSize(), 0f);
+        for (int ci = 0; ci < q.cg(); ci++) {
+            int[] list = new int[og];
+            int n = 0;
+            for (int oc = 0; oc < og; oc++) {
+                boolean any = false;
+                for (int t = 0; t < kk; t++) {
+                    float v = w[wo + (oc * q.cg() + ci) * kk + t];
+                    dst[((ci * tiles + t / CT) * og + oc) * CT + t % CT] = v;
+                    any |= v != 0f;
+                }
+                if (any) list[n++] = oc;
+            }
+            live[ci] = Arrays.copyOf(list, n);
+            blocks += n;
+        }
+        return blocks;
+    }
+
+    /** dst [og][P] ← one group's dy planes [og, oh·ow] at so; the tail of each row of P stays as it was (never read). */
+    static void copyDy(float[] dy, int so, Cols q, float[] dst) {
+        int sp = q.oh() * q.ow(), pp = q.positions();
+        for (int oc = 0; oc < q.og(); oc++) System.arraycopy(dy, so + oc * sp, dst, oc * pp, sp);
+    }
+
+    /**
+     * dx planes [cg, h, w] at dxo ← one group's input gradient, as columns: for each input channel ci,
+     * cols[tap][p] = Σ_oc w[oc, ci, tap] · dy[oc, p] over every output position p (a tile of 5 taps × 2 vectors in 10
+     * accumulators; each live output channel loads 2 vectors of dy and broadcasts 5 weights), then each tap's
+     * columns are added where that tap put them in the padded input gradient: dxp[oy+ky][ox+kx] +=
+     * cols[ky·kw+kx][oy·ow+ox] (see {@link #addColumns}); dx is dxp without its border. No product meets the zero border that the full
+     * correlation pads dy with, and all-zero weight blocks (a connection table's) are skipped. Buffers: wc and live
+     * from {@link #packCols}, dyb from {@link #copyDy}, cols of {@link Cols#colsSize()}, dxp of {@link Cols#dxpSize()}.
+     */
+    static void backwardDataCols(float[] dyb, Cols q, float[] wc, int[][] live, float[] cols, float[] dxp, float[] dx, int dxo) {
+        int og = q.og(), tiles = q.tiles(), pp = q.positions(), kw = q.kw(), ow = q.ow();
+        for (int ci = 0; ci < q.cg(); ci++) {
+            int[] ocs = live[ci];
+            for (int t = 0; t < tiles; t++) {
+                int wb = (ci * tiles + t) * og * CT, cb = VL + t * CT * pp;
+                for (int p = 0; p < pp; p += 2 * VL) {
+                    // a<tap in tile><vector>
+                    FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
+                                a30 = a00, a31 = a00, a40 = a00, a41 = a00;
+                    for (int j = 0; j < ocs.length; j++) {
+                        int oc = ocs[j], d = oc * pp + p, wi = wb + oc * CT;
+                        FloatVector d0 = FloatVector.fromArray(S, dyb, d), d1 = FloatVector.fromArray(S, dyb, d + VL);
+                        FloatVector w0 = bc(wc[wi]), w1 = bc(wc[wi + 1]), w2 = bc(wc[wi + 2]), w3 = bc(wc[wi + 3]), w4 = bc(wc[wi + 4]);
+                        a00 = d0.fma(w0, a00); a01 = d1.fma(w0, a01);
+                        a10 = d0.fma(w1, a10); a11 = d1.fma(w1, a11);
+                        a20 = d0.fma(w2, a20); a21 = d1.fma(w2, a21);
+                        a30 = d0.fma(w3, a30); a31 = d1.fma(w3, a31);
+                        a40 = d0.fma(w4, a40); a41 = d1.fma(w4, a41);
+                    }
+                    int c0 = cb + p;
+                    a00.intoArray(cols, c0); a01.intoArray(cols, c0 + VL);
+                    a10.intoArray(cols, c0 + pp); a11.intoArray(cols, c0 + pp + VL);
+                    a20.intoArray(cols, c0 + 2 * pp); a21.intoArray(cols, c0 + 2 * pp + VL);
+                    a30.intoArray(cols, c0 + 3 * pp); a31.intoArray(cols, c0 + 3 * pp + VL);
+                    a40.intoArray(cols, c0 + 4 * pp); a41.intoArray(cols, c0 + 4 * pp + VL);
+                }
+            }
+            addColumns(cols, q, dxp, dx, dxo + ci * q.h() * q.w());
+        }
+    }
+
+    /**
+     * dx plane [h, w] at dxo ← one input channel's columns (see {@link #backwardDataCols}): padded row oy+ky of the
+     * gradient gains, a vector at a time, the kw taps (ky, kx) of output row oy, each shifted right by kx (a masked
+     * load: lanes whose output column lies outside [0, ow) stay zero), summed in a register and added with one
+     * read-add-write; dxp's rows are whole vectors apart, so that no read overlaps the write before it.
+     */
+    private static void addColumns(float[] cols, Cols q, float[] dxp, float[] dx, int dxo) {
+        int pp = q.positions(), kw = q.kw(), ow = q.ow(), ws = q.dxpStride(), chunks = ws / VL;
+        // lanes of vector x0 that tap kx fills: padded column x0 + l is output column x0 + l − kx, inside [0, ow)
+        long[] lanes = new long[chunks * kw];
+        for (int c = 0; c < chunks; c++)
+            for (int kx = 0; kx < kw; kx++) {
+                int lo = Math.max(0, kx - c * VL), hi = Math.min(VL, kx - c * VL + ow);
+                lanes[c * kw + kx] = lo < hi ? (1L << hi) - (1L << lo) : 0L;
+            }
+        Arrays.fill(dxp, 0, q.dxpSize(), 0f);
+        if (kw == 5 && chunks == 1) addColumns5(cols, q, lanes, dxp);
+        else for (int ky = 0; ky < q.kh(); ky++)
+            for (int oy = 0; oy < q.oh(); oy++) {
+                int src = VL + ky * kw * pp + oy * ow, dst = (oy + ky) * ws;
+                for (int c = 0; c < chunks; c++) {
+                    int x0 = c * VL;
+                    FloatVector acc = FloatVector.fromArray(S, dxp, dst + x0);
+                    for (int kx = 0; kx < kw; kx++) {
+                        long m = lanes[c * kw + kx];
+                        if (m != 0L) acc = acc.add(FloatVector.fromArray(S, cols, src + kx * pp + x0 - kx, VectorMask.fromLong(S, m)));
+                    }
+                    acc.intoArray(dxp, dst + x0);
+                }
+            }
+        for (int iy = 0; iy < q.h(); iy++)
+            System.arraycopy(dxp, (iy + q.ph()) * ws + q.pw(), dx, dxo + iy * q.w(), q.w());
+    }
+
+    /** {@link #addColumns} for 5-wide kernels whose padded rows are one vector (LeNet-5's C3): masks kept, taps unrolled. */
+    private static void addColumns5(float[] cols, Cols q, long[] lanes, float[] dxp) {
+        int pp = q.positions(), ow = q.ow();
+        VectorMask<Float> m0 = VectorMask.fromLong(S, lanes[0]), m1 = VectorMask.fromLong(S, lanes[1]), m2 = VectorMask.fromLong(S, lanes[2]),
+                          m3 = VectorMask.fromLong(S, lanes[3]), m4 = VectorMask.fromLong(S, lanes[4]);
+        for (int ky = 0; ky < q.kh(); ky++)
+            for (int oy = 0; oy < q.oh(); oy++) {
+                int src = VL + 5 * ky * pp + oy * ow, dst = (oy + ky) * VL;
+                FloatVector a = FloatVector.fromArray(S, cols, src, m0).add(FloatVector.fromArray(S, cols, src + pp - 1, m1));
+                FloatVector b = FloatVector.fromArray(S, cols, src + 2 * pp - 2, m2).add(FloatVector.fromArray(S, cols, src + 3 * pp - 3, m3));
+                FloatVector.fromArray(S, dxp, dst).add(a).add(b.add(FloatVector.fromArray(S, cols, src + 4 * pp - 4, m4))).intoArray(dxp, dst);
+            }
+    }
 
     /** Images per backward-filter block: their padded inputs and gradients stay in L2. */
     static final int IMAGE_BLOCK = 16;
