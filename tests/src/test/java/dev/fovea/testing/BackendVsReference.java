@@ -138,6 +138,7 @@ public abstract class BackendVsReference {
                 new Cls("few channels, 5x5 stride 1, wide rows (direct conv, vector tails)", 20, new int[][]{r(1, 5), r(1, 6), r(5, 40), r(5, 40), r(1, 9), r(5, 5), r(5, 5), r(0, 2), r(1, 1), r(0, 0)}),
                 new Cls("5-wide kernels, stride 1, 16 output maps a group (filter gradient along channels)", 15, new int[][]{r(1, 5), r(1, 6), r(5, 16), r(5, 16), r(16, 16), r(3, 7), r(5, 5), r(0, 2), r(1, 1), r(0, 2)}),
                 new Cls("5x5 stride 1, 32 output maps (filter gradient along channels)", 8, new int[][]{r(1, 3), r(1, 4), r(5, 12), r(5, 12), r(32, 32), r(5, 5), r(5, 5), r(0, 2), r(1, 1), r(0, 0)}),
+                new Cls("few channels, width 28, pad 2 (LeNet-5's C1)", 12, new int[][]{r(1, 4), r(1, 3), r(5, 28), r(28, 28), r(1, 9), r(3, 5), r(3, 5), r(2, 2), r(1, 1), r(0, 0)}),
                 new Cls("5x5 stride 1, a connection table: a third of the weight blocks zero", 15, new int[][]{r(1, 5), r(1, 6), r(5, 16), r(5, 16), r(1, 16), r(5, 5), r(3, 5), r(0, 2), r(1, 1), r(0, 0), r(1, 1)}),
                 new Cls("LeNet-5's C3: 6 maps of 14x14 to 16, 5x5, a connection table", 6, new int[][]{r(1, 9), r(6, 6), r(14, 14), r(14, 14), r(16, 16), r(5, 5), r(5, 5), r(0, 0), r(1, 1), r(0, 0), r(1, 1)}),
                 new Cls("many channels, stride 1 (im2col + GEMM)", 10, new int[][]{r(1, 3), r(17, 24), r(3, 9), r(3, 9), r(17, 24), r(3, 3), r(3, 3), r(0, 1), r(1, 1), r(0, 0)}),

@@ -160,6 +160,12 @@ public final class CpuBackend extends HeapBackend {
     }
 
     private void directForward(Conv.Geo g, float[] x, float[] w, float[] bias, float[] y) {
+        if (DirectConv.appliesChannels(g)) {
+            float[] wT = new float[w.length];
+            DirectConv.packChannelsLast(w, g, wT);
+            par.forChunks(g.n(), Math.min(g.n(), par.threads()), (n0, n1) -> DirectConv.forwardChannels(x, g, wT, bias, y, n0, n1));
+            return;
+        }
         DirectConv.Plan p = forwardPlan(g);
         int kk = g.kh() * g.kw();
         float[][] packed = new float[g.g()][p.packedSize()];

@@ -444,6 +444,71 @@ final class DirectConv {
                     for (int t = 0; t < kk; t++) dw[((gi * og + oc) * cg + ci) * kk + t] += acc[((gi * cg + ci) * kk + t) * og + oc];
     }
 
+    /** Output positions per {@link #forwardChannels} tile: 5 accumulators, the 9 inputs under them broadcast once. */
+    static final int PT = 5;
+
+    /** Packs w [o, cg, kh, 5] (all groups) channels-last, as [g][cg][kh][5][og], for {@link #forwardChannels}. */
+    static void packChannelsLast(float[] w, Conv.Geo g, float[] dst) {
+        int og = g.og(), cg = g.cg(), kk = g.kh() * 5;
+        for (int gi = 0; gi < g.g(); gi++)
+            for (int oc = 0; oc < og; oc++)
+                for (int ci = 0; ci < cg; ci++)
+                    for (int t = 0; t < kk; t++) dst[((gi * cg + ci) * kk + t) * og + oc] = w[((gi * og + oc) * cg + ci) * kk + t];
+    }
+
+    /**
+     * y [n0, n1) ← conv(x, w) + bias where {@link #appliesChannels}, with vectors along the output channels (the
+     * forward twin of {@link #backwardFilterChannels}): a tile is 5 neighbouring output positions of a row, each a
+     * vector of VL output channels; per input channel and kernel row it loads the row's 5 weight vectors and
+     * broadcasts the 9 inputs under the tile for 25 FMAs. Every lane is a real output, where vectors along 10-wide
+     * output rows (LeNet-5's C3) fill 10 of 16; the price is a scatter per position into y's channel planes.
+     * wT from {@link #packChannelsLast}.
+     */
+    static void forwardChannels(float[] x, Conv.Geo g, float[] wT, float[] bias, float[] y, int n0, int n1) {
+        int og = g.og(), cg = g.cg(), kh = g.kh(), oh = g.oh(), ow = g.ow(), sp = g.spatial(), ph = g.s().padH(), pw = g.s().padW();
+        Plan p = new Plan(cg, g.h() + 2 * ph, g.w() + 2 * pw, og, oh, ow, kh, 5);
+        float[] xp = new float[p.bufSize() + PT];
+        int[] planes = new int[VL];                           // lane l of a vector goes to output channel ob + l
+        for (int l = 0; l < VL; l++) planes[l] = l * sp;
+        int xs = g.c() * g.h() * g.w(), ys = g.o() * sp, plane = p.hp() * p.wp(), rs = p.wp();
+        for (int n = n0; n < n1; n++)
+            for (int gi = 0; gi < g.g(); gi++) {
+                pad(x, n * xs + gi * cg * g.h() * g.w(), cg, g.h(), g.w(), ph, pw, p, xp, 0);
+                for (int ob = 0; ob < og; ob += VL) {
+                    FloatVector b = bias == null ? FloatVector.zero(S) : FloatVector.fromArray(S, bias, gi * og + ob);
+                    int yb = n * ys + (gi * og + ob) * sp;
+                    for (int oy = 0; oy < oh; oy++)
+                        for (int ox = 0; ox < ow; ox += PT) {
+                            FloatVector a0 = b, a1 = b, a2 = b, a3 = b, a4 = b;
+                            for (int ci = 0; ci < cg; ci++)
+                                for (int ky = 0; ky < kh; ky++) {
+                                    int wi = ((gi * cg + ci) * kh + ky) * 5 * og + ob, r = ci * plane + (oy + ky) * rs + ox;
+                                    FloatVector w0 = FloatVector.fromArray(S, wT, wi), w1 = FloatVector.fromArray(S, wT, wi + og),
+                                                w2 = FloatVector.fromArray(S, wT, wi + 2 * og), w3 = FloatVector.fromArray(S, wT, wi + 3 * og),
+                                                w4 = FloatVector.fromArray(S, wT, wi + 4 * og);
+                                    // inputs x0..x8 under the tile: position j, tap kx reads x(j + kx)
+                                    FloatVector x0 = bc(xp[r]), x1 = bc(xp[r + 1]), x2 = bc(xp[r + 2]), x3 = bc(xp[r + 3]), x4 = bc(xp[r + 4]);
+                                    a0 = x0.fma(w0, a0); a1 = x1.fma(w0, a1); a2 = x2.fma(w0, a2); a3 = x3.fma(w0, a3); a4 = x4.fma(w0, a4);
+                                    FloatVector x5 = bc(xp[r + 5]);
+                                    a0 = x1.fma(w1, a0); a1 = x2.fma(w1, a1); a2 = x3.fma(w1, a2); a3 = x4.fma(w1, a3); a4 = x5.fma(w1, a4);
+                                    FloatVector x6 = bc(xp[r + 6]);
+                                    a0 = x2.fma(w2, a0); a1 = x3.fma(w2, a1); a2 = x4.fma(w2, a2); a3 = x5.fma(w2, a3); a4 = x6.fma(w2, a4);
+                                    FloatVector x7 = bc(xp[r + 7]);
+                                    a0 = x3.fma(w3, a0); a1 = x4.fma(w3, a1); a2 = x5.fma(w3, a2); a3 = x6.fma(w3, a3); a4 = x7.fma(w3, a4);
+                                    FloatVector x8 = bc(xp[r + 8]);
+                                    a0 = x4.fma(w4, a0); a1 = x5.fma(w4, a1); a2 = x6.fma(w4, a2); a3 = x7.fma(w4, a3); a4 = x8.fma(w4, a4);
+                                }
+                            int at = yb + oy * ow + ox, live = Math.min(PT, ow - ox);
+                            a0.intoArray(y, at, planes, 0);
+                            if (live > 1) a1.intoArray(y, at + 1, planes, 0);
+                            if (live > 2) a2.intoArray(y, at + 2, planes, 0);
+                            if (live > 3) a3.intoArray(y, at + 3, planes, 0);
+                            if (live > 4) a4.intoArray(y, at + 4, planes, 0);
+                        }
+                }
+            }
+    }
+
     /**
      * acc[ao + kx·og .. + VL) += Σ over positions of dyT[oy·ow+ox][ob .. ob+VL) · xp[xo + oy·rs + ox + kx], kx < 5: one
      * kernel row's taps. Along a row the 5 inputs under the kernel slide by one per position, so each position
