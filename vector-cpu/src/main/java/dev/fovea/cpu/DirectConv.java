@@ -15,10 +15,12 @@ import java.util.Arrays;
  * <p>Forward: a tile of 4 output channels × 2 vectors of output positions lives in 8 accumulators; each tap loads two
  * input vectors and broadcasts four weights. Where blocks of 3 channels waste fewer than blocks of 4 (LeNet-5's 6
  * maps: C1's output, C3's input) and there are 32 vector registers, the tile is 3 channels × 4 vectors in 12
- * accumulators (a broadcast per 4 FMAs). Backward-data is the same kernel on dy with the
- * weights flipped and transposed (a full correlation). Backward-filter keeps a row of up to 5 taps for 2 output
- * channels in registers and streams dy and the input past them; for 5-wide kernels whose output channels fill
- * whole vectors (C3), it runs its vectors along the channels instead.
+ * accumulators (a broadcast per 4 FMAs). For 5-wide kernels whose output channels fill whole vectors (C3), the
+ * forward runs its vectors along the output channels instead. Backward-data is the same kernel on dy with the
+ * weights flipped and transposed (a full correlation), or, where that does less work (thin layers without much
+ * padding: C1, C3), columns of weights × dy summed into the input gradient. Backward-filter keeps a row of up to 5
+ * taps for 2 output channels in registers and streams dy and the input past them; for the 5-wide kernels whose
+ * output channels fill whole vectors, it too runs its vectors along the channels.
  */
 final class DirectConv {
     private DirectConv() {}
