@@ -209,12 +209,13 @@ public final class CpuBackend extends HeapBackend {
 
     private void directBackwardDataCols(Conv.Geo g, DirectConv.Cols q, float[] dy, float[][] wc, int[][][] live, float[] dx) {
         int xs = g.c() * g.h() * g.w(), ys = g.o() * g.spatial();
+        long[] lanes = DirectConv.columnLanes(q);
         par.forChunks(g.n(), Math.min(g.n(), par.threads()), (n0, n1) -> {
             float[] dyb = new float[q.dySize()], cols = new float[q.colsSize()], dxp = new float[q.dxpSize()];
             for (int n = n0; n < n1; n++)
                 for (int gi = 0; gi < g.g(); gi++) {
                     DirectConv.copyDy(dy, n * ys + gi * g.og() * g.spatial(), q, dyb);
-                    DirectConv.backwardDataCols(dyb, q, wc[gi], live[gi], cols, dxp, dx, n * xs + gi * g.cg() * g.h() * g.w());
+                    DirectConv.backwardDataCols(dyb, q, wc[gi], live[gi], lanes, cols, dxp, dx, n * xs + gi * g.cg() * g.h() * g.w());
                 }
         });
     }

@@ -264,9 +264,9 @@ final class DirectConv {
      * columns are added where that tap put them in the padded input gradient: dxp[oy+ky][ox+kx] +=
      * cols[ky·kw+kx][oy·ow+ox] (see {@link #addColumns}); dx is dxp without its border. No product meets the zero border that the full
      * correlation pads dy with, and all-zero weight blocks (a connection table's) are skipped. Buffers: wc and live
-     * from {@link #packCols}, dyb from {@link #copyDy}, cols of {@link Cols#colsSize()}, dxp of {@link Cols#dxpSize()}.
+     * from {@link #packCols}, dyb from {@link #copyDy}, lanes from {@link #columnLanes}, cols of {@link Cols#colsSize()}, dxp of {@link Cols#dxpSize()}.
      */
-    static void backwardDataCols(float[] dyb, Cols q, float[] wc, int[][] live, float[] cols, float[] dxp, float[] dx, int dxo) {
+    static void backwardDataCols(float[] dyb, Cols q, float[] wc, int[][] live, long[] lanes, float[] cols, float[] dxp, float[] dx, int dxo) {
         int og = q.og(), tiles = q.tiles(), pp = q.positions(), kw = q.kw(), ow = q.ow();
         for (int ci = 0; ci < q.cg(); ci++) {
             int[] ocs = live[ci];
@@ -294,8 +294,24 @@ final class DirectConv {
                     a40.intoArray(cols, c0 + 4 * pp); a41.intoArray(cols, c0 + 4 * pp + VL);
                 }
             }
-            addColumns(cols, q, dxp, dx, dxo + ci * q.h() * q.w());
+            addColumns(cols, q, lanes, dxp, dx, dxo + ci * q.h() * q.w());
         }
+    }
+
+    /**
+     * The lanes, as bits, that tap kx fills in vector c of a padded gradient row, at [c·kw + kx]: padded column
+     * c·VL + l is output column c·VL + l − kx, which must lie inside [0, ow). One array per call, for
+     * {@link #backwardDataCols}.
+     */
+    static long[] columnLanes(Cols q) {
+        int kw = q.kw(), chunks = q.dxpStride() / VL;
+        long[] lanes = new long[chunks * kw];
+        for (int c = 0; c < chunks; c++)
+            for (int kx = 0; kx < kw; kx++) {
+                int lo = Math.max(0, kx - c * VL), hi = Math.min(VL, kx - c * VL + q.ow());
+                lanes[c * kw + kx] = lo < hi ? (1L << hi) - (1L << lo) : 0L;
+            }
+        return lanes;
     }
 
     /**
@@ -304,15 +320,8 @@ final class DirectConv {
      * load: lanes whose output column lies outside [0, ow) stay zero), summed in a register and added with one
      * read-add-write; dxp's rows are whole vectors apart, so that no read overlaps the write before it.
      */
-    private static void addColumns(float[] cols, Cols q, float[] dxp, float[] dx, int dxo) {
+    private static void addColumns(float[] cols, Cols q, long[] lanes, float[] dxp, float[] dx, int dxo) {
         int pp = q.positions(), kw = q.kw(), ow = q.ow(), ws = q.dxpStride(), chunks = ws / VL;
-        // lanes of vector x0 that tap kx fills: padded column x0 + l is output column x0 + l − kx, inside [0, ow)
-        long[] lanes = new long[chunks * kw];
-        for (int c = 0; c < chunks; c++)
-            for (int kx = 0; kx < kw; kx++) {
-                int lo = Math.max(0, kx - c * VL), hi = Math.min(VL, kx - c * VL + ow);
-                lanes[c * kw + kx] = lo < hi ? (1L << hi) - (1L << lo) : 0L;
-            }
         Arrays.fill(dxp, 0, q.dxpSize(), 0f);
         if (kw == 5 && chunks == 1) addColumns5(cols, q, lanes, dxp);
         else for (int ky = 0; ky < q.kh(); ky++)
